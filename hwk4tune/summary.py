@@ -1,0 +1,59 @@
+"""A short, normalized text summary of a validated spec (what `hwk4tune validate` prints)."""
+
+from __future__ import annotations
+
+from hwk4tune.space import describe
+from hwk4tune.spec import CompareSpec, SpaceSpec, SweepSpec
+
+
+def _options(model, skip=("name",)) -> str:
+    values = model.model_dump(exclude_none=True, exclude=set(skip))
+    return ", ".join(f"{k}={v}" for k, v in values.items())
+
+
+def strategy_text(searcher, scheduler) -> str:
+    """`optuna(sampler=tpe, seed=0) + asha(grace_period=1, ...)`."""
+    parts = []
+    for model in (searcher, scheduler):
+        opts = _options(model)
+        parts.append(f"{model.name}({opts})" if opts else model.name)
+    return " + ".join(parts)
+
+
+def _space_lines(space: SpaceSpec) -> list[str]:
+    ds = space.dataset
+    subset = f" (subset {ds.subset})" if ds.subset else ""
+    goal = "maximize" if space.mode == "max" else "minimize"
+    lines = [
+        f"  trainable  {space.trainable} on {ds.name}{subset}",
+        f"  objective  {goal} {space.metric}, up to {space.max_epochs} epochs",
+    ]
+    params = describe(space.space)
+    width = max((len(name) for name, _ in params), default=0)
+    lines += [f"    {name:<{width}}  {text}" for name, text in params]
+    return lines
+
+
+def summarize(spec: SpaceSpec | SweepSpec | CompareSpec, path) -> str:
+    if isinstance(spec, SpaceSpec):
+        return "\n".join([f"{path}: ok (space)", *_space_lines(spec)])
+    if isinstance(spec, SweepSpec):
+        res = spec.resources_per_trial
+        lines = [
+            f"{path}: ok (sweep)",
+            f"  strategy   {strategy_text(spec.searcher, spec.scheduler)}",
+            f"  budget     {spec.num_samples} trials, {spec.max_concurrent_trials or 'as many as fit'} at a time,"
+            f" {res.cpu:g} cpu + {res.gpu:g} gpu each, {spec.max_failures} retries",
+            f"  space      {spec.space.source}",
+            *_space_lines(spec.space),
+        ]
+        return "\n".join(lines)
+    lines = [
+        f"{path}: ok (compare)",
+        f"  budget     {spec.budget.num_samples} trials x {spec.max_epochs} epochs per run,"
+        f" seeds {spec.seeds}",
+        *[f"  {name:<10} {strategy_text(s.searcher, s.scheduler)}" for name, s in spec.strategies.items()],
+        f"  space      {spec.space.source}",
+        *_space_lines(spec.space),
+    ]
+    return "\n".join(lines)
