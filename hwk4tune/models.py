@@ -1,0 +1,163 @@
+"""The seed's CNN and a ResNet18 fine-tune, adapted to the data set's channels and size.
+
+``MODELS`` maps a trainable name to ``builder(cfg, input_shape, num_classes) -> (model, weights)``, where
+``weights`` says where the initial weights came from ("random init", "file:PATH", "torchvision DEFAULT
+(IMAGENET1K_V1)").
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from hwk4tune.names import TRAINABLE_NAMES
+
+if TYPE_CHECKING:
+    from hwk4tune.training import TrainConfig
+
+RANDOM_INIT = "random init"
+
+
+class SeedCNN(nn.Module):
+    """conv 5×5 (C→16) → ReLU → max-pool 2 → conv 5×5 (16→32) → ReLU → max-pool 2 → dropout → fc hidden →
+    ReLU → dropout → fc classes. Optional batch norm after each conv and the hidden layer (the seed's
+    batch-norm variant)."""
+
+    def __init__(self, in_channels: int = 1, num_classes: int = 10, image_size: tuple[int, int] = (28, 28),
+                 hidden: int = 256, dropout: float = 0.0, batch_norm: bool = False):
+        super().__init__()
+
+        def bn(n: int, two_d: bool = True) -> nn.Module:
+            if not batch_norm:
+                return nn.Identity()
+            return nn.BatchNorm2d(n) if two_d else nn.BatchNorm1d(n)
+
+        self.features = nn.Sequential(
+            nn.Conv2d(in_channels, 16, 5, padding=2), bn(16), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+            nn.Conv2d(16, 32, 5, padding=2), bn(32), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+        )
+        h, w = image_size[0] // 4, image_size[1] // 4
+        self.classifier = nn.Sequential(
+            nn.Flatten(), nn.Dropout(dropout),
+            nn.Linear(32 * h * w, hidden), bn(hidden, two_d=False), nn.ReLU(inplace=True), nn.Dropout(dropout),
+            nn.Linear(hidden, num_classes),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
+class ResNetClassifier(nn.Module):
+    """torchvision's ResNet18 with a new head; gray input is repeated to 3 channels and images smaller than
+    32×32 are zero-padded to 32×32 (28 → 32) inside ``forward``."""
+
+    def __init__(self, backbone: nn.Module, in_channels: int, image_size: tuple[int, int]):
+        super().__init__()
+        self.backbone = backbone
+        self.in_channels = in_channels
+        h, w = image_size
+        ph, pw = max(0, 32 - h), max(0, 32 - w)
+        self.padding = (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.in_channels == 1:
+            x = x.expand(-1, 3, -1, -1)
+        if any(self.padding):
+            x = F.pad(x, self.padding)
+        return self.backbone(x)
+
+
+def build_cnn(cfg: "TrainConfig", input_shape: tuple[int, int, int], num_classes: int) -> tuple[nn.Module, str]:
+    c, h, w = input_shape
+    model = SeedCNN(c, num_classes, (h, w), hidden=cfg.hidden, dropout=cfg.dropout, batch_norm=cfg.batch_norm)
+    return model, RANDOM_INIT
+
+
+def _default_weights_file() -> tuple[Path, object]:
+    from torchvision.models import ResNet18_Weights
+
+    weights = ResNet18_Weights.DEFAULT
+    name = weights.url.rsplit("/", 1)[-1]
+    return Path(torch.hub.get_dir()) / "checkpoints" / name, weights
+
+
+def _load_state(path: Path) -> dict:
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
+        state = state["model"]  # one of our own checkpoints
+    if isinstance(state, dict) and "state_dict" in state:
+        state = state["state_dict"]
+    if not isinstance(state, dict):
+        raise ValueError(f"weights_path {path}: expected a state dict, got {type(state).__name__}")
+    # Accept a bare ResNet18 state dict or one saved from ResNetClassifier ("backbone." prefix).
+    return {k.removeprefix("backbone."): v for k, v in state.items()}
+
+
+def build_resnet(cfg: "TrainConfig", input_shape: tuple[int, int, int], num_classes: int) -> tuple[nn.Module, str]:
+    """ResNet18 with a ``num_classes`` head; ``cfg.finetune`` picks what trains (head | layer4 | all).
+
+    Initial weights: ``cfg.weights_path`` if given (must exist); else, unless ``cfg.pretrained == "none"``,
+    torchvision's DEFAULT weights if already in the torch hub cache; else, only with
+    ``cfg.pretrained == "download"`` (or ``HWK4TUNE_DOWNLOAD_WEIGHTS=1``), a download; else random init.
+    Never blocks on an unreachable network by default.
+    """
+    from torchvision.models import resnet18
+
+    backbone = resnet18(weights=None)
+    source = RANDOM_INIT
+    if cfg.weights_path:
+        path = Path(cfg.weights_path).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"weights_path {path} does not exist (set weights_path to a ResNet18 "
+                                    f"state dict, or leave it out for {cfg.pretrained!r} weights)")
+        state = {k: v for k, v in _load_state(path).items() if not k.startswith("fc.")}
+        missing, unexpected = backbone.load_state_dict(state, strict=False)
+        bad = [k for k in missing if not k.startswith("fc.")]
+        if bad or unexpected:
+            raise ValueError(f"weights_path {path} is not a ResNet18 state dict "
+                             f"(missing {bad[:3]}, unexpected {list(unexpected)[:3]})")
+        source = f"file:{path}"
+    elif cfg.pretrained != "none":
+        cached, weights = _default_weights_file()
+        download = cfg.pretrained == "download" or os.environ.get("HWK4TUNE_DOWNLOAD_WEIGHTS") == "1"
+        if cached.is_file() or download:
+            old = socket.getdefaulttimeout()
+            socket.setdefaulttimeout(20.0)
+            try:
+                state = weights.get_state_dict(progress=False, check_hash=False)
+                backbone.load_state_dict(state)
+                source = f"torchvision DEFAULT ({weights.name})"
+            except Exception as exc:  # noqa: BLE001 - unreachable or corrupt: fall back, and say so
+                source = f"{RANDOM_INIT} (DEFAULT weights unavailable: {type(exc).__name__})"
+            finally:
+                socket.setdefaulttimeout(old)
+    backbone.fc = nn.Sequential(nn.Dropout(cfg.dropout), nn.Linear(backbone.fc.in_features, num_classes))
+    set_finetune(backbone, cfg.finetune)
+    c, h, w = input_shape
+    if c not in (1, 3):
+        raise ValueError(f"resnet takes 1- or 3-channel images, but the data set has {c} channels")
+    return ResNetClassifier(backbone, c, (h, w)), source
+
+
+def set_finetune(backbone: nn.Module, finetune: str) -> None:
+    """Freeze everything but the head (``head``), the head and ``layer4`` (``layer4``), or nothing (``all``)."""
+    trainable_prefixes = {"head": ("fc.",), "layer4": ("fc.", "layer4."), "all": ("",)}[finetune]
+    for name, p in backbone.named_parameters():
+        p.requires_grad_(name.startswith(trainable_prefixes))
+
+
+MODELS: dict[str, Callable[..., tuple[nn.Module, str]]] = {"cnn": build_cnn, "resnet": build_resnet}
+assert tuple(MODELS) == TRAINABLE_NAMES
+
+
+def build_model(trainable: str, cfg: "TrainConfig", input_shape: tuple[int, int, int],
+                num_classes: int) -> tuple[nn.Module, str]:
+    if trainable not in MODELS:
+        raise ValueError(f"unknown trainable {trainable!r}; valid names: {', '.join(TRAINABLE_NAMES)}")
+    return MODELS[trainable](cfg, input_shape, num_classes)

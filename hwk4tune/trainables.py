@@ -1,0 +1,122 @@
+"""Ray Tune function trainables for the seed's CNN and the ResNet18 fine-tune.
+
+``build_trainable(name, data, max_epochs)`` returns ``tune.with_parameters(...)``: the data set goes into
+Ray's object store once and every trial (and every reused actor) reads it from there.
+
+Each epoch a trial reports ``METRICS`` (plus ``train_status`` and ``weights``) with a checkpoint holding
+model and optimizer state and the epoch (every ``checkpoint_interval`` epochs and always the last). A trial
+started with a checkpoint (resume, PBT exploit) continues at the epoch after it. ``epoch`` is 1-based and
+equals ``training_iteration`` for a trial that was never restored: use it as schedulers' time attribute.
+
+A loss that stops being finite ends the trial normally after one last report with
+``train_status="diverged"``, ``val_accuracy=0`` and ``val_loss=inf``, so one bad learning rate never
+crashes a sweep. Bad hyperparameter values raise :class:`~hwk4tune.training.ConfigError` and fail only
+their own trial.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from hwk4tune.names import TRAINABLE_NAMES
+
+METRICS = ("train_loss", "val_loss", "val_accuracy", "epoch", "epoch_seconds", "images_per_second")
+TIME_ATTR = "epoch"
+
+
+def trial_resources() -> tuple[int, bool]:
+    """(CPU threads, has a GPU) from what Ray assigned to the current trial; (1, False) outside Ray."""
+    try:
+        import ray
+
+        assigned = ray.get_runtime_context().get_assigned_resources() if ray.is_initialized() else {}
+    except Exception:  # noqa: BLE001 - not in a Ray worker
+        assigned = {}
+    cpus = max(1, int(assigned.get("CPU", 1) + 1e-9))
+    return cpus, assigned.get("GPU", 0) > 0
+
+
+def _run_trial(config: dict[str, Any], *, trainable: str, data, max_epochs: int) -> None:
+    """The body of every trainable: validate, set up, restore, loop, report."""
+    import torch
+    from ray import tune
+
+    from hwk4tune.training import CHECKPOINT_FILE, Learner, TrainConfig, derive_seed
+
+    cfg = TrainConfig.from_config(config)  # ConfigError fails this trial only, with the reason
+    unknown = TrainConfig.unknown_keys(config)
+    if unknown:
+        print(f"hwk4tune: ignoring config keys {unknown} (not hyperparameters of {trainable!r})", file=sys.stderr)
+    cpus, gpu = trial_resources()
+    torch.set_num_threads(cpus)
+    device = torch.device("cuda" if gpu and torch.cuda.is_available() else "cpu")
+    trial_id = tune.get_context().get_trial_id() or "no-trial"
+    seed = cfg.seed if cfg.seed is not None else derive_seed(trial_id)
+
+    learner = Learner(trainable, cfg, data.input_shape, data.num_classes, seed=seed, device=device)
+    start_epoch = 0
+    checkpoint = tune.get_checkpoint()
+    if checkpoint is not None:
+        with checkpoint.as_directory() as d:
+            start_epoch = learner.load(Path(d) / CHECKPOINT_FILE)
+
+    train_x, train_y, val_x, val_y = data.train_x, data.train_y, data.val_x, data.val_y
+    if device.type == "cuda":  # the whole data set fits on any GPU we use; copy it once
+        train_x, train_y, val_x, val_y = (t.to(device) for t in (train_x, train_y, val_x, val_y))
+
+    for epoch in range(start_epoch + 1, max_epochs + 1):
+        t0 = time.perf_counter()
+        stats = learner.train_epoch(train_x, train_y, epoch)
+        metrics: dict[str, Any] = {
+            "train_loss": stats.train_loss,
+            "epoch": epoch,
+            "images_per_second": stats.images_per_second,
+            "weights": learner.weights,
+        }
+        if stats.diverged:
+            print(f"hwk4tune: trial {trial_id}: training loss became {stats.train_loss} in epoch {epoch} "
+                  f"(optimizer={cfg.optimizer}, lr={cfg.lr}); ending the trial as diverged", file=sys.stderr)
+            metrics.update(val_loss=float("inf"), val_accuracy=0.0, train_status="diverged",
+                           epoch_seconds=time.perf_counter() - t0)
+            tune.report(metrics)
+            return
+        metrics["val_loss"], metrics["val_accuracy"] = learner.evaluate(val_x, val_y)
+        metrics["epoch_seconds"] = time.perf_counter() - t0
+        metrics["train_status"] = "ok"
+        if epoch % cfg.checkpoint_interval == 0 or epoch == max_epochs:
+            with tempfile.TemporaryDirectory(prefix="hwk4tune-ckpt-") as d:
+                learner.save(Path(d) / CHECKPOINT_FILE, epoch)
+                tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(d))
+        else:
+            tune.report(metrics)
+
+
+def cnn_trainable(config: dict[str, Any], data=None, max_epochs: int = 10) -> None:
+    """The seed's CNN (conv 1→16→32, 5×5, max-pool, fc ``hidden`` with dropout)."""
+    _run_trial(config, trainable="cnn", data=data, max_epochs=max_epochs)
+
+
+def resnet_trainable(config: dict[str, Any], data=None, max_epochs: int = 10) -> None:
+    """torchvision ResNet18 with a new head, ``finetune`` head | layer4 | all."""
+    _run_trial(config, trainable="resnet", data=data, max_epochs=max_epochs)
+
+
+TRAINABLES: dict[str, Callable[..., None]] = {"cnn": cnn_trainable, "resnet": resnet_trainable}
+assert tuple(TRAINABLES) == TRAINABLE_NAMES
+CAN_CHECKPOINT: dict[str, bool] = {name: True for name in TRAINABLES}  # for the pbt/pb2 pairing rule
+
+
+def build_trainable(trainable: str, data, max_epochs: int):
+    """``tune.with_parameters(fn, data=data, max_epochs=max_epochs)`` for a registered trainable."""
+    from ray import tune
+
+    if trainable not in TRAINABLES:
+        raise ValueError(f"unknown trainable {trainable!r}; valid names: {', '.join(TRAINABLE_NAMES)}")
+    if not isinstance(max_epochs, int) or max_epochs < 1:
+        raise ValueError(f"max_epochs must be an integer >= 1, but got {max_epochs!r}")
+    fn = tune.with_parameters(TRAINABLES[trainable], data=data, max_epochs=max_epochs)
+    return fn

@@ -1,0 +1,237 @@
+"""One training loop, shared by the Tune trainables and ``hwk4tune train``.
+
+:class:`TrainConfig` validates a trial's flat hyperparameter dict (unknown keys are ignored: Tune and the
+space file may carry other keys). :class:`Learner` holds a model and its optimizer and runs epochs over
+in-memory tensors: shuffled mini-batches, optional L1 penalty (λ·Σ|w| over the trainable parameters, the
+seed's ``get_loss``), random crop + flip for the ResNet, evaluation, and a clean stop when the loss stops
+being finite.
+
+Every epoch's randomness (shuffling, dropout, augmentation) is seeded from ``(seed, epoch)``, so a run
+resumed from a checkpoint after epoch k repeats exactly what the uninterrupted run would have done.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Mapping
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from hwk4tune.models import build_model
+
+CHECKPOINT_FILE = "checkpoint.pt"
+EVAL_BATCH_SIZE = 1024
+OPTIMIZERS = ("sgd", "momentum", "adam", "adagrad")
+
+
+class ConfigError(ValueError):
+    """Bad hyperparameter values; the message names each key, its value and the rule."""
+
+
+class TrainConfig(BaseModel):
+    """A trial's hyperparameters (see docs/ARCHITECTURE.md, "Trainable config")."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, allow_inf_nan=False)
+
+    optimizer: Literal["sgd", "momentum", "adam", "adagrad"] = "adam"
+    lr: float = Field(1e-3, gt=0)
+    momentum: float = Field(0.9, ge=0, lt=1)  # used by "momentum" only
+    weight_decay: float = Field(0.0, ge=0)
+    l1: float = Field(0.0, ge=0)
+    dropout: float = Field(0.0, ge=0, lt=1)
+    hidden: int = Field(256, gt=0)  # CNN only
+    batch_norm: bool = False  # CNN only
+    batch_size: int = Field(64, gt=0)
+    finetune: Literal["head", "layer4", "all"] = "head"  # ResNet only
+    augment: bool = True  # ResNet only: random crop (padding 4) + horizontal flip
+    seed: int | None = None  # else derived from the trial id
+    weights_path: str | None = None  # ResNet only: a local ResNet18 state dict
+    pretrained: Literal["auto", "download", "none"] = "auto"  # ResNet only, when weights_path is unset
+    checkpoint_interval: int = Field(1, gt=0)  # epochs between checkpoints (the last epoch always saves)
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> "TrainConfig":
+        """Validate; raise :class:`ConfigError` listing every bad key as ``key = value: rule``."""
+        values = {k: _plain(v) for k, v in dict(config).items()}
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            problems = []
+            for err in exc.errors():
+                key = ".".join(str(p) for p in err["loc"]) or "config"
+                shown = repr(values[key]) if key in values else "(missing)"
+                problems.append(f"{key} = {shown}: {err['msg']}")
+            raise ConfigError("invalid hyperparameters: " + "; ".join(problems)) from None
+
+    @classmethod
+    def unknown_keys(cls, config: Mapping[str, Any]) -> list[str]:
+        return sorted(k for k in config if k not in cls.model_fields)
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars (from searchers) -> Python scalars."""
+    return value.item() if hasattr(value, "item") and getattr(value, "ndim", None) == 0 else value
+
+
+def derive_seed(text: str) -> int:
+    """A stable 31-bit seed from a string such as a trial id (Python's ``hash`` is salted per process)."""
+    return zlib.crc32(text.encode()) & 0x7FFFFFFF
+
+
+def make_optimizer(cfg: TrainConfig, params: list[nn.Parameter]) -> torch.optim.Optimizer:
+    match cfg.optimizer:
+        case "sgd":
+            return torch.optim.SGD(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        case "momentum":
+            return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+        case "adam":
+            return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        case "adagrad":
+            return torch.optim.Adagrad(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    raise AssertionError(cfg.optimizer)
+
+
+def random_crop_flip(x: torch.Tensor, generator: torch.Generator, padding: int = 4) -> torch.Tensor:
+    """Per-sample random crop (zero padding on every side, same output size) and horizontal flip of a
+    batch N×C×H×W, without a Python loop over samples."""
+    n, c, h, w = x.shape
+    padded = F.pad(x, (padding, padding, padding, padding))
+    oy = torch.randint(0, 2 * padding + 1, (n,), generator=generator).to(x.device)
+    ox = torch.randint(0, 2 * padding + 1, (n,), generator=generator).to(x.device)
+    flip = (torch.rand(n, generator=generator) < 0.5).to(x.device)
+    rows = oy[:, None] + torch.arange(h, device=x.device)  # n×h
+    cols = ox[:, None] + torch.arange(w, device=x.device)  # n×w
+    cols = torch.where(flip[:, None], cols.flip(1), cols)
+    batch = torch.arange(n, device=x.device)[:, None, None]
+    out = padded.permute(0, 2, 3, 1)[batch, rows[:, :, None], cols[:, None, :]]  # n×h×w×c
+    return out.permute(0, 3, 1, 2).contiguous()
+
+
+@dataclass
+class EpochStats:
+    train_loss: float  # mean cross-entropy over the epoch's batches (without the L1 term)
+    images: int
+    seconds: float  # training only, evaluation excluded
+    diverged: bool = False
+
+    @property
+    def images_per_second(self) -> float:
+        return self.images / self.seconds if self.seconds > 0 else 0.0
+
+
+class Learner:
+    """A model, its optimizer and the loop. No module-level state: one Learner per trial."""
+
+    def __init__(self, trainable: str, cfg: TrainConfig, input_shape: tuple[int, int, int], num_classes: int,
+                 *, seed: int, device: str | torch.device = "cpu"):
+        self.trainable = trainable
+        self.cfg = cfg
+        self.seed = int(seed)
+        self.device = torch.device(device)
+        torch.manual_seed(self.seed)  # model initialization
+        self.model, self.weights = build_model(trainable, cfg, input_shape, num_classes)
+        self.model.to(self.device)
+        self.params = [p for p in self.model.parameters() if p.requires_grad]
+        self.optimizer = make_optimizer(cfg, self.params)
+        self.augment = trainable == "resnet" and cfg.augment
+        self.generator = torch.Generator()
+
+    def _seed_epoch(self, epoch: int) -> None:
+        s = derive_seed(f"{self.seed}:{epoch}")
+        torch.manual_seed(s)  # dropout (and CUDA)
+        self.generator.manual_seed(s)  # shuffling and augmentation
+
+    def train_epoch(self, x: torch.Tensor, y: torch.Tensor, epoch: int) -> EpochStats:
+        """One pass over (x, y) in shuffled mini-batches. Stops at the first non-finite loss."""
+        self._seed_epoch(epoch)
+        model, opt, cfg = self.model, self.optimizer, self.cfg
+        model.train()
+        n = len(y)
+        bs = cfg.batch_size
+        perm = torch.randperm(n, generator=self.generator).to(x.device)
+        total = torch.zeros((), device=self.device)
+        seen = 0
+        t0 = time.perf_counter()
+        for step, start in enumerate(range(0, n, bs)):
+            idx = perm[start:start + bs]
+            if len(idx) < 2 <= n:  # a 1-image batch breaks batch norm; it is one image an epoch
+                continue
+            xb, yb = x[idx].to(self.device, non_blocking=True), y[idx].to(self.device, non_blocking=True)
+            if self.augment:
+                xb = random_crop_flip(xb, self.generator)
+            loss = F.cross_entropy(model(xb), yb)
+            total += loss.detach() * len(idx)
+            seen += len(idx)
+            if cfg.l1 > 0:
+                loss = loss + cfg.l1 * sum(p.abs().sum() for p in self.params)
+            if self.device.type == "cpu" or step % 20 == 0:
+                if not math.isfinite(loss.item()):
+                    return EpochStats(loss.item(), seen, time.perf_counter() - t0, diverged=True)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        mean = total.item() / max(seen, 1)
+        return EpochStats(mean, seen, time.perf_counter() - t0, diverged=not math.isfinite(mean))
+
+    @torch.no_grad()
+    def evaluate(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+        """(mean cross-entropy, accuracy) over (x, y)."""
+        self.model.eval()
+        loss_sum, correct = 0.0, 0
+        for start in range(0, len(y), EVAL_BATCH_SIZE):
+            xb = x[start:start + EVAL_BATCH_SIZE].to(self.device, non_blocking=True)
+            yb = y[start:start + EVAL_BATCH_SIZE].to(self.device, non_blocking=True)
+            out = self.model(xb)
+            loss_sum += F.cross_entropy(out, yb, reduction="sum").item()
+            correct += (out.argmax(1) == yb).sum().item()
+        n = max(len(y), 1)
+        return loss_sum / n, correct / n
+
+    # ------------------------------------------------------------------------------ checkpoints
+
+    def save(self, path: Path, epoch: int) -> None:
+        torch.save({
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "optimizer_name": self.cfg.optimizer,
+            "epoch": int(epoch),
+            "trainable": self.trainable,
+            "config": self.cfg.model_dump(),
+            "weights": self.weights,
+        }, path)
+
+    def load(self, path: Path) -> int:
+        """Restore model and optimizer state; return the epoch the checkpoint was taken after.
+
+        The checkpoint may come from another trial (PBT exploit) with other hyperparameters: the optimizer's
+        state is kept when the optimizer kind and trainable parameters match, and this trial's lr, momentum
+        and weight decay always win.
+        """
+        state = torch.load(path, map_location=self.device, weights_only=False)
+        if state.get("trainable") != self.trainable:
+            raise ValueError(f"checkpoint {path} is of trainable {state.get('trainable')!r}, "
+                             f"not {self.trainable!r}")
+        try:
+            self.model.load_state_dict(state["model"])
+        except RuntimeError as exc:
+            raise ValueError(f"checkpoint {path} does not fit this model (a shape hyperparameter such as "
+                             f"hidden or batch_norm differs from the checkpoint's): {exc}") from None
+        if state.get("optimizer_name") == self.cfg.optimizer:
+            try:
+                self.optimizer.load_state_dict(state["optimizer"])
+            except (ValueError, KeyError):
+                self.optimizer = make_optimizer(self.cfg, self.params)
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.cfg.lr
+            group["weight_decay"] = self.cfg.weight_decay
+            if self.cfg.optimizer == "momentum":
+                group["momentum"] = self.cfg.momentum
+        self.weights = state.get("weights", self.weights)
+        return int(state["epoch"])
