@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal, Union
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from hwk4tune.names import DATASET_NAMES, TRAINABLE_NAMES
 from hwk4tune.space import Param, Space, SpaceError, params, parse_space
@@ -72,7 +73,7 @@ class SpaceSpec(Strict):
     mode: Literal["max", "min"] = "max"
     max_epochs: int = Field(gt=0)
     space: dict[str, Any] = Field(description="parameter -> {distribution: [args]} | constant | nested mapping")
-    source: Path | None = Field(None, exclude=True)
+    source: SkipJsonSchema[Path | None] = Field(None, exclude=True)
 
     @field_validator("trainable")
     @classmethod
@@ -191,7 +192,7 @@ class SweepSpec(Strict):
     reuse_actors: bool = True
     name: str | None = None
     storage: str | None = Field(None, description="folder or URI (s3://, gs://); default ./runs")
-    source: Path | None = Field(None, exclude=True)
+    source: SkipJsonSchema[Path | None] = Field(None, exclude=True)
 
     _named = field_validator("searcher", "scheduler", mode="before")(lambda cls, v: _named(v))
 
@@ -219,7 +220,7 @@ class CompareSpec(Strict):
     max_concurrent_trials: int | None = Field(None, gt=0)
     target: float | None = Field(None, description="metric value to reach; default the median final best")
     name: str | None = None
-    source: Path | None = Field(None, exclude=True)
+    source: SkipJsonSchema[Path | None] = Field(None, exclude=True)
 
     @property
     def max_epochs(self) -> int:
@@ -460,6 +461,7 @@ def _space_from(src: _Source, data: dict, prefix: tuple, overrides: dict | None 
             data = {**data, "space": parse_space(raw_space)}
         except SpaceError as exc:
             problems.append(src.problem(prefix + tuple(exc.key.split(".")), exc.message))
+            data = {**data, "space": {}}  # reported once, not again by pydantic
     dataset = data.get("dataset")
     if isinstance(dataset, str):  # `dataset: digits` is short for `dataset: {name: digits}`
         data = {**data, "dataset": {"name": dataset}}
@@ -521,11 +523,18 @@ def load_compare(path: str | Path, overrides: dict[str, Any] | None = None) -> C
 
 
 def kind_of(data: dict) -> str:
-    if "strategies" in data or "budget" in data:
+    """Which of the three kinds a file is, from its keys (close misspellings count)."""
+    keys = {k for key in data if isinstance(key, str) for k in difflib.get_close_matches(key, _KIND_KEYS, n=1)}
+    if keys & {"strategies", "budget", "seeds"}:
         return "compare"
-    if "searcher" in data or "scheduler" in data:
+    if keys & {"searcher", "scheduler", "num_samples"}:
         return "sweep"
-    return "space"
+    if {"trainable", "dataset", "max_epochs"} & set(data):
+        return "space"
+    return "sweep" if "space" in data else "space"
+
+
+_KIND_KEYS = ("strategies", "budget", "seeds", "searcher", "scheduler", "num_samples")
 
 
 def load_any(path: str | Path, overrides: dict[str, Any] | None = None) -> SpaceSpec | SweepSpec | CompareSpec:
@@ -536,23 +545,32 @@ def load_any(path: str | Path, overrides: dict[str, Any] | None = None) -> Space
 
 
 def json_schema() -> dict:
-    """One JSON Schema accepting any of the three kinds (for editors' YAML language servers)."""
+    """One JSON Schema accepting any of the three kinds (for editors' YAML language servers).
+
+    The schema describes the file as written, shorthands included (`dataset: digits`, `searcher: random`,
+    `space: ../search_spaces/x.yaml`), so it is built from thin subclasses of the models.
+    """
     from pydantic import TypeAdapter
 
-    class _SpaceFile(SpaceSpec):
+    searcher = Union[SearcherSpec, Literal[SEARCHER_NAMES]]  # type: ignore[valid-type]
+    scheduler = Union[SchedulerSpec, Literal[SCHEDULER_NAMES]]  # type: ignore[valid-type]
+
+    class SpaceFile(SpaceSpec):
         dataset: DatasetSpec | str
 
-    class _WithSpacePath(BaseModel):
-        space: str | _SpaceFile
-
     class SweepFile(SweepSpec):
-        space: str | _SpaceFile
-        searcher: SearcherSpec | Literal[SEARCHER_NAMES]  # type: ignore[valid-type]
-        scheduler: SchedulerSpec | Literal[SCHEDULER_NAMES] = "fifo"  # type: ignore[valid-type]
+        space: str | SpaceFile
+        searcher: searcher
+        scheduler: scheduler = "fifo"
+
+    class StrategyEntry(Strategy):
+        searcher: searcher
+        scheduler: scheduler = "fifo"
 
     class CompareFile(CompareSpec):
-        space: str | _SpaceFile
+        space: str | SpaceFile
+        strategies: dict[str, StrategyEntry]
 
-    schema = TypeAdapter(Union[_SpaceFile, SweepFile, CompareFile]).json_schema()
+    schema = TypeAdapter(Union[SpaceFile, SweepFile, CompareFile]).json_schema()
     schema["title"] = "hwk4tune spec file (space, sweep or compare)"
     return schema

@@ -1,0 +1,115 @@
+"""The search-space DSL: every distribution compiles to the right Ray Tune domain and stays in bounds."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from ray.tune.search.sample import Categorical, Float, Integer, Normal, Quantized
+
+from hwk4tune.space import Param, SpaceError, constants, describe, params, parse_space, to_tune
+
+DRAWS = 2000
+
+# (DSL, expected Ray domain class, expected sampler class name)
+CASES = {
+    "uniform": ([0.1, 0.6], Float, "_Uniform"),
+    "loguniform": ([1e-4, 0.3], Float, "_LogUniform"),
+    "quniform": ([0.0, 1.0, 0.25], Float, "_Uniform"),
+    "qloguniform": ([1e-3, 1.0, 1e-3], Float, "_LogUniform"),
+    "randint": ([1, 4], Integer, "_Uniform"),
+    "qrandint": ([8, 64, 8], Integer, "_Uniform"),
+    "lograndint": ([1, 512], Integer, "_LogUniform"),
+    "normal": ([0.0, 2.0], Float, "_Normal"),
+    "choice": (["sgd", "adam", "adagrad"], Categorical, "_Uniform"),
+}
+
+
+def _draws(domain, n=DRAWS):
+    rng = np.random.default_rng(0)
+    return domain.sample(size=n, random_state=rng)
+
+
+@pytest.mark.parametrize("kind", CASES)
+def test_each_distribution_compiles_and_samples_within_bounds(kind):
+    args, domain_cls, sampler_name = CASES[kind]
+    domain = Param.parse(f"space.{kind}", kind, args).to_tune()
+    assert isinstance(domain, domain_cls)
+    sampler = domain.get_sampler()
+    inner = sampler.sampler if isinstance(sampler, Quantized) else sampler
+    assert type(inner).__name__ == sampler_name
+    values = _draws(domain)
+    if kind == "choice":
+        assert set(values) == set(args)  # every value reachable
+        return
+    if kind == "normal":
+        assert abs(np.mean(values) - args[0]) < 0.2 and abs(np.std(values) - args[1]) < 0.2
+        return
+    low, high = args[0], args[1]
+    assert min(values) >= low and max(values) <= high, (min(values), max(values))
+    if kind in ("randint", "qrandint", "lograndint"):
+        assert all(isinstance(v, (int, np.integer)) for v in values)
+        # both bounds are included in our DSL (Ray's randint excludes the upper one: we add 1)
+        if kind == "randint":
+            assert set(values) == {1, 2, 3, 4}
+    if len(args) == 3:
+        q = args[2]
+        assert all(math.isclose(v / q, round(v / q), abs_tol=1e-6) for v in values)
+
+
+def test_log_distributions_spread_over_decades():
+    values = np.array(_draws(Param.parse("lr", "loguniform", [1e-4, 1.0]).to_tune()))
+    # a log-uniform draw puts about a quarter of its mass in each decade
+    share_below_1e3 = np.mean(values < 1e-3)
+    assert 0.18 < share_below_1e3 < 0.32
+
+
+def test_grid_becomes_grid_search():
+    domain = Param.parse("opt", "grid", ["sgd", "adam"]).to_tune()
+    assert domain == {"grid_search": ["sgd", "adam"]}
+
+
+@pytest.mark.parametrize(
+    "kind, args, fragment",
+    [
+        ("uniform", [1.0, 1.0], "low < high"),
+        ("uniform", [2.0, 1.0], "low < high"),
+        ("loguniform", [-1.0, 1.0], "low > 0"),
+        ("qloguniform", [0.0, 1.0, 0.1], "low > 0"),
+        ("quniform", [0.0, 1.0, 0.0], "q > 0"),
+        ("quniform", [0.0, 1.0, 2.0], "q <= high - low"),
+        ("randint", [1.5, 4], "integers"),
+        ("qrandint", [1, 10, 0.5], "integers"),
+        ("lograndint", [0, 10], "low >= 1"),
+        ("normal", [0.0, -1.0], "sd > 0"),
+        ("choice", [], "at least one"),
+        ("grid", [], "at least one"),
+        ("uniform", [0.0], "takes [low, high]"),
+        ("uniform", "0..1", "takes [low, high]"),
+        ("uniform", [0, True], "takes [low, high]"),
+        ("uniform", [0.0, float("inf")], "takes [low, high]"),
+    ],
+)
+def test_bad_arguments_are_refused_naming_the_rule_and_values(kind, args, fragment):
+    with pytest.raises(SpaceError) as info:
+        Param.parse("space.x", kind, args)
+    assert info.value.key == "space.x"
+    assert fragment in info.value.message
+
+
+def test_nested_constants_and_typos():
+    space = parse_space({"lr": {"loguniform": [1e-3, 1e-1]}, "opt": {"name": "adam", "beta": {"uniform": [0.8, 0.99]}}, "hidden": 64})
+    assert set(params(space)) == {"lr", "opt/beta"}
+    assert constants(space) == {"opt": {"name": "adam"}, "hidden": 64}
+    compiled = to_tune(space)
+    assert compiled["hidden"] == 64 and compiled["opt"]["name"] == "adam"
+    assert isinstance(compiled["opt"]["beta"], Float)
+    assert dict(describe(space))["lr"] == "loguniform(0.001, 0.1)"
+    with pytest.raises(SpaceError, match="did you mean 'uniform'"):
+        parse_space({"opt": {"beta": {"unifrom": [0.8, 0.99]}}})
+
+
+def test_bounds_for_pb2():
+    assert Param.parse("x", "loguniform", [1e-4, 1e-1]).bounds == (1e-4, 1e-1)
+    assert Param.parse("x", "choice", [1, 2]).bounds is None
