@@ -123,12 +123,17 @@ SearcherSpec = Annotated[
 SEARCHER_NAMES = ("grid", "random", "optuna", "hyperopt")
 
 
+def _time_attr():
+    return Field("epoch", description="the reported result that counts time: epoch, training_iteration, time_total_s")
+
+
 class FifoScheduler(Strict):
     name: Literal["fifo"]
 
 
 class AshaScheduler(Strict):
     name: Literal["asha"]
+    time_attr: str = _time_attr()
     grace_period: int = Field(1, gt=0)
     reduction_factor: float = Field(3, gt=1)
     brackets: int = Field(1, gt=0)
@@ -136,17 +141,20 @@ class AshaScheduler(Strict):
 
 class HyperBandScheduler(Strict):
     name: Literal["hyperband"]
+    time_attr: str = _time_attr()
     reduction_factor: float = Field(3, gt=1)
 
 
 class MedianScheduler(Strict):
     name: Literal["median"]
+    time_attr: str = _time_attr()
     grace_period: int = Field(1, ge=0)
     min_samples_required: int = Field(3, gt=0)
 
 
 class PbtScheduler(Strict):
     name: Literal["pbt"]
+    time_attr: str = _time_attr()
     perturbation_interval: int = Field(1, gt=0)
     quantile_fraction: float = Field(0.25, gt=0, le=0.5)
     resample_probability: float = Field(0.25, ge=0, le=1)
@@ -156,6 +164,7 @@ class PbtScheduler(Strict):
 
 class Pb2Scheduler(Strict):
     name: Literal["pb2"]
+    time_attr: str = _time_attr()
     perturbation_interval: int = Field(1, gt=0)
     quantile_fraction: float = Field(0.25, gt=0, le=0.5)
     hyperparam_bounds: dict[str, tuple[float, float]] | None = Field(None, description="defaults to the space's ranges")
@@ -237,33 +246,101 @@ def pairing_problems(spec: "SweepSpec | CompareSpec") -> list[tuple[tuple, str]]
     else:
         pairs = [(("strategies", name), s.searcher, s.scheduler) for name, s in spec.strategies.items()]
     found = []
+    max_epochs = spec.max_epochs if isinstance(spec, CompareSpec) else spec.space.max_epochs
     for prefix, searcher, scheduler in pairs:
-        for key, message in check_pairing(spec.space, searcher, scheduler):
-            found.append((prefix + (key,), message))
+        for key, message in check_pairing(spec.space, searcher, scheduler, max_epochs):
+            path = tuple(int(k) if k.isdigit() else k for k in key.split("."))
+            found.append((prefix + path, message))
     return found
 
 
-def check_pairing(space: SpaceSpec, searcher: Any, scheduler: Any) -> list[tuple[str, str]]:
+EPOCH_TIME_ATTRS = ("epoch", "training_iteration")  # time attributes that count epochs
+
+
+def check_pairing(space: SpaceSpec, searcher: Any, scheduler: Any, max_epochs: int | None = None
+                  ) -> list[tuple[str, str]]:
     """Rules spanning searcher, scheduler and space that Ray would only reject at run time.
 
-    Returns (key, message) pairs, key being `searcher` or `scheduler`; empty when the pairing is valid.
+    Returns (key, message) pairs, key being `searcher` or `scheduler` (dotted deeper where one option is
+    at fault); empty when the pairing is valid. Rules that need to know the trainable (what it reports,
+    whether it checkpoints) live in :func:`hwk4tune.strategies.problems`.
     """
-    found = []
-    grid = [n for n, p in space.params.items() if p.kind == "grid"]
-    if grid and searcher.name in ("optuna", "hyperopt"):
-        found.append(("searcher", 
+    found: list[tuple[str, str]] = []
+    params = space.params
+    max_epochs = max_epochs or space.max_epochs
+    grid = [n for n, p in params.items() if p.kind == "grid"]
+    model_based = searcher.name in ("optuna", "hyperopt")
+    if grid and model_based:
+        found.append(("searcher",
             f"{searcher.name} cannot search grid parameters ({', '.join(grid)}): use choice instead, "
             "or searcher: grid / random"
         ))
     if searcher.name == "grid" and not grid:
         found.append(("searcher", "grid needs at least one {grid: [...]} parameter in the space"))
+    if searcher.name == "optuna":
+        normal = [n for n, p in params.items() if p.kind == "normal"]
+        if normal:
+            found.append(("searcher", f"optuna cannot sample normal distributions ({', '.join(normal)}): "
+                          "use uniform, or searcher: hyperopt / random"))
+    if model_based and searcher.points_to_evaluate:
+        found.extend(_point_problems(params, searcher.points_to_evaluate, searcher.name))
+    if scheduler.name in ("pbt", "pb2") and model_based:
+        found.append(("scheduler", f"{scheduler.name} picks the next configurations itself and Ray refuses it "
+                      f"with a model-based searcher ({searcher.name}): use searcher: random (or grid)"))
+    if scheduler.name in ("asha", "hyperband") and scheduler.time_attr not in EPOCH_TIME_ATTRS:
+        found.append(("scheduler.time_attr", f"{scheduler.name} stops at max_t = max_epochs, so its time_attr "
+                      f"must count epochs ({' or '.join(EPOCH_TIME_ATTRS)}), got {scheduler.time_attr!r}"))
+    elif scheduler.name == "asha" and scheduler.grace_period > max_epochs:
+        found.append(("scheduler.grace_period", f"asha needs grace_period <= max_epochs, but got "
+                      f"(grace_period={scheduler.grace_period}, max_epochs={max_epochs})"))
+    if scheduler.name == "pbt" and scheduler.hyperparam_mutations:
+        unknown = [k for k in scheduler.hyperparam_mutations if k not in params]
+        if unknown:
+            found.append(("scheduler.hyperparam_mutations", f"{', '.join(unknown)} not tunable parameters of "
+                          f"the space (tunable: {', '.join(params) or 'none'})"))
     if scheduler.name == "pb2":
-        categorical = [n for n, p in space.params.items() if p.bounds is None]
-        if categorical and not scheduler.hyperparam_bounds:
-            found.append(("scheduler", (
-                f"pb2 explores continuous ranges only, but {', '.join(categorical)} "
-                "are categorical: give hyperparam_bounds for the numeric ones, or use pbt"
-            )))
+        bounds = scheduler.hyperparam_bounds
+        if bounds:
+            bad = [k for k in bounds if k not in params or params[k].bounds is None]
+            if bad:
+                found.append(("scheduler.hyperparam_bounds", f"{', '.join(bad)} not numeric-range parameters of "
+                              f"the space (numeric: {', '.join(n for n, p in params.items() if p.bounds) or 'none'})"))
+            flipped = [f"{k}=[{lo}, {hi}]" for k, (lo, hi) in bounds.items() if not lo < hi]
+            if flipped:
+                found.append(("scheduler.hyperparam_bounds", f"bounds need low < high, got {', '.join(flipped)}"))
+        else:
+            no_range = [n for n, p in params.items() if p.bounds is None]
+            if no_range:
+                found.append(("scheduler", (
+                    f"pb2 explores continuous ranges only, but {', '.join(no_range)} "
+                    "have none (categorical or normal): give hyperparam_bounds for the numeric ones, or use pbt"
+                )))
+            elif not params:
+                found.append(("scheduler", "pb2 needs at least one numeric range parameter in the space"))
+    if scheduler.name == "pbt" and not params and not scheduler.hyperparam_mutations:
+        found.append(("scheduler", "pbt needs at least one tunable parameter in the space to mutate"))
+    return found
+
+
+def _point_problems(params: dict[str, Param], points: list[dict], searcher: str) -> list[tuple[str, str]]:
+    """Ray's model-based searchers want every tunable parameter, and only those, in each start point."""
+    found = []
+    for i, point in enumerate(points):
+        key = f"searcher.points_to_evaluate.{i}"
+        missing = [n for n in params if n not in point]
+        unknown = [n for n in point if n not in params]
+        if missing or unknown:
+            parts = ([f"missing {', '.join(missing)}"] if missing else []) + (
+                [f"unknown {', '.join(unknown)}"] if unknown else [])
+            found.append((key, f"{searcher} needs each start point to set every tunable parameter and no other: "
+                          + "; ".join(parts)))
+            continue
+        for name, value in point.items():
+            p = params[name]
+            if p.is_categorical and value not in p.args:
+                found.append((f"{key}.{name}", f"{value!r} is not one of the choices {list(p.args)}"))
+            elif p.bounds and not (p.bounds[0] <= value <= p.bounds[1]):
+                found.append((f"{key}.{name}", f"{value!r} is outside [{p.args[0]}, {p.args[1]}]"))
     return found
 
 
