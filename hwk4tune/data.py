@@ -11,7 +11,8 @@ Where the files come from (first hit wins), for the torchvision data sets:
    (``ROOT/FashionMNIST/raw/``, ``ROOT/MNIST/raw/``, ``ROOT/cifar-10-batches-py/``);
 2. Fashion-MNIST only: Debian's ``dataset-fashion-mnist`` (``/usr/share/datasets/fashion-mnist/*.gz``),
    unzipped once into the cache;
-3. a download into the first of those roots, where the internet is reachable.
+3. a download into the first of those roots, where the internet is reachable (never tried when
+   ``HWK4TUNE_OFFLINE=1``).
 
 If none works, :class:`DataNotFoundError` names the data set, the folders searched and how to provide it.
 """
@@ -200,8 +201,8 @@ def _torchvision_loader(cls_name: str, folder: str, hint: str, debian: bool = Fa
                     found = (root, open_root(root))
             except (RuntimeError, OSError):
                 found = None
-        cause = ""
-        if found is None:
+        cause = "not tried (HWK4TUNE_OFFLINE=1)" if os.environ.get("HWK4TUNE_OFFLINE") == "1" else ""
+        if found is None and not cause:
             root = roots[0]
             old = socket.getdefaulttimeout()
             socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)

@@ -3,7 +3,7 @@
 ``build_trainable(name, data, max_epochs)`` returns ``tune.with_parameters(...)``: the data set goes into
 Ray's object store once and every trial (and every reused actor) reads it from there.
 
-Each epoch a trial reports ``METRICS`` (plus ``train_status`` and ``weights``) with a checkpoint holding
+Each epoch a trial reports ``METRICS`` (plus ``train_status``, ``weights`` and ``threads``) with a checkpoint holding
 model and optimizer state and the epoch (every ``checkpoint_interval`` epochs and always the last). A trial
 started with a checkpoint (resume, PBT exploit) continues at the epoch after it. ``epoch`` is 1-based and
 equals ``training_iteration`` for a trial that was never restored: use it as schedulers' time attribute.
@@ -76,6 +76,7 @@ def _run_trial(config: dict[str, Any], *, trainable: str, data, max_epochs: int)
             "epoch": epoch,
             "images_per_second": stats.images_per_second,
             "weights": learner.weights,
+            "threads": cpus,
         }
         if stats.diverged:
             print(f"hwk4tune: trial {trial_id}: training loss became {stats.train_loss} in epoch {epoch} "

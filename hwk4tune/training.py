@@ -17,7 +17,7 @@ import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, Callable, Literal, Mapping
 
 import torch
 import torch.nn as nn
@@ -148,8 +148,10 @@ class Learner:
         torch.manual_seed(s)  # dropout (and CUDA)
         self.generator.manual_seed(s)  # shuffling and augmentation
 
-    def train_epoch(self, x: torch.Tensor, y: torch.Tensor, epoch: int) -> EpochStats:
-        """One pass over (x, y) in shuffled mini-batches. Stops at the first non-finite loss."""
+    def train_epoch(self, x: torch.Tensor, y: torch.Tensor, epoch: int,
+                    on_batch: Callable[[int], Any] | None = None) -> EpochStats:
+        """One pass over (x, y) in shuffled mini-batches (``epoch`` is 1-based and seeds the pass).
+        Stops at the first non-finite loss. ``on_batch(n_images)`` is called after each step."""
         self._seed_epoch(epoch)
         model, opt, cfg = self.model, self.optimizer, self.cfg
         model.train()
@@ -177,6 +179,8 @@ class Learner:
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            if on_batch is not None:
+                on_batch(len(idx))
         mean = total.item() / max(seen, 1)
         return EpochStats(mean, seen, time.perf_counter() - t0, diverged=not math.isfinite(mean))
 
