@@ -56,6 +56,36 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run a sweep: every searcher x scheduler from YAML, on an embedded Ray or a cluster.
+
+The experiment lands in STORAGE/NAME/ (default ./runs/<file stem>-<date>-<time>/), one folder per trial.
+Ctrl-C stops it and Tune keeps its state: `hwk4tune resume DIR` finishes it."""
+    from hwk4tune.spec import load_sweep, parse_overrides
+    from hwk4tune.sweep import run_sweep
+
+    overrides = parse_overrides(args.set)
+    if args.num_samples is not None:
+        overrides["num_samples"] = args.num_samples
+    if args.max_concurrent is not None:
+        overrides["max_concurrent_trials"] = args.max_concurrent
+    spec = load_sweep(args.file, overrides)
+    run_sweep(spec, storage=args.storage, name=args.name, address=args.address, dashboard=args.dashboard,
+              dashboard_host=args.dashboard_host, verbose=not args.quiet)
+    return 0
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    """Finish an interrupted sweep from its experiment folder: unfinished and errored trials go on from
+their last checkpoint; finished ones are kept and never run again."""
+    from hwk4tune.sweep import resume_sweep
+
+    if "://" not in args.dir and not Path(args.dir).is_dir():
+        raise UsageError(f"{args.dir}: no such experiment folder")
+    resume_sweep(args.dir, restart_errored=args.restart_errored, address=args.address, verbose=not args.quiet)
+    return 0
+
+
 # ------------------------------------------------------------------------------------------- table
 
 Verb = tuple[Callable[[argparse.Namespace], int], Callable[[argparse.ArgumentParser], None]]
@@ -70,6 +100,35 @@ def _schema_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", metavar="FILE", help="write the schema here instead of stdout")
 
 
+def _run_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", metavar="SWEEP.yaml", help="a sweep file")
+    p.add_argument("--storage", metavar="DIR_OR_URI", help="where experiments go (default: the file's "
+                   "storage, else ./runs); s3://, gs:// work where Ray's storage does")
+    p.add_argument("--name", help="experiment name (default: the file's name, else <file stem>-<date>-<time>)")
+    _add_address(p)
+    p.add_argument("--num-samples", type=int, metavar="N", help="trials to run (same as --set num_samples=N)")
+    p.add_argument("--max-concurrent", type=int, metavar="N", help="trials at a time "
+                   "(same as --set max_concurrent_trials=N)")
+    p.add_argument("--dashboard", action="store_true", help="start Ray's dashboard with the embedded Ray")
+    p.add_argument("--dashboard-host", default="127.0.0.1", metavar="HOST",
+                   help="address the dashboard listens on (default 127.0.0.1; never expose it unprotected)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress table or summary")
+    _add_set(p)
+
+
+def _resume_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("dir", metavar="EXPERIMENT_DIR", help="the folder `hwk4tune run` printed")
+    p.add_argument("--restart-errored", action="store_true",
+                   help="start errored trials over instead of resuming them from their last checkpoint")
+    _add_address(p)
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress table or summary")
+
+
+def _add_address(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--address", metavar="ADDR", help="Ray to use: none starts an embedded local Ray; "
+                   "`auto` or ray://host:10001 joins an existing cluster")
+
+
 def _add_set(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE",
@@ -81,6 +140,8 @@ def _add_set(p: argparse.ArgumentParser) -> None:
 COMMANDS: dict[str, Verb] = {
     "validate": (cmd_validate, _validate_args),
     "schema": (cmd_schema, _schema_args),
+    "run": (cmd_run, _run_args),
+    "resume": (cmd_resume, _resume_args),
 }
 
 
