@@ -1,0 +1,83 @@
+"""``train_config``: best.yaml or a fixed space -> model.pt, config.yaml, metrics.json."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+import yaml
+
+from hwk4tune.train import TrainFileError, load_model, train_config
+
+BEST = {
+    "trainable": "cnn",
+    "dataset": {"name": "digits", "subset": None, "data_dir": None, "val_fraction": 0.1, "seed": 0},
+    "config": {"optimizer": "adam", "lr": 1e-3, "l1": 1e-6, "seed": 0},
+    "metric": "val_accuracy",
+    "mode": "max",
+    "best": {"value": 0.97, "epoch": 3, "trial_id": "abc_00001", "checkpoint": "/elsewhere/checkpoint_000002"},
+}
+
+
+def test_round_trip_from_best_yaml(tmp_path, capsys):
+    path = tmp_path / "best.yaml"
+    path.write_text(yaml.safe_dump(BEST))
+    out = tmp_path / "out"
+    metrics = train_config(path, 2, out, progress=False)
+    printed = capsys.readouterr().out
+    for name in ("model.pt", "config.yaml", "metrics.json"):
+        assert (out / name).is_file() and str(out / name) in printed
+    assert 0.6 < metrics["test_accuracy"] <= 1.0  # chance is 0.1
+    on_disk = json.loads((out / "metrics.json").read_text())
+    assert on_disk["test_accuracy"] == metrics["test_accuracy"]
+    assert [h["epoch"] for h in on_disk["history"]] == [1, 2]
+    assert on_disk["weights"] == "random init" and on_disk["best"]["trial_id"] == "abc_00001"
+    assert on_disk["dataset"]["trained_on"] == "train+val"
+
+    # model.pt rebuilds the model that scored that accuracy.
+    from hwk4tune.data import load_dataset
+
+    data = load_dataset("digits")
+    model = load_model(out / "model.pt")
+    with torch.no_grad():
+        acc = (model(data.test_x).argmax(1) == data.test_y).float().mean().item()
+    assert acc == pytest.approx(metrics["test_accuracy"], abs=1e-6)
+
+    # config.yaml is itself a file train takes; epochs default to the ones written there.
+    again = train_config(out / "config.yaml", None, tmp_path / "again", progress=False)
+    assert again["epochs"] == 2 and again["config"] == metrics["config"]
+
+
+def test_fixed_space_dict_and_progress(tmp_path, capsys):
+    space = {"trainable": "cnn", "dataset": {"name": "digits", "subset": 200}, "max_epochs": 1,
+             "space": {"optimizer": "sgd", "lr": 0.05, "hidden": 32, "batch_norm": True}}
+    metrics = train_config(space, None, tmp_path, progress=True)
+    assert metrics["epochs"] == 1 and metrics["config"]["hidden"] == 32
+    assert "epoch 1/1" in capsys.readouterr().err
+
+
+def test_space_with_distributions_is_refused(tmp_path):
+    path = tmp_path / "space.yaml"
+    path.write_text("trainable: cnn\ndataset: {name: digits}\nmax_epochs: 2\n"
+                    "space:\n  lr: {loguniform: [1.0e-4, 1.0e-1]}\n  dropout: {uniform: [0, 0.5]}\n  hidden: 64\n")
+    with pytest.raises(TrainFileError, match="distributions for dropout, lr"):
+        train_config(path, 1, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("config, match", [
+    ({"trainable": "cnn", "dataset": "digits", "config": {"lr": -1}}, "lr = -1"),
+    ({"trainable": "mlp", "dataset": "digits", "config": {}}, "not one of cnn, resnet"),
+    ({"trainable": "cnn", "dataset": "digits"}, "expected a best.yaml"),
+])
+def test_bad_configs(config, match, tmp_path):
+    with pytest.raises(ValueError, match=match):
+        train_config(config, 1, tmp_path)
+
+
+def test_resnet_records_weights(tmp_path):
+    best = {"trainable": "resnet", "dataset": {"name": "fake", "subset": 40},
+            "config": {"finetune": "head", "pretrained": "none", "batch_size": 16}}
+    metrics = train_config(best, 1, tmp_path, progress=False)
+    assert metrics["weights"] == "random init" and 0.0 <= metrics["test_accuracy"] <= 1.0
