@@ -1,0 +1,206 @@
+"""A real multi-node Ray cluster on loopback for the cluster and dashboard tests.
+
+Each node is a ``ray start --block`` process in its own session, so a test can stop one node (SIGKILL of
+its whole process tree, as when a machine dies) and always cleans up only what it started: never
+``ray stop``, which would also end the session-wide ``ray_local`` Ray and other users' clusters.
+Every port is chosen free, so these clusters never collide with each other or with a default Ray.
+Token authentication is on, with a token file of the test's own (``RAY_AUTH_TOKEN_PATH``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+
+VENV_BIN = Path(sys.executable).parent
+RAY = str(VENV_BIN / "ray")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LocalCluster:
+    """Head + worker nodes on 127.0.0.1, each with its own ports; use as a context manager."""
+
+    def __init__(self, tmp: Path, *, auth: bool = True, env: dict | None = None):
+        self.tmp = Path(tmp)
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        self.nodes: list[subprocess.Popen] = []
+        self.token = secrets.token_hex(32)
+        token_file = self.tmp / "auth_token"
+        token_file.write_text(self.token)
+        self.env = {
+            **os.environ,
+            "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+            "RAY_USAGE_STATS_ENABLED": "0",
+            "RAY_DEDUP_LOGS": "0",
+            # a lost node is noticed within ~2 s instead of ~30 s
+            "RAY_health_check_period_ms": "500",
+            "RAY_health_check_timeout_ms": "1000",
+            "RAY_health_check_failure_threshold": "3",
+            **(env or {}),
+        }
+        if auth:
+            self.env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(token_file))
+        else:
+            self.env["RAY_AUTH_MODE"] = "disabled"
+        self.env.pop("RAY_ADDRESS", None)
+        self.gcs_port = free_port()
+        self.dashboard_port = free_port()
+        self.address = f"127.0.0.1:{self.gcs_port}"
+        self.dashboard_url = f"http://127.0.0.1:{self.dashboard_port}"
+
+    # ------------------------------------------------------------------------------------ nodes
+
+    def _start(self, args: list[str], log_name: str) -> subprocess.Popen:
+        ports = ["--node-manager-port", "--object-manager-port", "--dashboard-agent-listen-port",
+                 "--dashboard-agent-grpc-port", "--metrics-export-port", "--runtime-env-agent-port"]
+        cmd = [RAY, "start", "--block", "--node-ip-address=127.0.0.1", "--disable-usage-stats", *args]
+        for flag in ports:
+            cmd.append(f"{flag}={free_port()}")
+        log = open(self.tmp / log_name, "w")  # noqa: SIM115 - closed with the process
+        proc = subprocess.Popen(cmd, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        proc.log_path = self.tmp / log_name  # type: ignore[attr-defined]
+        self.nodes.append(proc)
+        return proc
+
+    def start_head(self, num_cpus: int = 1, dashboard: bool = True, dashboard_host: str = "127.0.0.1"):
+        args = ["--head", f"--port={self.gcs_port}", f"--num-cpus={num_cpus}",
+                f"--ray-client-server-port={free_port()}"]
+        if dashboard:
+            args += ["--include-dashboard=true", f"--dashboard-host={dashboard_host}",
+                     f"--dashboard-port={self.dashboard_port}"]
+        else:
+            args += ["--include-dashboard=false"]
+        proc = self._start(args, "head.log")
+        self.wait_nodes(1, what="head")
+        return proc
+
+    def add_node(self, num_cpus: int = 1, resources: dict | None = None) -> subprocess.Popen:
+        args = [f"--address={self.address}", f"--num-cpus={num_cpus}"]
+        if resources:
+            args.append(f"--resources={json.dumps(resources)}")
+        proc = self._start(args, f"node{len(self.nodes)}.log")
+        self.wait_nodes(len(self.nodes), what="worker node")
+        return proc
+
+    def kill_node(self, proc: subprocess.Popen) -> None:
+        """The node dies at once with all its processes (raylet, workers, agents): a lost machine."""
+        _kill_tree(proc.pid)
+        proc.wait(timeout=30)
+
+    # ------------------------------------------------------------------------------------ state
+
+    def api(self, path: str, token: str | None = "default", timeout: float = 10) -> tuple[int, object]:
+        """GET the dashboard's ``path``: (status, parsed JSON or text)."""
+        req = urllib.request.Request(self.dashboard_url + path)
+        token = self.token if token == "default" else token
+        if token:
+            req.add_header("Authorization", f"Bearer {token}")
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                body = resp.read().decode()
+                status = resp.status
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode(errors="replace")
+        try:
+            return status, json.loads(body)
+        except ValueError:
+            return status, body
+
+    def alive_nodes(self) -> list[dict]:
+        status, body = self.api("/api/v0/nodes?limit=100")
+        if status != 200 or not isinstance(body, dict):
+            return []
+        return [n for n in body["data"]["result"]["result"] if n["state"] == "ALIVE"]
+
+    def actors(self) -> list[dict]:
+        """Every actor the cluster knows, dead ones included (node_id, pid, class_name, state…)."""
+        status, body = self.api("/api/v0/actors?limit=10000&detail=1", timeout=30)
+        assert status == 200, body
+        return body["data"]["result"]["result"]
+
+    def wait_nodes(self, count: int, what: str = "node", timeout: float = 120) -> list[dict]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for proc in self.nodes:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"{what}: `ray start` exited {proc.returncode}:\n"
+                                       + proc.log_path.read_text()[-3000:])  # type: ignore[attr-defined]
+            try:
+                nodes = self.alive_nodes()
+            except (OSError, urllib.error.URLError):
+                nodes = []
+            if len(nodes) == count:
+                return nodes
+            time.sleep(0.5)
+        raise TimeoutError(f"{what}: the cluster did not reach {count} alive nodes in {timeout:.0f} s")
+
+    # ------------------------------------------------------------------------------------ cleanup
+
+    def shutdown(self) -> None:
+        tree = {proc.pid: _descendants(proc.pid) for proc in self.nodes}  # before parents exit
+        for proc in reversed(self.nodes):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)  # `ray start --block` stops its node's processes
+        deadline = time.monotonic() + 20
+        for proc in reversed(self.nodes):
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+        for proc in self.nodes:
+            _kill_tree(proc.pid, tree[proc.pid])
+
+    def __enter__(self) -> "LocalCluster":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.shutdown()
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid``, read from /proc (Linux)."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        parents.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _kill_tree(pid: int, known: list[int] | None = None) -> None:
+    """SIGKILL a process, its process group and every descendant (Ray's workers are its raylet's children)."""
+    for p in [pid, *_descendants(pid), *(known or [])]:
+        try:
+            os.kill(p, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    try:
+        os.killpg(pid, signal.SIGKILL)  # start_new_session=True made the node its own group
+    except (ProcessLookupError, PermissionError):
+        pass
