@@ -292,27 +292,58 @@ class Comparison:
                 out[s] = max(out.get(s, 0.0), float(c[x].max()))
         return out
 
-    def plot(self, x: str, path: str | Path) -> Path:
-        """Best-so-far against ``x`` (``epochs`` | ``elapsed_s``): mean over seeds, band = ± standard error."""
+    def band(self, x: str = "epochs") -> tuple[np.ndarray, dict[str, tuple[np.ndarray, np.ndarray]]]:
+        """Per strategy, mean and standard error over seeds of best-so-far on the common grid, where every
+        seed has a value (a mean over a changing set of seeds would not be monotone)."""
+        grid, per = self.anytime(x)
+        out = {}
+        for strategy, arr in per.items():  # arr: [seeds, grid]
+            if arr.size == 0:
+                continue
+            complete = ~np.isnan(arr).any(axis=0)  # [grid]
+            n = arr.shape[0]
+            mean = np.where(complete, _nanmean(arr), np.nan)
+            se = np.where(complete, _nanstd(arr) / math.sqrt(n), np.nan)
+            out[strategy] = (mean, se)
+        return grid, out
+
+    def best(self) -> tuple[tuple[str, int], Experiment]:
+        """The run holding the overall best trial: best metric, then fewer epochs to it, then strategy order
+        and seed (deterministic)."""
+        order = {s: i for i, s in enumerate(self.strategies)}
+        candidates = []
+        for key, exp in self.experiments.items():
+            ranked = exp.ranked()
+            if ranked.empty:
+                continue
+            row = ranked.iloc[0]
+            value = float(row[exp.best_column])
+            epoch = row["best_epoch"]
+            candidates.append(((-value if self.mode == "max" else value,
+                                float(epoch) if pd.notna(epoch) else float("inf"),
+                                order.get(key[0], len(order)), key[1]), key))
+        if not candidates:
+            raise ResultsError(f"{self.out}: no trial of any run reported {self.metric}")
+        key = min(candidates)[1]
+        return key, self.experiments[key]
+
+    def plot(self, x: str, path: Any) -> Any:
+        """Best-so-far against ``x`` (``epochs`` | ``elapsed_s``): mean over seeds, band = ± standard error.
+        ``path``: a file name or a binary file object (PNG)."""
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        grid, per = self.anytime(x)
+        grid, bands = self.band(x)
+        seeds = {s: sum(1 for k in self.experiments if k[0] == s) for s in bands}
         extent = self.extent(x)
         fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
-        for strategy, arr in per.items():
-            if arr.size == 0:
-                continue
-            n = np.sum(~np.isnan(arr), axis=0)  # [grid]
-            with np.errstate(invalid="ignore", divide="ignore"):
-                mean = _nanmean(arr)  # [grid]
-                se = _nanstd(arr) / np.sqrt(np.maximum(n, 1))
+        for strategy, (mean, se) in bands.items():
             # a line ends where the strategy's longest run ended: fewer epochs consumed shows as a shorter line
             keep = grid <= extent.get(strategy, grid[-1]) + 1e-9
             g, mean, se = grid[keep], mean[keep], se[keep]
-            line, = ax.step(g, mean, where="post", label=f"{strategy} ({arr.shape[0]} seeds)")
+            line, = ax.step(g, mean, where="post", label=f"{strategy} ({seeds[strategy]} seeds)")
             ax.fill_between(g, mean - se, mean + se, step="post", alpha=0.2, color=line.get_color())
             if g.size:
                 ax.plot(g[-1:], mean[-1:], "o", color=line.get_color(), ms=4)
@@ -324,8 +355,8 @@ class Comparison:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="lower right" if self.mode == "max" else "upper right")
         fig.tight_layout()
-        out = Path(path)
-        fig.savefig(out)
+        out = path if hasattr(path, "write") else Path(path)
+        fig.savefig(out, format="png")
         plt.close(fig)
         return out
 

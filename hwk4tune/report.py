@@ -1,0 +1,253 @@
+"""One self-contained HTML page for a sweep or a comparison: tables, and plots embedded as base64 PNG.
+
+The page needs nothing beside itself (no scripts, no external style sheets, no image files), so it can be
+mailed or attached to a ticket. Everything is read from the folder (:mod:`hwk4tune.results`,
+:mod:`hwk4tune.compare`); no Ray is started. matplotlib is imported inside the plotting functions.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from hwk4tune.results import (Experiment, ResultsError, display_columns, is_experiment_dir, load_experiment,
+                              sort_trials, to_html)
+
+__all__ = ["build_report", "write_report", "REPORT_FILE"]
+
+REPORT_FILE = "report.html"
+TOP_N = 20
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem auto;max-width:1200px;color:#222;padding:0 1rem}
+h1{font-size:1.5rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0}
+th,td{padding:.25rem .6rem;border-bottom:1px solid #eee;text-align:right;white-space:nowrap}
+th{background:#f5f5f5}td:first-child,th:first-child{text-align:left}
+.meta td{text-align:left}.note{color:#666;font-size:.85rem}img{max-width:100%;margin:.5rem 0}
+.err{color:#a00;white-space:normal;text-align:left}pre{background:#f7f7f7;padding:.6rem;font-size:.85rem}
+"""
+
+
+def _png(fig) -> str:
+    """A matplotlib figure as an ``<img>`` with the PNG inline."""
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    plt.close(fig)
+    return _img(buf.getvalue())
+
+
+def _img(data: bytes, alt: str = "plot") -> str:
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(data).decode()}">'
+
+
+def _meta_table(items: list[tuple[str, Any]]) -> str:
+    rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in items
+                   if v not in (None, ""))
+    return f'<table class="meta">{rows}</table>'
+
+
+def _page(title: str, body: list[str]) -> str:
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>"
+            f"<h1>{html.escape(title)}</h1>\n" + "\n".join(body) + "\n</body></html>\n")
+
+
+# ------------------------------------------------------------------------------------------ a sweep
+
+
+def _learning_curves(exp: Experiment):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.8))
+    h = exp.history
+    if not h.empty and exp.metric in h:
+        for trial_id, g in h.groupby("trial_id", sort=True):
+            ax1.plot(g["epoch"], g[exp.metric], marker=".", lw=1, alpha=0.7)
+    ax1.set_xlabel("epoch")
+    ax1.set_ylabel(exp.metric)
+    ax1.set_title(f"{exp.metric} per trial (one line each)")
+    ax1.grid(alpha=0.3)
+    curve = exp.curve()
+    if len(curve):
+        ax2.step(curve["epochs"], curve["best"], where="post")
+    ax2.set_xlabel("epochs consumed (all trials)")
+    ax2.set_ylabel(f"best {exp.metric} so far")
+    ax2.set_title("best so far")
+    ax2.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def _param_scatter(exp: Experiment):
+    """Best metric of each trial against each tuned numeric hyperparameter (log axis for wide ranges)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    t = exp.trials
+    col = exp.best_column
+    if t.empty or col not in t:
+        return None
+    params = []
+    for c in t.columns:
+        if isinstance(c, str) and c.startswith("config/") and t[c].nunique(dropna=True) > 1:
+            params.append(c)
+    params = params[:8]
+    if not params:
+        return None
+    n = len(params)
+    cols = min(4, n)
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.6 * rows), squeeze=False)
+    for ax, p in zip(axes.flat, params):
+        x, y = t[p], t[col]
+        if pd.api.types.is_numeric_dtype(x) and not pd.api.types.is_bool_dtype(x):
+            ax.scatter(x, y, s=14)
+            pos = x[x > 0]
+            if len(pos) == len(x.dropna()) and len(pos) and pos.max() / pos.min() > 20:
+                ax.set_xscale("log")
+        else:
+            cats = sorted(map(str, x.dropna().unique()))
+            ax.scatter([cats.index(str(v)) if pd.notna(v) else -1 for v in x], y, s=14)
+            ax.set_xticks(range(len(cats)), cats, fontsize=7)
+        ax.set_title(p.removeprefix("config/"), fontsize=9)
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    axes[0][0].set_ylabel(col)
+    fig.tight_layout()
+    return fig
+
+
+def _sweep_body(exp: Experiment) -> list[str]:
+    m = exp.meta
+    counts = exp.counts()
+    body = [_meta_table([
+        ("folder", exp.path),
+        ("strategy", m.get("strategy")),
+        ("searcher", json.dumps(m.get("searcher")) if m.get("searcher") else None),
+        ("scheduler", json.dumps(m.get("scheduler")) if m.get("scheduler") else None),
+        ("trainable", m.get("trainable")),
+        ("data set", json.dumps(m.get("dataset")) if m.get("dataset") else None),
+        ("objective", f"{exp.mode} {exp.metric}"),
+        ("budget", f"{m.get('num_samples')} trials x up to {m.get('max_epochs')} epochs" if m else None),
+        ("created", m.get("created")),
+        ("trials", ", ".join(f"{v} {k.lower().replace('_', ' ')}" for k, v in counts.items() if v)),
+        ("epochs consumed", int(exp.trials["epochs"].sum()) if len(exp.trials) else 0),
+    ])]
+    ranked = exp.ranked()
+    if not ranked.empty:
+        best = ranked.iloc[0]
+        config = {c.removeprefix("config/"): best[c] for c in ranked.columns
+                  if isinstance(c, str) and c.startswith("config/") and pd.notna(best[c])}
+        body += ["<h2>Best trial</h2>",
+                 _meta_table([("trial", best["trial_id"]), (exp.best_column, f"{best[exp.best_column]:.4g}"),
+                              ("at epoch", best["best_epoch"]), ("checkpoint", best.get("checkpoint"))]),
+                 "<pre>" + html.escape("\n".join(f"{k}: {v}" for k, v in config.items())) + "</pre>",
+                 f'<p class="note">Train it: <code>hwk4tune best {html.escape(str(exp.path))} -o best.yaml'
+                 " &amp;&amp; hwk4tune train best.yaml</code></p>"]
+    trials = sort_trials(exp.trials, None, exp.mode, exp.metric)
+    shown = trials[display_columns(trials, exp.metric)].drop(columns=["error"], errors="ignore").head(TOP_N)
+    body += [f"<h2>Trials (top {min(TOP_N, len(trials))} of {len(trials)} by {exp.best_column})</h2>",
+             to_html(shown)]
+    errors = exp.trials[exp.trials["status"] == "ERROR"] if len(exp.trials) else exp.trials
+    if len(errors):
+        rows = "".join(f"<tr><td>{html.escape(str(r.trial_id))}</td><td class=\"err\">{html.escape(str(r.error))}"
+                       "</td></tr>" for r in errors.itertuples())
+        body += [f"<h2>Errors ({len(errors)})</h2>", f"<table><tr><th>trial</th><th>error</th></tr>{rows}</table>"]
+    if exp.notes:
+        body += ["<h2>Notes</h2>", "<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in exp.notes) + "</ul>"]
+    body += ["<h2>Learning curves</h2>", _png(_learning_curves(exp))]
+    scatter = _param_scatter(exp)
+    if scatter is not None:
+        body += [f"<h2>{html.escape(exp.best_column)} against each hyperparameter</h2>", _png(scatter)]
+    return body
+
+
+# ------------------------------------------------------------------------------------------ a comparison
+
+
+def _comparison_body(c) -> list[str]:
+    from hwk4tune.compare import _display_summary
+
+    budget = c.record.get("definition", {}).get("budget", {})
+    seeds = sorted({k[1] for k in c.experiments})
+    body = [_meta_table([
+        ("folder", c.out),
+        ("compare file", c.record.get("compare_file")),
+        ("strategies", ", ".join(c.strategies)),
+        ("seeds", seeds),
+        ("budget per run", f"{budget.get('num_samples')} trials x up to {budget.get('max_epochs')} epochs"),
+        ("objective", f"{c.mode} {c.metric}"),
+        ("target", f"{c.target:.4g} ({c.target_source})"),
+    ])]
+    body += ["<h2>Strategies</h2>", _summary_html(_display_summary(c.summary, c.metric)),
+             '<p class="note">best: final best over seeds, mean ± std (IQM: interquartile mean); epochs: consumed '
+             "per run, mean (total over seeds); to target: mean over the runs that reached it; rank: mean over "
+             "seeds of the final best's rank (1 = best), and averaged over the epoch budget.</p>"]
+    for x, title in (("epochs", "Best so far against epochs consumed"), ("elapsed_s", "Best so far against wall time")):
+        buf = io.BytesIO()
+        c.plot(x, buf)
+        body += [f"<h2>{title}</h2>", _img(buf.getvalue(), title)]
+    try:
+        key, exp = c.best()
+        best = exp.ranked().iloc[0]
+        config = {k.removeprefix("config/"): best[k] for k in exp.ranked().columns
+                  if isinstance(k, str) and k.startswith("config/") and pd.notna(best[k])}
+        body += ["<h2>Overall best trial</h2>",
+                 _meta_table([("run", f"{key[0]}, seed {key[1]}"), ("trial", best["trial_id"]),
+                              (exp.best_column, f"{best[exp.best_column]:.4g}"), ("at epoch", best["best_epoch"])]),
+                 "<pre>" + html.escape("\n".join(f"{k}: {v}" for k, v in config.items())) + "</pre>"]
+    except ResultsError:
+        pass
+    runs = c.runs.drop(columns=["experiment_dir"], errors="ignore")
+    body += ["<h2>Runs</h2>", to_html(runs)]
+    return body
+
+
+def _summary_html(df: pd.DataFrame) -> str:
+    return df.to_html(index=False, border=0, escape=True, classes="hwk4tune-table")
+
+
+# ------------------------------------------------------------------------------------------ entry points
+
+
+def build_report(path: str | Path) -> tuple[str, str]:
+    """(kind, HTML) for a comparison folder (``comparison.json``) or an experiment folder."""
+    from hwk4tune.compare import PLAN_FILE, load_comparison
+
+    p = Path(path).expanduser().resolve()
+    if not p.is_dir():
+        raise ResultsError(f"{p}: no such folder")
+    if (p / PLAN_FILE).is_file():
+        c = load_comparison(p)
+        title = f"hwk4tune comparison: {c.record.get('name') or p.name}"
+        return "comparison", _page(title, _comparison_body(c))
+    if is_experiment_dir(p):
+        exp = load_experiment(p)
+        return "sweep", _page(f"hwk4tune sweep: {exp.name}", _sweep_body(exp))
+    raise ResultsError(f"{p}: neither a comparison folder (no comparison.json) nor an experiment folder "
+                       "(no hwk4tune.json or experiment_state-*.json)")
+
+
+def write_report(path: str | Path, out: str | Path | None = None) -> Path:
+    """Write the page (default ``DIR/report.html``) and return its path."""
+    _, text = build_report(path)
+    target = Path(out) if out else Path(path).expanduser().resolve() / REPORT_FILE
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, encoding="utf-8")
+    return target
