@@ -3,7 +3,10 @@
 Each node is a ``ray start --block`` process in its own session, so a test can stop one node (SIGKILL of
 its whole process tree, as when a machine dies) and always cleans up only what it started: never
 ``ray stop``, which would also end the session-wide ``ray_local`` Ray and other users' clusters.
-Every port is chosen free, so these clusters never collide with each other or with a default Ray.
+Every port is chosen free and the nodes use a temp dir of their own (``--temp-dir``), so these clusters
+never collide with each other or with a default Ray: above all, ``ray start`` records its cluster in the
+temp dir's ``ray_current_cluster``, and a plain ``ray.init()`` anywhere on the machine connects to the
+cluster named there — in /tmp/ray that would capture every other Ray user of the machine.
 Token authentication is on, with a token file of the test's own (``RAY_AUTH_TOKEN_PATH``).
 """
 
@@ -15,7 +18,9 @@ import secrets
 import signal
 import socket
 import subprocess
+import shutil
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -62,13 +67,16 @@ class LocalCluster:
         self.dashboard_port = free_port()
         self.address = f"127.0.0.1:{self.gcs_port}"
         self.dashboard_url = f"http://127.0.0.1:{self.dashboard_port}"
+        # short: Ray's socket paths live below it and Unix sockets allow ~107 characters
+        self.temp_dir = tempfile.mkdtemp(prefix="h4t-", dir="/tmp")
 
     # ------------------------------------------------------------------------------------ nodes
 
     def _start(self, args: list[str], log_name: str) -> subprocess.Popen:
         ports = ["--node-manager-port", "--object-manager-port", "--dashboard-agent-listen-port",
                  "--dashboard-agent-grpc-port", "--metrics-export-port", "--runtime-env-agent-port"]
-        cmd = [RAY, "start", "--block", "--node-ip-address=127.0.0.1", "--disable-usage-stats", *args]
+        cmd = [RAY, "start", "--block", "--node-ip-address=127.0.0.1", "--disable-usage-stats",
+               f"--temp-dir={self.temp_dir}", *args]
         for flag in ports:
             cmd.append(f"{flag}={free_port()}")
         log = open(self.tmp / log_name, "w")  # noqa: SIM115 - closed with the process
@@ -165,6 +173,13 @@ class LocalCluster:
                 pass
         for proc in self.nodes:
             _kill_tree(proc.pid, tree[proc.pid])
+        shutil.rmtree(self.temp_dir, ignore_errors=True)
+        default = Path("/tmp/ray/ray_current_cluster")  # never ours with --temp-dir, but be sure
+        try:
+            if default.read_text().strip().endswith(f":{self.gcs_port}"):
+                default.unlink()
+        except OSError:
+            pass
 
     def __enter__(self) -> "LocalCluster":
         return self
@@ -204,3 +219,30 @@ def _kill_tree(pid: int, known: list[int] | None = None) -> None:
         os.killpg(pid, signal.SIGKILL)  # start_new_session=True made the node its own group
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def write_sweep(folder: Path, *, max_epochs: int = 2, subset: int | None = 300, trials: int = 4,
+                max_failures: int = 1) -> Path:
+    """A grid sweep of ``trials`` CNN trials on digits (hidden 32), in a sweep file and a space file of its
+    own (``sweeps/tiny.yaml`` -> ``../spaces/tiny.yaml``), as `submit` sends them. Returns the sweep file."""
+    lrs = ", ".join(str(0.001 * (i + 1)) for i in range(trials))
+    (folder / "spaces").mkdir(parents=True, exist_ok=True)
+    (folder / "sweeps").mkdir(parents=True, exist_ok=True)
+    subset_text = f", subset: {subset}" if subset else ""
+    (folder / "spaces" / "tiny.yaml").write_text(
+        f"trainable: cnn\ndataset: {{name: digits{subset_text}}}\nmax_epochs: {max_epochs}\n"
+        f"space:\n  lr: {{grid: [{lrs}]}}\n  hidden: 32\n  batch_size: 64\n")
+    sweep = folder / "sweeps" / "tiny.yaml"
+    sweep.write_text("space: ../spaces/tiny.yaml\nsearcher: grid\nscheduler: fifo\nnum_samples: 1\n"
+                     f"max_concurrent_trials: 2\nresources_per_trial: {{cpu: 1}}\nmax_failures: {max_failures}\n")
+    return sweep
+
+
+def results(experiment_dir: Path) -> dict[str, list[dict]]:
+    """trial folder name -> its result.json rows (Ray records pid, hostname, node_ip in each)."""
+    out = {}
+    for trial in sorted(Path(experiment_dir).glob("trial_*")):
+        rows = [json.loads(line) for line in (trial / "result.json").read_text().splitlines() if line.strip()] \
+            if (trial / "result.json").exists() else []
+        out[trial.name] = rows
+    return out
