@@ -35,7 +35,7 @@ from hwk4tune.spec import Problem, SpecError, SweepSpec
 
 __all__ = [
     "StorageError", "ClusterError", "SubmittedJob", "SHARED_ENV", "is_uri", "is_loopback", "auth_mode",
-    "token_location", "read_token", "auth_headers", "token_hint", "dashboard_warning", "dashboard_lines",
+    "token_location", "read_token", "auth_headers", "token_hint", "connect_hint", "dashboard_warning", "dashboard_lines",
     "filesystem_type", "storage_is_shared", "check_storage", "alive_node_count", "trainable_name",
     "name_trainable", "job_files", "submit", "wait_for_job",
 ]
@@ -130,6 +130,25 @@ def auth_headers() -> dict[str, str]:
 def token_hint() -> str:
     return (f"token: `ray get-auth-token` on the head node (stored in {token_location()}); "
             "paste it into the page once, it is kept as a cookie")
+
+
+def connect_hint(address: str, exc: BaseException) -> str:
+    """One line for a failed ``ray.init(address=…)``, naming the usual cause: token auth off in this shell."""
+    chain, seen = [], exc
+    while seen is not None:
+        chain.append(str(seen))
+        seen = seen.__cause__ or seen.__context__
+    text = " ".join(" ".join(chain).split())
+    if ("token" in text.lower() or "authentication" in text.lower()) and auth_mode_set() != "token":
+        return (f"cannot connect to Ray at {address}: the cluster uses token authentication; "
+                f"export RAY_AUTH_MODE=token (the token is read from {token_location()})")
+    return f"cannot connect to Ray at {address} ({text[:200]}); is it up? `ray status --address {address}`"
+
+
+def auth_mode_set() -> str | None:
+    """RAY_AUTH_MODE as set in this environment (None when unset)."""
+    value = os.environ.get("RAY_AUTH_MODE")
+    return value.lower() if value is not None else None
 
 
 def _env_prefix() -> str:

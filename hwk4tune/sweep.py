@@ -183,17 +183,25 @@ def ensure_ray(address: str | None = None, dashboard: bool = False, dashboard_ho
     ``address`` is None, else connect (``auto``, ``ray://host:10001``). True when this call started it."""
     import ray
 
+    from hwk4tune import cluster
+
     if ray.is_initialized():
         return False
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     if address is None:
-        ray.init(num_cpus=num_cpus, include_dashboard=dashboard, dashboard_host=dashboard_host,
-                 configure_logging=False)
         if dashboard:
-            url = ray.get_runtime_context().dashboard_url or f"{dashboard_host}:8265"
-            print(f"hwk4tune: Ray dashboard at http://{url} (token: `ray get-auth-token`)", file=sys.stderr)
+            cluster.warn_dashboard_host(dashboard_host)  # before it binds
+        ctx = ray.init(num_cpus=num_cpus, include_dashboard=dashboard, dashboard_host=dashboard_host,
+                       configure_logging=False)
     else:
-        ray.init(address=address, configure_logging=False)
+        try:
+            ctx = ray.init(address=address, configure_logging=False)
+        except ConnectionError as exc:
+            raise cluster.ClusterError(cluster.connect_hint(address, exc)) from None
+    if dashboard or address is not None:
+        url = getattr(ctx, "dashboard_url", None) or ray.get_runtime_context().dashboard_url
+        if url:
+            cluster.announce_dashboard(url)
     return True
 
 
@@ -294,12 +302,14 @@ def _load_data(spec: SweepSpec):
     return load_dataset(ds.name, subset=ds.subset, data_dir=ds.data_dir, val_fraction=ds.val_fraction, seed=ds.seed)
 
 
-def _trainable(spec: SweepSpec, data):
+def _trainable(spec: SweepSpec, data, name: str):
     from ray import tune
 
+    from hwk4tune.cluster import name_trainable
     from hwk4tune.trainables import build_trainable
 
-    fn = build_trainable(spec.space.trainable, data, spec.space.max_epochs)
+    # actors and log lines read `hwk4tune.<sweep>` in the dashboard; resume needs the same name
+    fn = name_trainable(build_trainable(spec.space.trainable, data, spec.space.max_epochs), name)
     res = spec.resources_per_trial
     return tune.with_resources(fn, {"cpu": res.cpu, "gpu": res.gpu})
 
@@ -316,14 +326,18 @@ def _say(verbose: bool, *lines: str) -> None:
 
 
 def run_sweep(spec: SweepSpec, *, storage: str | None = None, name: str | None = None, address: str | None = None,
-              dashboard: bool = False, dashboard_host: str = "127.0.0.1", verbose: bool = True) -> Path:
+              dashboard: bool = False, dashboard_host: str = "127.0.0.1", verbose: bool = True,
+              storage_shared: bool = False) -> Path:
     """Run one sweep to the end; return its experiment folder ``STORAGE/NAME`` (a str-like Path; for a URI
     storage the returned value is ``Path(uri)``, use ``str()``).
 
     Pairing rules are checked before Ray starts (:class:`SpecError`). Ctrl-C stops the sweep, Tune saves
-    its state, and the resume command is printed.
+    its state, and the resume command is printed. On a cluster of several nodes, storage must be shared
+    (a URI, a network file system, or ``storage_shared``): see :func:`hwk4tune.cluster.check_storage`.
     """
     from ray import tune
+
+    from hwk4tune.cluster import check_storage
 
     found_notices = check_sweep(spec)
     storage = _storage(storage, spec)
@@ -334,13 +348,14 @@ def run_sweep(spec: SweepSpec, *, storage: str | None = None, name: str | None =
     data = _load_data(spec)  # on the driver, once; into the object store with the trainable
     started = ensure_ray(address, dashboard, dashboard_host)
     try:
+        check_storage(storage, shared=storage_shared, on_cluster=address is not None)
         _check_resources(spec, address)
         args = StrategyArgs.from_sweep(spec, name)
         search_alg, scheduler = build_searcher(args), build_scheduler(args)
         _write_text(_join(exp_dir, METADATA_FILE), json.dumps(metadata(spec, name), indent=2) + "\n")
         _write_text(_join(exp_dir, SPEC_FILE), _spec_yaml(spec))
         tuner = tune.Tuner(
-            _trainable(spec, data),
+            _trainable(spec, data, name),
             param_space=_param_space(spec),
             tune_config=tune.TuneConfig(
                 metric=spec.space.metric,
@@ -436,6 +451,14 @@ def top_trials(results, k: int = TOP_K) -> str | None:
 # ------------------------------------------------------------------------------------------ resume
 
 
+def _experiment_name(exp_dir: str) -> str:
+    """The name `run` gave the experiment (its metadata), else the folder's name."""
+    try:
+        return read_metadata(exp_dir)["name"]
+    except (OSError, KeyError, ValueError):
+        return exp_dir.rstrip("/").rsplit("/", 1)[-1]
+
+
 def load_saved_sweep(experiment_dir: str | Path) -> SweepSpec:
     """The sweep an experiment folder was started with (its ``sweep.yaml``)."""
     target = _join(str(experiment_dir), SPEC_FILE)
@@ -453,10 +476,12 @@ def load_saved_sweep(experiment_dir: str | Path) -> SweepSpec:
 
 
 def resume_sweep(experiment_dir: str | Path, *, restart_errored: bool = False, address: str | None = None,
-                 verbose: bool = True) -> Path:
+                 verbose: bool = True, storage_shared: bool = False) -> Path:
     """Finish an interrupted sweep: unfinished trials go on from their last checkpoint; errored ones are
     resumed (or, with ``restart_errored``, started over); finished ones are kept as they are."""
     from ray import tune
+
+    from hwk4tune.cluster import check_storage
 
     exp_dir = str(experiment_dir)
     if "://" not in exp_dir:
@@ -465,11 +490,12 @@ def resume_sweep(experiment_dir: str | Path, *, restart_errored: bool = False, a
     data = _load_data(spec)
     started = ensure_ray(address)
     try:
+        check_storage(exp_dir.rstrip("/").rsplit("/", 1)[0], shared=storage_shared, on_cluster=address is not None)
         if not tune.Tuner.can_restore(exp_dir):
             raise SpecError([Problem(exp_dir, None, "(folder)", "Tune saved no state here yet: nothing to resume")])
         tuner = tune.Tuner.restore(
             exp_dir,
-            trainable=_trainable(spec, data),
+            trainable=_trainable(spec, data, _experiment_name(exp_dir)),
             resume_unfinished=True,
             resume_errored=not restart_errored,
             restart_errored=restart_errored,
