@@ -36,7 +36,8 @@ from hwk4tune.spec import Problem, SpecError, SweepSpec
 __all__ = [
     "StorageError", "ClusterError", "SubmittedJob", "SHARED_ENV", "is_uri", "is_loopback", "auth_mode",
     "token_location", "read_token", "auth_headers", "token_hint", "connect_hint", "dashboard_warning", "dashboard_lines",
-    "filesystem_type", "storage_is_shared", "check_storage", "alive_node_count", "trainable_name",
+    "filesystem_type", "storage_is_shared", "check_storage", "alive_node_count", "trainable_name", "job_name",
+    "job_config",
     "name_trainable", "job_files", "submit", "wait_for_job",
 ]
 
@@ -281,6 +282,20 @@ def trainable_name(sweep_name: str) -> str:
     return f"hwk4tune.{safe}"
 
 
+def job_name(sweep_name: str) -> str:
+    """``hwk4tune <sweep>``: the Name column of the dashboard's Jobs view (metadata key ``job_name``)."""
+    return f"hwk4tune {sweep_name}"
+
+
+def job_config(sweep_name: str | None):
+    """A ``ray.job_config.JobConfig`` naming the driver's job after the sweep (None without a name)."""
+    if not sweep_name:
+        return None
+    from ray.job_config import JobConfig
+
+    return JobConfig(metadata={"job_name": job_name(sweep_name), "hwk4tune_sweep": sweep_name})
+
+
 def name_trainable(fn: Callable, sweep_name: str) -> Callable:
     """Give a function trainable (from ``tune.with_parameters``) the name :func:`trainable_name`. Tune
     shows it as the actors' repr and uses it in ``(NAME pid=…)`` log prefixes; resuming needs the same name."""
@@ -399,7 +414,8 @@ def submit(spec: SweepSpec, *, address: str, storage: str | None = None, name: s
         try:
             job_id = client.submit_job(
                 entrypoint=entrypoint, submission_id=job_id, runtime_env=runtime_env,
-                metadata={"hwk4tune_sweep": name, "storage": storage, "sweep_file": str(spec.source or "")},
+                metadata={"job_name": job_name(name), "hwk4tune_sweep": name, "storage": storage,
+                          "sweep_file": str(spec.source or "")},
             )
         except Exception as exc:  # noqa: BLE001
             raise ClusterError(_explain(exc, address)) from None
