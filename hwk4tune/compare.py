@@ -23,9 +23,11 @@ trials, or seconds since the run started), carried forward after a run ends.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import itertools
 import json
+import logging
 import math
 import re
 import shutil
@@ -148,7 +150,7 @@ def run_compare(spec: CompareSpec, out: str | Path, *, resume: bool = False, add
     that already holds a comparison is refused (:class:`ResultsError`). Pairing rules of every strategy are
     checked before Ray starts (:class:`~hwk4tune.spec.SpecError`).
     """
-    from hwk4tune.sweep import check_sweep, ensure_ray, run_sweep
+    from hwk4tune.sweep import check_sweep, run_sweep
 
     say = say or (lambda text: print(text, flush=True) if verbose else None)
     out = Path(out).expanduser().resolve()
@@ -179,7 +181,7 @@ def run_compare(spec: CompareSpec, out: str | Path, *, resume: bool = False, add
             say(f"  {r.name}: done before, skipped")
             continue
         todo.append(r)
-    started_ray = ensure_ray(address) if todo else False
+    started_ray = _start_ray(address) if todo else False
     try:
         for i, r in enumerate(todo, start=1):
             exp_dir = runs_dir / r.name
@@ -193,7 +195,8 @@ def run_compare(spec: CompareSpec, out: str | Path, *, resume: bool = False, add
             _write_json(exp_dir / RUN_FILE, meta)
             say(f"[{i}/{len(todo)}] {r.name}: {r.sweep.searcher.name}+{r.sweep.scheduler.name}, seed {r.seed} ...")
             t0 = time.perf_counter()
-            run_sweep(r.sweep, storage=str(runs_dir), name=r.name, address=address, verbose=False)
+            with _quiet_tune():  # a failing trial's traceback is in its error.txt and in the tables
+                run_sweep(r.sweep, storage=str(runs_dir), name=r.name, address=address, verbose=False)
             wall = time.perf_counter() - t0
             exp = load_experiment(exp_dir)
             meta.update(status="done", finished=_now(), finished_unix=time.time(), wall_s=wall)
@@ -208,6 +211,47 @@ def run_compare(spec: CompareSpec, out: str | Path, *, resume: bool = False, add
     for path in comparison.write():
         say(f"wrote {path}")
     return comparison
+
+
+@contextlib.contextmanager
+def _quiet_tune():
+    """Tune logs each failed trial's traceback on the driver; a comparison reports errors per run instead."""
+    loggers = [logging.getLogger(name) for name in ("ray.tune", "ray.train", "ray.air")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+
+
+def _start_ray(address: str | None) -> bool:
+    """One Ray for all runs (True when started here). With no address it is a new local Ray, never a
+    cluster found on the machine: ``ray.init()`` alone joins whatever ``ray start`` left in /tmp/ray, and
+    hangs when that cluster is gone. Tune's per-sweep banners and checkpoint-sync warnings are turned off:
+    a comparison prints one line per run instead."""
+    import os
+
+    import ray
+
+    try:  # "A new study created in memory" once per optuna run
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+    except ImportError:
+        pass
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    if ray.is_initialized():
+        return False
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    if address is None:
+        ray.init(address="local", include_dashboard=False, log_to_driver=False, configure_logging=False)
+    else:
+        ray.init(address=address, log_to_driver=False, configure_logging=False)
+    return True
 
 
 def _run_line(exp: Experiment) -> str:
