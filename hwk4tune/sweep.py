@@ -36,6 +36,7 @@ __all__ = ["run_sweep", "resume_sweep", "ensure_ray", "check_sweep", "read_metad
 METADATA_FILE = "hwk4tune.json"
 SPEC_FILE = "sweep.yaml"
 TOP_K = 5
+PROGRESS_METRICS = ("val_accuracy", "val_loss", "train_loss", "epoch", "epoch_seconds")
 
 
 # ------------------------------------------------------------------------------------------ places
@@ -178,7 +179,7 @@ def _check_resources(spec: SweepSpec, address: str | None) -> None:
 
 
 def ensure_ray(address: str | None = None, dashboard: bool = False, dashboard_host: str = "127.0.0.1",
-               num_cpus: int | None = None) -> bool:
+               num_cpus: int | None = None, job_name: str | None = None) -> bool:
     """Reuse a running Ray (e.g. the tests' session-wide one), else start one: embedded and local when
     ``address`` is None, else connect (``auto``, ``ray://host:10001``). True when this call started it."""
     import ray
@@ -188,14 +189,17 @@ def ensure_ray(address: str | None = None, dashboard: bool = False, dashboard_ho
     if ray.is_initialized():
         return False
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    # forced snapshots when trials checkpoint every (short) epoch are expected here, not a problem
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    job_config = cluster.job_config(job_name)  # the dashboard's Jobs view shows its name
     if address is None:
         if dashboard:
             cluster.warn_dashboard_host(dashboard_host)  # before it binds
         ctx = ray.init(num_cpus=num_cpus, include_dashboard=dashboard, dashboard_host=dashboard_host,
-                       configure_logging=False)
+                       configure_logging=False, job_config=job_config)
     else:
         try:
-            ctx = ray.init(address=address, configure_logging=False)
+            ctx = ray.init(address=address, configure_logging=False, job_config=job_config)
         except ConnectionError as exc:
             raise cluster.ClusterError(cluster.connect_hint(address, exc)) from None
     if dashboard or address is not None:
@@ -220,6 +224,7 @@ class _QuietStream(io.TextIOBase):
 
     _START = re.compile(r"^Traceback \(most recent call last\)")
     _CONTINUED = ("Traceback", "During handling", "The above exception")
+    _NOISE = ("Checkpoint successfully created at:",)  # one per trial and epoch, from every worker
 
     def __init__(self, stream):
         self._stream = stream
@@ -239,6 +244,8 @@ class _QuietStream(io.TextIOBase):
         prefix = re.match(r"^(\([^)]*\)\s?)?", line).group(0)  # Ray's "(ImplicitFunc pid=123) "
         body = line[len(prefix):]
         if not self._held:
+            if body.startswith(self._NOISE):
+                return
             if self._START.search(body):
                 self._held, self._prefix = [line], prefix
             else:
@@ -346,7 +353,7 @@ def run_sweep(spec: SweepSpec, *, storage: str | None = None, name: str | None =
     _say(verbose, *(f"notice: {n}" for n in found_notices))
 
     data = _load_data(spec)  # on the driver, once; into the object store with the trainable
-    started = ensure_ray(address, dashboard, dashboard_host)
+    started = ensure_ray(address, dashboard, dashboard_host, job_name=name)
     try:
         check_storage(storage, shared=storage_shared, on_cluster=address is not None)
         _check_resources(spec, address)
@@ -395,6 +402,21 @@ def _run_config(spec: SweepSpec, name: str, storage: str, verbose: bool):
         failure_config=tune.FailureConfig(max_failures=spec.max_failures),
         checkpoint_config=tune.CheckpointConfig(num_to_keep=_checkpoints_to_keep(spec)),
         verbose=1 if verbose else 0,
+        progress_reporter=_reporter(spec),
+    )
+
+
+def _reporter(spec: SweepSpec):
+    """Tune's classic status table, every 15 s: trials sorted by the metric, with the parameters searched."""
+    from ray import tune
+
+    metrics = list(dict.fromkeys([spec.space.metric, *PROGRESS_METRICS]))
+    return tune.CLIReporter(
+        metric_columns=metrics,
+        parameter_columns=list(spec.space.params),
+        max_report_frequency=15,
+        sort_by_metric=True,  # metric and mode come from TuneConfig
+        max_progress_rows=20,
     )
 
 
@@ -404,6 +426,9 @@ def _spec_yaml(spec: SweepSpec) -> str:
 
 
 def _fit(tuner, exp_dir: str, verbose: bool) -> None:
+    # Tune's newer output engine ignores a CLIReporter and prints a box per trial start and end: too much
+    # for sweeps of many short trials. RAY_AIR_NEW_OUTPUT=1 in the environment brings it back.
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     with _quiet_early_stops(verbose) as quiet:
         try:
             results = tuner.fit()
@@ -488,7 +513,7 @@ def resume_sweep(experiment_dir: str | Path, *, restart_errored: bool = False, a
         exp_dir = str(Path(exp_dir).expanduser().resolve())
     spec = load_saved_sweep(exp_dir)
     data = _load_data(spec)
-    started = ensure_ray(address)
+    started = ensure_ray(address, job_name=_experiment_name(exp_dir))
     try:
         check_storage(exp_dir.rstrip("/").rsplit("/", 1)[0], shared=storage_shared, on_cluster=address is not None)
         if not tune.Tuner.can_restore(exp_dir):
