@@ -195,8 +195,12 @@ def ensure_ray(address: str | None = None, dashboard: bool = False, dashboard_ho
     if address is None:
         if dashboard:
             cluster.warn_dashboard_host(dashboard_host)  # before it binds
-        ctx = ray.init(num_cpus=num_cpus, include_dashboard=dashboard, dashboard_host=dashboard_host,
-                       configure_logging=False, job_config=job_config)
+        # A bare ray.init() joins the cluster that /tmp/ray/ray_current_cluster names (another user's
+        # `ray start`, or a dead one it then waits on): "local" always starts our own. Inside a Ray Job
+        # (`hwk4tune submit`) RAY_ADDRESS names the job's cluster, and that one is used.
+        local = None if os.environ.get("RAY_ADDRESS") else "local"
+        ctx = ray.init(address=local, num_cpus=num_cpus, include_dashboard=dashboard,
+                       dashboard_host=dashboard_host, configure_logging=False, job_config=job_config)
     else:
         try:
             ctx = ray.init(address=address, configure_logging=False, job_config=job_config)
