@@ -1,0 +1,183 @@
+"""Searcher/scheduler registries and the pairing rules: every rule refuses its sweep before Ray starts."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from hwk4tune import strategies
+from hwk4tune.cli import main
+from hwk4tune.spec import SCHEDULER_NAMES, SEARCHER_NAMES, SpecError, load_sweep
+from hwk4tune.sweep import check_sweep
+
+SPACE = """\
+trainable: cnn
+dataset: {name: digits, subset: 300}
+max_epochs: 3
+space:
+  optimizer: {choice: [sgd, adam]}
+  lr: {loguniform: [1.0e-3, 0.1]}
+  dropout: {uniform: [0.0, 0.5]}
+  hidden: 32
+"""
+
+
+def write_sweep(tmp_path: Path, sweep: str, space: str = SPACE) -> Path:
+    (tmp_path / "space.yaml").write_text(space)
+    path = tmp_path / "sweep.yaml"
+    path.write_text("space: space.yaml\n" + textwrap.dedent(sweep))
+    return path
+
+
+def args_for(path: Path) -> strategies.StrategyArgs:
+    return strategies.StrategyArgs.from_sweep(load_sweep(path), name="t")
+
+
+def test_registries_cover_every_name():
+    assert set(strategies.SEARCHERS) == set(SEARCHER_NAMES)
+    assert set(strategies.SCHEDULERS) == set(SCHEDULER_NAMES)
+
+
+@pytest.mark.parametrize("searcher", ["grid", "random", "optuna", "hyperopt"])
+def test_searchers_build_with_concurrency(tmp_path, searcher):
+    from ray.tune.search import BasicVariantGenerator, ConcurrencyLimiter
+
+    space = SPACE.replace("optimizer: {choice", "optimizer: {grid") if searcher == "grid" else SPACE
+    path = write_sweep(tmp_path, f"searcher: {{name: {searcher}}}\nmax_concurrent_trials: 2\n", space)
+    built = strategies.build_searcher(args_for(path))
+    if searcher in ("grid", "random"):
+        assert isinstance(built, BasicVariantGenerator) and built.max_concurrent == 2
+    else:
+        assert isinstance(built, ConcurrencyLimiter) and built.max_concurrent == 2
+        assert built.searcher.metric is None  # metric and mode come from TuneConfig only
+
+
+def test_optuna_sampler_seed_and_storage(tmp_path):
+    import optuna
+
+    db = tmp_path / "optuna.db"
+    path = write_sweep(tmp_path, f"searcher: {{name: optuna, sampler: qmc, seed: 3, storage: 'sqlite:///{db}'}}\n")
+    built = strategies.build_searcher(args_for(path))
+    assert isinstance(built._sampler, optuna.samplers.QMCSampler)
+    assert built._study_name == "t"  # the experiment's name, so optuna-dashboard can tell sweeps apart
+
+
+@pytest.mark.parametrize("scheduler", ["fifo", "asha", "hyperband", "median", "pbt", "pb2"])
+def test_schedulers_count_epochs(tmp_path, scheduler):
+    path = write_sweep(tmp_path, f"searcher: random\nscheduler: {scheduler}\n"
+                       + ("scheduler: {name: pb2, hyperparam_bounds: {lr: [0.001, 0.1]}}\n" if scheduler == "pb2" else ""))
+    built = strategies.build_scheduler(args_for(path))
+    if scheduler != "fifo":
+        assert built._time_attr == "epoch"  # Ray's own default for pbt/pb2/median is time_total_s
+    if scheduler == "asha":
+        assert built._max_t == 3
+
+
+def test_pbt_mutations_from_the_space(tmp_path):
+    from ray.tune.search.sample import Float
+
+    spec = load_sweep(write_sweep(tmp_path, "searcher: random\nscheduler: pbt\n"))
+    mutations = strategies.pbt_mutations(spec.space)
+    assert mutations["optimizer"] == ["sgd", "adam"]
+    assert isinstance(mutations["lr"], Float) and mutations["lr"].lower == pytest.approx(1e-3)
+    assert "hidden" not in mutations  # constants do not mutate
+    given = strategies.pbt_mutations(spec.space, {"lr": {"uniform": [0.01, 0.02]}, "optimizer": ["adam"]})
+    assert set(given) == {"lr", "optimizer"} and given["optimizer"] == ["adam"]
+
+
+def test_pb2_bounds_from_the_space(tmp_path):
+    space = SPACE.replace("  optimizer: {choice: [sgd, adam]}\n", "")
+    spec = load_sweep(write_sweep(tmp_path, "searcher: random\nscheduler: pb2\n", space))
+    assert strategies.pb2_bounds(spec.space) == {"lr": [1e-3, 0.1], "dropout": [0.0, 0.5]}
+
+
+# ------------------------------------------------------------------------------------------ rules
+
+RULES = {
+    # id: (sweep body, space or None, key named in the message)
+    "grid-with-optuna": ("searcher: optuna\n", SPACE.replace("optimizer: {choice", "optimizer: {grid"), "searcher"),
+    "grid-with-hyperopt": ("searcher: hyperopt\n", SPACE.replace("optimizer: {choice", "optimizer: {grid"), "searcher"),
+    "grid-without-grid-params": ("searcher: grid\n", None, "searcher"),
+    "pb2-categorical": ("searcher: random\nscheduler: pb2\n", None, "scheduler"),
+    "pb2-unknown-bound": ("searcher: random\nscheduler: {name: pb2, hyperparam_bounds: {lrr: [0.1, 0.2]}}\n",
+                          None, "scheduler.hyperparam_bounds"),
+    "pbt-unknown-mutation": ("searcher: random\nscheduler: {name: pbt, hyperparam_mutations: {mom: [0.1]}}\n",
+                             None, "scheduler.hyperparam_mutations"),
+    "pbt-with-optuna": ("searcher: optuna\nscheduler: pbt\n", None, "scheduler"),
+    "pb2-with-hyperopt": ("searcher: hyperopt\nscheduler: {name: pb2, hyperparam_bounds: {lr: [0.001, 0.1]}}\n",
+                          None, "scheduler"),
+    "asha-grace-beyond-max-epochs": ("searcher: random\nscheduler: {name: asha, grace_period: 4}\n", None,
+                                     "scheduler.grace_period"),
+    "asha-time-in-seconds": ("searcher: random\nscheduler: {name: asha, time_attr: time_total_s}\n", None,
+                             "scheduler.time_attr"),
+    "time-attr-never-reported": ("searcher: random\nscheduler: {name: median, time_attr: steps}\n", None,
+                                 "scheduler.time_attr"),
+    "time-attr-not-monotone": ("searcher: random\nscheduler: {name: pbt, time_attr: val_loss}\n", None,
+                               "scheduler.time_attr"),
+    "metric-never-reported": ("searcher: random\n", SPACE.replace("max_epochs: 3", "max_epochs: 3\nmetric: accuracy"),
+                              "space.metric"),
+    "optuna-normal": ("searcher: optuna\n", SPACE.replace("uniform: [0.0, 0.5]", "normal: [0.2, 0.1]"), "searcher"),
+    "start-point-missing-key": ("searcher: {name: optuna, points_to_evaluate: [{lr: 0.01}]}\n", None,
+                                "searcher.points_to_evaluate.0"),
+    "start-point-bad-choice": ("searcher: {name: hyperopt, points_to_evaluate: "
+                               "[{optimizer: rmsprop, lr: 0.01, dropout: 0.1}]}\n", None,
+                               "searcher.points_to_evaluate.0.optimizer"),
+}
+if not __import__("importlib").util.find_spec("cmaes"):
+    RULES["cmaes-not-installed"] = ("searcher: {name: optuna, sampler: cmaes}\n", None, "searcher.sampler")
+
+
+@pytest.mark.parametrize("rule", sorted(RULES))
+def test_pairing_rule_refused_before_ray_starts(tmp_path, capsys, rule):
+    import ray
+
+    body, space, key = RULES[rule]
+    path = write_sweep(tmp_path, body, space or SPACE)
+    ray_was_up = ray.is_initialized()
+    code = main(["run", str(path), "--storage", str(tmp_path / "runs"), "--name", "x"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert len(err) == 1, err
+    assert str(path) in err[0] and f": {key}: " in err[0], err[0]
+    assert not (tmp_path / "runs").exists()  # nothing written, no trial started
+    assert ray.is_initialized() == ray_was_up  # and no Ray started
+
+
+def test_trainable_that_cannot_checkpoint_refused_for_pbt(tmp_path, monkeypatch, capsys):
+    from hwk4tune import trainables
+
+    monkeypatch.setitem(trainables.CAN_CHECKPOINT, "cnn", False)  # a registered trainable without checkpoints
+    for scheduler in ("pbt", "hyperband"):
+        path = write_sweep(tmp_path, f"searcher: random\nscheduler: {scheduler}\n")
+        assert main(["run", str(path), "--storage", str(tmp_path / "runs")]) == 2
+        err = capsys.readouterr().err
+        assert ": scheduler: " in err and "checkpoint" in err
+    path = write_sweep(tmp_path, "searcher: random\nscheduler: asha\n")
+    check_sweep(load_sweep(path))  # asha does not need them
+
+
+def test_shipped_sweeps_pass_every_rule(root):
+    for path in sorted((root / "launch").glob("*.yaml")):
+        if "strategies" in path.read_text():
+            continue  # a compare file
+        check_sweep(load_sweep(path))
+
+
+def test_notices_for_wasteful_choices(tmp_path):
+    path = write_sweep(tmp_path, "searcher: {name: optuna}\nscheduler: {name: asha, grace_period: 3}\n"
+                       "num_samples: 5\nreuse_actors: false\n")
+    found = check_sweep(load_sweep(path))
+    assert any("random search" in n for n in found)
+    assert any("stops no trial early" in n for n in found)
+    assert any("reuse_actors" in n for n in found)
+    quiet = write_sweep(tmp_path, "searcher: {name: hyperopt, n_initial_points: 4}\nscheduler: asha\nnum_samples: 20\n")
+    assert check_sweep(load_sweep(quiet)) == []
+
+
+def test_problems_raise_spec_error_naming_the_file(tmp_path):
+    path = write_sweep(tmp_path, "searcher: random\nscheduler: {name: median, time_attr: steps}\n")
+    with pytest.raises(SpecError) as exc:
+        check_sweep(load_sweep(path))
+    assert str(exc.value).startswith(f"{path}: scheduler.time_attr: ")
