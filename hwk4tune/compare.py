@@ -230,8 +230,8 @@ def _quiet_tune():
 def _start_ray(address: str | None) -> bool:
     """One Ray for all runs (True when started here). With no address it is a new local Ray, never a
     cluster found on the machine: ``ray.init()`` alone joins whatever ``ray start`` left in /tmp/ray, and
-    hangs when that cluster is gone. Tune's per-sweep banners and checkpoint-sync warnings are turned off:
-    a comparison prints one line per run instead."""
+    hangs when that cluster is gone. Tune's checkpoint-sync warnings and optuna's per-study line are turned
+    off: a comparison prints one line per run instead."""
     import os
 
     import ray
@@ -242,7 +242,6 @@ def _start_ray(address: str | None) -> bool:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
     except ImportError:
         pass
-    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     if ray.is_initialized():
         return False
