@@ -6,7 +6,7 @@ The slow tests start their own Ray nodes (`ray start --block`, own ports and tem
 
 from __future__ import annotations
 
-import os
+import json
 import re
 import subprocess
 import sys
@@ -149,7 +149,7 @@ def test_two_nodes_share_a_sweep_and_survive_losing_one(tmp_path):
                                  "--storage-shared", "--name", "fault"], env=c.env, stdout=log,
                                 stderr=subprocess.STDOUT)
         try:
-            _wait_for_work_on(c, worker_id, storage / "fault")
+            _wait_for_work_on(c, worker_id, "fault")
             c.kill_node(worker)
             killed_at = time.monotonic()
             assert proc.wait(timeout=900) == 0, (tmp_path / "fault.log").read_text()[-4000:]
@@ -164,7 +164,9 @@ def test_two_nodes_share_a_sweep_and_survive_losing_one(tmp_path):
         assert all(nodes[t[-1]["pid"]] == head_id for t in rows.values() if nodes.get(t[0]["pid"]) == worker_id)
         retried = [k for k, t in rows.items()
                    if {nodes.get(r["pid"]) for r in t} == {head_id, worker_id}]
-        assert retried, "no trial ran on the lost node and then on the head"
+        assert retried, ("no trial ran on the lost node and then on the head",
+                         {k: [(r["epoch"], r["pid"], (nodes.get(r["pid"]) or "?")[:6]) for r in t] for k, t in rows.items()},
+                         head_id[:6], worker_id[:6], (tmp_path / "fault.log").read_text()[-3000:])
         assert "4 trials: 4 finished, 0 errors" in (tmp_path / "fault.log").read_text()
         print(f"\nmulti-node test: {time.monotonic() - t0:.1f} s wall (recovery after the kill: "
               f"{time.monotonic() - killed_at:.1f} s); retried trials: {retried}")
@@ -177,16 +179,19 @@ def _node_ids(c: LocalCluster) -> tuple[str, str]:
     return head, worker
 
 
-def _wait_for_work_on(c: LocalCluster, node_id: str, exp_dir: Path, timeout: float = 300) -> None:
-    """Until a trial actor is alive on ``node_id`` and the sweep has saved a few checkpoints."""
+def _wait_for_work_on(c: LocalCluster, node_id: str, name: str, timeout: float = 300) -> None:
+    """Until a trial on ``node_id`` has reported an epoch: its actor's pid appears in a result row that the
+    driver writes live into the cluster's temp dir (storage gets them at the end)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        alive_there = [a for a in c.actors() if a["node_id"] == node_id and a["state"] == "ALIVE"
-                       and a.get("repr_name", "").startswith("hwk4tune.")]
-        if alive_there and len(list(exp_dir.glob("trial_*/checkpoint_*"))) >= 3:
-            return
-        time.sleep(0.5)
-    raise TimeoutError("no trial ran on the worker node")
+        pids = {a["pid"] for a in c.actors() if a["node_id"] == node_id and a["state"] == "ALIVE"
+                and a.get("repr_name", "").startswith("hwk4tune.")}
+        for result in Path(c.temp_dir).glob(f"session_*/artifacts/*/{name}/driver_artifacts/trial_*/result.json"):
+            for line in result.read_text().splitlines():
+                if line.strip() and json.loads(line).get("pid") in pids:
+                    return
+        time.sleep(0.3)
+    raise TimeoutError("no trial reported from the worker node")
 
 
 @pytest.mark.slow
