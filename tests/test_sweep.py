@@ -1,0 +1,156 @@
+"""Sweeps end to end on digits with tiny budgets, on the session's one Ray (real Ray, Optuna, HyperOpt)."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from hwk4tune.spec import SpecError, load_sweep
+from hwk4tune.sweep import METADATA_FILE, SPEC_FILE, load_saved_sweep, read_metadata, run_sweep
+
+SPACE = """\
+trainable: cnn
+dataset: {name: digits, subset: 300}
+max_epochs: %(epochs)d
+space:
+  optimizer: {%(cat)s: [sgd, adam]}
+  lr: {loguniform: [1.0e-3, 0.1]}
+  dropout: {uniform: [0.0, 0.5]}
+  hidden: 32
+  batch_size: 32
+"""
+
+
+def make_sweep(tmp_path: Path, body: str, *, epochs: int = 2, cat: str = "choice", space: str | None = None) -> Path:
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "space.yaml").write_text(space or SPACE % {"epochs": epochs, "cat": cat})
+    path = tmp_path / "sweep.yaml"
+    path.write_text("space: space.yaml\nmax_concurrent_trials: 2\n" + textwrap.dedent(body))
+    return path
+
+
+def run(tmp_path: Path, body: str, **kw) -> Path:
+    spec = load_sweep(make_sweep(tmp_path, body, **kw))
+    return run_sweep(spec, storage=str(tmp_path / "runs"), name="exp", verbose=False)
+
+
+def trial_results(exp: Path) -> dict[str, pd.DataFrame]:
+    """trial id -> its result.json rows (one per reported epoch)."""
+    out = {}
+    for d in sorted(exp.glob("trial_*")):
+        rows = [json.loads(line) for line in (d / "result.json").read_text().splitlines() if line.strip()]
+        out[d.name.removeprefix("trial_")] = pd.DataFrame(rows)
+    return out
+
+
+def state(exp: Path) -> tuple[int, int]:
+    """(trials TERMINATED, trials ERROR) from Tune's own experiment state."""
+    from ray.tune import ExperimentAnalysis
+
+    statuses = [t.status for t in ExperimentAnalysis(str(exp)).trials]
+    return statuses.count("TERMINATED"), statuses.count("ERROR")
+
+
+MATRIX = [(s, sch) for s in ("grid", "random", "optuna", "hyperopt") for sch in ("fifo", "asha")]
+
+
+@pytest.mark.parametrize("searcher,scheduler", MATRIX, ids=[f"{a}+{b}" for a, b in MATRIX])
+def test_searcher_with_fifo_and_asha(ray_local, tmp_path, searcher, scheduler):
+    grid = searcher == "grid"
+    exp = run(tmp_path, f"searcher: {{name: {searcher}{', seed: 0' if not grid else ''}}}\n"
+                        f"scheduler: {scheduler}\nnum_samples: {1 if grid else 3}\n",
+              cat="grid" if grid else "choice")
+    expected = 2 if grid else 3  # the grid: sgd, adam
+    results = trial_results(exp)
+    assert len(results) == expected
+    assert state(exp) == (expected, 0)
+    assert all(df["epoch"].tolist() == list(range(1, len(df) + 1)) for df in results.values())
+    if scheduler == "fifo":
+        assert all(len(df) == 2 for df in results.values())
+
+
+def test_metadata_and_saved_spec(ray_local, tmp_path):
+    path = make_sweep(tmp_path, "searcher: {name: random, seed: 7}\nscheduler: asha\nnum_samples: 2\n", epochs=1)
+    spec = load_sweep(path)
+    exp = run_sweep(spec, storage=str(tmp_path / "runs"), name="meta", verbose=False)
+    assert exp == tmp_path / "runs" / "meta"
+    meta = read_metadata(exp)
+    assert meta["kind"] == "sweep" and meta["strategy"] == "random+asha" and meta["seed"] == 7
+    assert (meta["metric"], meta["mode"], meta["max_epochs"], meta["num_samples"]) == ("val_accuracy", "max", 1, 2)
+    assert meta["trainable"] == "cnn" and meta["dataset"]["name"] == "digits"
+    assert meta["space"]["space"]["lr"] == {"kind": "loguniform", "args": [1e-3, 0.1]}
+    assert meta["sweep_file"] == str(path.resolve())
+    saved = load_saved_sweep(exp)  # the resolved sweep is a valid sweep file again
+    assert saved.model_dump() == spec.model_dump()
+    assert yaml.safe_load((exp / SPEC_FILE).read_text())["space"]["space"]["lr"] == {"loguniform": [1e-3, 0.1]}
+
+
+def test_default_name_and_storage(ray_local, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    spec = load_sweep(make_sweep(tmp_path, "searcher: random\nnum_samples: 1\n", epochs=1))
+    exp = run_sweep(spec, verbose=False)
+    assert exp.parent == tmp_path / "runs" and exp.name.startswith("sweep-") and (exp / METADATA_FILE).exists()
+
+
+def test_asha_stops_some_trials_early(ray_local, tmp_path):
+    body = "searcher: {name: random, seed: 1}\nscheduler: %s\nnum_samples: 6\n"
+    fifo = trial_results(run(tmp_path / "fifo", body % "fifo", epochs=3))
+    asha = trial_results(run(tmp_path / "asha", body % "{name: asha, grace_period: 1, reduction_factor: 3}", epochs=3))
+    fifo_epochs = sum(len(df) for df in fifo.values())
+    asha_epochs = sum(len(df) for df in asha.values())
+    assert fifo_epochs == 6 * 3
+    assert len(asha) == 6 and asha_epochs < fifo_epochs
+    assert any(len(df) < 3 for df in asha.values())
+
+
+@pytest.mark.parametrize("scheduler", ["hyperband", "median"])
+def test_hyperband_and_median_run(ray_local, tmp_path, scheduler):
+    exp = run(tmp_path, f"searcher: {{name: random, seed: 0}}\nscheduler: {scheduler}\nnum_samples: 4\n", epochs=3)
+    assert len(trial_results(exp)) == 4
+    assert state(exp) == (4, 0)
+
+
+def test_pbt_exploits_other_trials_checkpoints(ray_local, tmp_path):
+    exp = run(tmp_path, "searcher: {name: random, seed: 0}\n"
+                        "scheduler: {name: pbt, perturbation_interval: 1, quantile_fraction: 0.5, seed: 0}\n"
+                        "num_samples: 4\n", epochs=4)
+    results = trial_results(exp)
+    assert len(results) == 4 and state(exp) == (4, 0)
+    # PBT's own record of each exploit: [target trial, source trial, source iteration, target iteration, ...]
+    exploits = [json.loads(line) for line in (exp / "pbt_global.txt").read_text().splitlines() if line.strip()]
+    assert exploits, "no trial was restored from another trial's checkpoint"
+    target, source = exploits[0][0], exploits[0][1]
+    assert target != source and {target, source} <= set(results)
+    # the exploiting trial's results show it: its hyperparameters changed mid-run
+    rows = results[target]
+    configs = {json.dumps(c, sort_keys=True) for c in rows["config"]}
+    assert len(configs) > 1
+
+
+def test_pb2_runs(ray_local, tmp_path):
+    exp = run(tmp_path, "searcher: {name: random, seed: 0}\n"
+                        "scheduler: {name: pb2, perturbation_interval: 1, hyperparam_bounds: {lr: [0.001, 0.1]}}\n"
+                        "num_samples: 3\n", epochs=3)
+    assert len(trial_results(exp)) == 3 and state(exp) == (3, 0)
+
+
+def test_failing_trials_end_as_errors_and_the_sweep_goes_on(ray_local, tmp_path):
+    # dropout 1.5 is refused by the trainable's config check: those trials raise
+    space = SPACE % {"epochs": 1, "cat": "grid"} + "  momentum: 0.9\n"
+    space = space.replace("dropout: {uniform: [0.0, 0.5]}", "dropout: {grid: [0.1, 1.5]}")
+    space = space.replace("lr: {loguniform: [1.0e-3, 0.1]}", "lr: 0.01")
+    exp = run(tmp_path, "searcher: grid\nnum_samples: 1\nmax_failures: 0\n", space=space)
+    assert state(exp) == (2, 2)
+    errors = sorted(exp.glob("trial_*/error.txt"))
+    assert len(errors) == 2 and all("dropout" in e.read_text() for e in errors)
+
+
+def test_resources_beyond_the_machine_refused(ray_local, tmp_path):
+    spec = load_sweep(make_sweep(tmp_path, "searcher: random\nresources_per_trial: {cpu: 1, gpu: 1}\n"))
+    with pytest.raises(SpecError, match="resources_per_trial.gpu"):
+        run_sweep(spec, storage=str(tmp_path / "runs"), name="gpu", verbose=False)
