@@ -15,11 +15,15 @@ os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
 @pytest.fixture(scope="session")
 def ray_local():
-    """A session-wide embedded Ray with 2 CPUs; tests that need Ray request this fixture."""
+    """A session-wide embedded Ray with 2 CPUs; tests that need Ray request this fixture.
+
+    `address="local"` always starts a new Ray: a bare `ray.init()` would join any cluster recorded in
+    /tmp/ray, even a dead one left by another run.
+    """
     import ray
 
     if not ray.is_initialized():
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     yield ray
     ray.shutdown()
 
