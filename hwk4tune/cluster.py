@@ -372,7 +372,7 @@ def _client(address: str):
 
 def _explain(exc: Exception, address: str) -> str:
     text = " ".join(str(exc).split())
-    if "401" in text or "Authentication required" in text:
+    if "401" in text or "Authentication required" in text or "token cannot be" in text or "file cannot be opened" in text:
         return (f"{address} asks for a token and none was found: copy it from the head node "
                 f"(`ray get-auth-token`) into ~/.ray/auth_token or $RAY_AUTH_TOKEN")
     if "403" in text or "Authentication failed" in text:
