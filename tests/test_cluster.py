@@ -220,3 +220,18 @@ def test_submit_runs_the_sweep_as_a_job(tmp_path):
         rows = results(storage / "submitted")
         assert len(rows) == 2 and all(t and t[-1]["epoch"] == 2 for t in rows.values())
         assert (storage / "submitted" / "hwk4tune.json").exists()
+
+
+@pytest.mark.parametrize("name", ["local.yaml", "aws.yaml"])
+def test_cluster_launcher_configs_match_rays_schema(name):
+    import json
+
+    import jsonschema
+    import ray.autoscaler
+    import yaml
+
+    schema = json.loads((Path(ray.autoscaler.__file__).parent / "ray-schema.json").read_text())
+    config = yaml.safe_load((ROOT / "launch" / "cluster" / name).read_text())
+    jsonschema.validate(config, schema)
+    assert any("hwk4tune" in cmd for cmd in config["setup_commands"])
+    assert "--dashboard-host=127.0.0.1" in " ".join(config["head_start_ray_commands"])
