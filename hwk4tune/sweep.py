@@ -207,7 +207,10 @@ def ensure_ray(address: str | None = None, dashboard: bool = False, dashboard_ho
         except ConnectionError as exc:
             raise cluster.ClusterError(cluster.connect_hint(address, exc)) from None
     if dashboard or address is not None:
-        url = getattr(ctx, "dashboard_url", None) or ray.get_runtime_context().dashboard_url
+        try:
+            url = getattr(ctx, "dashboard_url", None) or ray.get_runtime_context().dashboard_url
+        except Exception:  # noqa: BLE001 - Ray Client contexts may not know it
+            url = None
         if url:
             cluster.announce_dashboard(url)
     return True
@@ -403,6 +406,10 @@ def _run_config(spec: SweepSpec, name: str, storage: str, verbose: bool):
     return tune.RunConfig(
         name=name,
         storage_path=storage,
+        # The trainable ends by itself after max_epochs; saying so to Tune makes the last result a STOP
+        # rather than a scheduler's decision (Ray's synchronous HyperBand otherwise PAUSEs a trial at its
+        # last epoch and can leave it PAUSED when the sweep ends).
+        stop={"epoch": spec.space.max_epochs},
         failure_config=tune.FailureConfig(max_failures=spec.max_failures),
         checkpoint_config=tune.CheckpointConfig(num_to_keep=_checkpoints_to_keep(spec)),
         verbose=1 if verbose else 0,
@@ -433,6 +440,8 @@ def _fit(tuner, exp_dir: str, verbose: bool) -> None:
     # Tune's newer output engine ignores a CLIReporter and prints a box per trial start and end: too much
     # for sweeps of many short trials. RAY_AIR_NEW_OUTPUT=1 in the environment brings it back.
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    # forced snapshots when trials checkpoint every (short) epoch are expected here, not a problem
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     with _quiet_early_stops(verbose) as quiet:
         try:
             results = tuner.fit()
