@@ -168,6 +168,8 @@ def test_two_nodes_share_a_sweep_and_survive_losing_one(tmp_path):
                          {k: [(r["epoch"], r["pid"], (nodes.get(r["pid"]) or "?")[:6]) for r in t] for k, t in rows.items()},
                          head_id[:6], worker_id[:6], (tmp_path / "fault.log").read_text()[-3000:])
         assert "4 trials: 4 finished, 0 errors" in (tmp_path / "fault.log").read_text()
+        for key in retried:  # resumed from its checkpoint on the head, not started over
+            assert min(r["epoch"] for r in rows[key] if nodes.get(r["pid"]) == head_id) > 1, rows[key]
         print(f"\nmulti-node test: {time.monotonic() - t0:.1f} s wall (recovery after the kill: "
               f"{time.monotonic() - killed_at:.1f} s); retried trials: {retried}")
 
