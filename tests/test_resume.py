@@ -1,0 +1,103 @@
+"""A sweep whose driver is SIGKILLed mid-run, then `hwk4tune resume`d: every planned trial ends, and no trial
+that had finished before the kill runs again. The driver is a real subprocess with its own Ray."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+HWK4TUNE = [sys.executable, "-m", "hwk4tune.cli"]
+TRIALS, EPOCHS = 4, 6
+
+SPACE = f"""\
+trainable: cnn
+dataset: {{name: digits}}
+max_epochs: {EPOCHS}
+space:
+  optimizer: {{choice: [sgd, adam]}}
+  lr: {{loguniform: [1.0e-3, 0.1]}}
+  hidden: 32
+  batch_size: 32
+"""
+SWEEP = f"""\
+space: space.yaml
+searcher: {{name: optuna, seed: 0}}
+scheduler: fifo
+num_samples: {TRIALS}
+max_concurrent_trials: 1
+"""
+
+
+def rows(trial_dir: Path) -> list[dict]:
+    path = trial_dir / "result.json"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def finished(exp: Path) -> dict[str, str]:
+    """trial dir name -> its result.json text, for trials whose last result is done."""
+    out = {}
+    for d in exp.glob("trial_*"):
+        r = rows(d)
+        if r and r[-1].get("done"):
+            out[d.name] = (d / "result.json").read_text()
+    return out
+
+
+def kill_group(proc: subprocess.Popen) -> None:
+    """SIGKILL what this test started: the driver's session (the driver and the Ray it started)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_sigkill_then_resume(tmp_path):
+    (tmp_path / "space.yaml").write_text(SPACE)
+    (tmp_path / "sweep.yaml").write_text(SWEEP)
+    exp = tmp_path / "runs" / "killed"
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "PYTHONUNBUFFERED": "1"}
+    log = open(tmp_path / "run.log", "w")
+    driver = subprocess.Popen(HWK4TUNE + ["run", str(tmp_path / "sweep.yaml"), "--storage", str(tmp_path / "runs"),
+                                          "--name", "killed", "-q"],
+                              stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    try:
+        deadline = time.time() + 240
+        while len(finished(exp)) < 1:  # one trial done, the next running
+            assert driver.poll() is None, (tmp_path / "run.log").read_text()[-3000:]
+            assert time.time() < deadline, "the sweep did not get going"
+            time.sleep(0.5)
+        time.sleep(1.5)  # into the next trial's epochs
+        driver.send_signal(signal.SIGKILL)
+        driver.wait(timeout=30)
+    finally:
+        kill_group(driver)
+    before = finished(exp)
+    assert 1 <= len(before) < TRIALS, "the kill came too late to test anything"
+
+    done = subprocess.run(HWK4TUNE + ["resume", str(exp), "-q"], env=env, capture_output=True, text=True,
+                          timeout=400, start_new_session=True)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+
+    trial_dirs = sorted(exp.glob("trial_*"))
+    assert len(trial_dirs) == TRIALS  # all planned trials, none twice
+    after = finished(exp)
+    assert set(after) == {d.name for d in trial_dirs}  # every one finished
+    for name, text in before.items():
+        assert after[name] == text, f"{name} finished before the kill and ran again"
+    for d in trial_dirs:
+        epochs = [r["epoch"] for r in rows(d)]
+        assert epochs[-1] == EPOCHS and set(epochs) == set(range(1, EPOCHS + 1))
+    from ray.tune import ExperimentAnalysis
+
+    assert [t.status for t in ExperimentAnalysis(str(exp)).trials] == ["TERMINATED"] * TRIALS
