@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import secrets
 import shutil
 import signal
 import subprocess
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from local_cluster import LocalCluster, _descendants, _kill_tree, write_sweep
+from local_cluster import _descendants, _kill_tree, write_sweep
 
 pytestmark = pytest.mark.slow
 HWK4TUNE = str(Path(sys.executable).parent / "hwk4tune")
@@ -63,8 +64,9 @@ def _stop(proc: subprocess.Popen) -> None:
 def live_sweep(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("dashboard")
     sweep = write_sweep(tmp, max_epochs=40, subset=None, trials=4)  # minutes: outlives the module's tests
-    token = LocalCluster(tmp / "token").token  # only for its token file
-    env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(tmp / "token" / "auth_token"),
+    token = secrets.token_hex(32)
+    (tmp / "auth_token").write_text(token)
+    env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(tmp / "auth_token"),
            "RAY_USAGE_STATS_ENABLED": "0"}
     env.pop("RAY_ADDRESS", None)
     log = tmp / "run.log"
