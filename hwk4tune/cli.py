@@ -251,6 +251,26 @@ and the report's path, then trains the overall best config and prints its test a
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train one configuration for real: on train + validation, then evaluated on test.
+
+CONFIG is a best.yaml written by `hwk4tune best`, or a space file whose space holds only fixed values.
+Writes OUT/model.pt, OUT/config.yaml and OUT/metrics.json (test_accuracy, per-epoch history)."""
+    from hwk4tune.train import train_config
+
+    train_config(args.config, args.epochs, args.out, data_dir=args.data_dir, progress=not args.quiet)
+    return 0
+
+
+def _train_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("config", metavar="CONFIG.yaml", help="best.yaml, or a space file of fixed values")
+    p.add_argument("--epochs", type=int, metavar="N",
+                   help="epochs to train (default: the file's epochs, else the best trial's epoch, else max_epochs)")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder for model.pt, config.yaml, metrics.json")
+    p.add_argument("--data-dir", metavar="DIR", help="folder holding the data set (else HWK4TUNE_DATA, else download)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+
 def _table_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("dirs", nargs="+", metavar="EXP_DIR", help="experiment folders (STORAGE/NAME)")
     p.add_argument("--format", choices=("md", "csv", "html", "parquet", "json"), default="md")
@@ -372,6 +392,7 @@ COMMANDS: dict[str, Verb] = {
     "resume": (cmd_resume, _resume_args),
     "table": (cmd_table, _table_args),
     "best": (cmd_best, _best_args),
+    "train": (cmd_train, _train_args),
     "compare": (cmd_compare, _compare_args),
     "report": (cmd_report, _report_args),
     "demo": (cmd_demo, _demo_args),
