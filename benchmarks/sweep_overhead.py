@@ -86,7 +86,7 @@ def main() -> None:
     p.add_argument("--reuse-trials", type=int, default=200, help="trivial trials with reuse_actors=True")
     p.add_argument("--noreuse-trials", type=int, default=20, help="trivial trials with reuse_actors=False")
     p.add_argument("--cnn-trials", type=int, default=8)
-    p.add_argument("--cnn-epochs", type=int, default=12, help="about 10 s per trial on 2 busy cores")
+    p.add_argument("--cnn-epochs", type=int, default=30, help="about 10 s per trial on 2 idle cores")
     p.add_argument("--cpus", type=int, default=2)
     p.add_argument("--quick", action="store_true")
     a = p.parse_args()
