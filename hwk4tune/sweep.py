@@ -248,7 +248,8 @@ class _QuietStream(io.TextIOBase):
         return len(text)
 
     def _line(self, line: str) -> None:
-        prefix = re.match(r"^(\([^)]*\)\s?)?", line).group(0)  # Ray's "(ImplicitFunc pid=123) "
+        # Ray's "(ImplicitFunc pid=123) ", in colour on a terminal
+        prefix = re.match(r"^((?:\x1b\[[0-9;]*m)?\([^)]*\)(?:\x1b\[[0-9;]*m)?\s?)?", line).group(0)
         body = line[len(prefix):]
         if not self._held:
             if body.startswith(self._NOISE):

@@ -56,10 +56,12 @@ def state(exp: Path) -> tuple[int, int]:
     return statuses.count("TERMINATED"), statuses.count("ERROR")
 
 
-MATRIX = [(s, sch) for s in ("grid", "random", "optuna", "hyperopt") for sch in ("fifo", "asha")]
+# random+fifo and random+asha also run in test_asha_stops_some_trials_early: here they are marked slow
+MATRIX = [pytest.param(s, sch, id=f"{s}+{sch}", marks=[pytest.mark.slow] if s == "random" else [])
+          for s in ("grid", "random", "optuna", "hyperopt") for sch in ("fifo", "asha")]
 
 
-@pytest.mark.parametrize("searcher,scheduler", MATRIX, ids=[f"{a}+{b}" for a, b in MATRIX])
+@pytest.mark.parametrize("searcher,scheduler", MATRIX)
 def test_searcher_with_fifo_and_asha(ray_local, tmp_path, searcher, scheduler):
     grid = searcher == "grid"
     exp = run(tmp_path, f"searcher: {{name: {searcher}{', seed: 0' if not grid else ''}}}\n"
@@ -152,3 +154,20 @@ def test_resources_beyond_the_machine_refused(ray_local, tmp_path):
     spec = load_sweep(make_sweep(tmp_path, "searcher: random\nresources_per_trial: {cpu: 1, gpu: 1}\n"))
     with pytest.raises(SpecError, match="resources_per_trial.gpu"):
         run_sweep(spec, storage=str(tmp_path / "runs"), name="gpu", verbose=False)
+
+
+def test_early_stop_tracebacks_hidden_and_real_errors_kept():
+    import io
+
+    from hwk4tune.sweep import _QuietStream
+
+    pre = "\x1b[36m(hwk4tune.exp pid=7)\x1b[0m "
+    out = io.StringIO()
+    quiet = _QuietStream(out)
+    quiet.write(f"{pre}Traceback (most recent call last):\n{pre}  File \"x.py\", line 1\n"
+                "(other pid=8) interleaved\n"
+                f"{pre}SystemExit: 1\n{pre}Checkpoint successfully created at: here\n"
+                "Traceback (most recent call last):\n  File \"y.py\"\nValueError: real\n")
+    quiet.close_out()
+    assert out.getvalue() == "(other pid=8) interleaved\nTraceback (most recent call last):\n  File \"y.py\"\nValueError: real\n"
+    assert quiet.hidden == 1
