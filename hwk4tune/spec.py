@@ -9,6 +9,7 @@ No Ray and no torch here.
 from __future__ import annotations
 
 import difflib
+import importlib.util
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from hwk4tune.names import DATASET_NAMES, TRAINABLE_NAMES
+from hwk4tune.names import (
+    CHECKPOINTING_TRAINABLES, DATASET_NAMES, FIXED_WHILE_TRAINING, REPORTED_METRICS, TRAINABLE_NAMES,
+)
 from hwk4tune.space import Param, Space, SpaceError, params, parse_space
 
 # ---------------------------------------------------------------------------------------------- errors
@@ -45,6 +48,11 @@ class SpecError(Exception):
 
 
 # ---------------------------------------------------------------------------------------------- models
+
+
+# What Tune adds to every result by itself; a time attribute or metric may name these too.
+RAY_RESULT_KEYS = ("training_iteration", "time_total_s", "time_this_iter_s", "timestamp")
+MONOTONE_RESULT_KEYS = ("training_iteration", "time_total_s", "timestamp")
 
 
 class Strict(BaseModel):
@@ -79,6 +87,11 @@ class SpaceSpec(Strict):
     @classmethod
     def _known(cls, name: str) -> str:
         return _one_of(name, TRAINABLE_NAMES, "trainable")
+
+    @field_validator("metric")
+    @classmethod
+    def _reported(cls, metric: str) -> str:
+        return _one_of(metric, REPORTED_METRICS + RAY_RESULT_KEYS, "metric")
 
     @property
     def params(self) -> dict[str, Param]:
@@ -255,6 +268,7 @@ def pairing_problems(spec: "SweepSpec | CompareSpec") -> list[tuple[tuple, str]]
 
 
 EPOCH_TIME_ATTRS = ("epoch", "training_iteration")  # time attributes that count epochs
+CHECKPOINTING_SCHEDULERS = ("pbt", "pb2", "hyperband")  # exploit or pause/resume through checkpoints
 
 
 def check_pairing(space: SpaceSpec, searcher: Any, scheduler: Any, max_epochs: int | None = None
@@ -262,8 +276,7 @@ def check_pairing(space: SpaceSpec, searcher: Any, scheduler: Any, max_epochs: i
     """Rules spanning searcher, scheduler and space that Ray would only reject at run time.
 
     Returns (key, message) pairs, key being `searcher` or `scheduler` (dotted deeper where one option is
-    at fault); empty when the pairing is valid. Rules that need to know the trainable (what it reports,
-    whether it checkpoints) live in :func:`hwk4tune.strategies.problems`.
+    at fault); empty when the pairing is valid.
     """
     found: list[tuple[str, str]] = []
     params = space.params
@@ -317,8 +330,37 @@ def check_pairing(space: SpaceSpec, searcher: Any, scheduler: Any, max_epochs: i
                 )))
             elif not params:
                 found.append(("scheduler", "pb2 needs at least one numeric range parameter in the space"))
+    explored = (getattr(scheduler, "hyperparam_mutations", None) or getattr(scheduler, "hyperparam_bounds", None) or {})
+    fixed = [k for k in explored if k in FIXED_WHILE_TRAINING]
+    if fixed:
+        key = "hyperparam_mutations" if scheduler.name == "pbt" else "hyperparam_bounds"
+        found.append((f"scheduler.{key}", f"{', '.join(fixed)} cannot change mid-training (a checkpoint of one "
+                      f"value does not load under another); {scheduler.name} copies them from the trial it clones"))
     if scheduler.name == "pbt" and not params and not scheduler.hyperparam_mutations:
         found.append(("scheduler", "pbt needs at least one tunable parameter in the space to mutate"))
+    found.extend(_trainable_problems(space, searcher, scheduler))
+    return found
+
+
+def _trainable_problems(space: SpaceSpec, searcher: Any, scheduler: Any) -> list[tuple[str, str]]:
+    """Rules that need what the trainable reports and whether it checkpoints (see names.py)."""
+    found = []
+    reported = REPORTED_METRICS + RAY_RESULT_KEYS
+    trainable = space.trainable
+    time_attr = getattr(scheduler, "time_attr", None)
+    if time_attr is not None:
+        if time_attr not in reported:
+            found.append(("scheduler.time_attr", f"trainable {trainable!r} never reports {time_attr!r}: "
+                          "use epoch, training_iteration or time_total_s"))
+        elif time_attr not in ("epoch",) + MONOTONE_RESULT_KEYS:
+            found.append(("scheduler.time_attr", f"{time_attr!r} does not grow with time: "
+                          "use epoch, training_iteration or time_total_s"))
+    if scheduler.name in CHECKPOINTING_SCHEDULERS and trainable not in CHECKPOINTING_TRAINABLES:
+        found.append(("scheduler", f"{scheduler.name} restores trials from checkpoints, but "
+                      f"trainable {trainable!r} saves none: use asha, median or fifo"))
+    if searcher.name == "optuna" and searcher.sampler == "cmaes" and not importlib.util.find_spec("cmaes"):
+        found.append(("searcher.sampler", "optuna's cmaes sampler needs the package `cmaes` "
+                      "(pip install cmaes), or use sampler: tpe / gp"))
     return found
 
 

@@ -21,22 +21,18 @@ wasteful choices.
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from hwk4tune.names import FIXED_WHILE_TRAINING
 from hwk4tune.space import Param, params, parse_space
 from hwk4tune.spec import CompareSpec, SpaceSpec, SweepSpec, pairing_problems
 
 __all__ = [
     "SEARCHERS", "SCHEDULERS", "StrategyArgs", "build_searcher", "build_scheduler", "strategy_name",
-    "pbt_mutations", "pb2_bounds", "problems", "notices", "RAY_RESULT_KEYS", "CHECKPOINTING_SCHEDULERS",
+    "pbt_mutations", "pb2_bounds", "problems", "notices", 
 ]
 
-# What Tune adds to every result by itself; a time attribute or metric may name these too.
-RAY_RESULT_KEYS = ("training_iteration", "time_total_s", "time_this_iter_s", "timestamp")
-MONOTONE_RESULT_KEYS = ("training_iteration", "time_total_s", "timestamp")
-CHECKPOINTING_SCHEDULERS = ("pbt", "pb2", "hyperband")  # exploit or pause/resume through checkpoints
 
 
 @dataclass(frozen=True)
@@ -247,12 +243,14 @@ def _nest(flat: dict[str, Any]) -> dict[str, Any]:
 
 
 def pbt_mutations(space: SpaceSpec, given: dict[str, Any] | None = None) -> dict[str, Any]:
-    """PBT's ``hyperparam_mutations``: every tunable parameter of the space, or those ``given``.
+    """PBT's ``hyperparam_mutations``: every tunable parameter of the space that may change mid-training
+    (not those of ``FIXED_WHILE_TRAINING``), or those ``given``.
 
     A given value is written in the space DSL (``{loguniform: [1e-4, 0.1]}``) or as a plain list of values.
     """
     if not given:
-        return _nest({name: _mutation(p) for name, p in params(space.space).items()})
+        return _nest({name: _mutation(p) for name, p in params(space.space).items()
+                      if name not in FIXED_WHILE_TRAINING})
     flat = {}
     for name, raw in given.items():
         value = parse_space({name: raw}, "scheduler.hyperparam_mutations")[name]
@@ -263,19 +261,12 @@ def pbt_mutations(space: SpaceSpec, given: dict[str, Any] | None = None) -> dict
 def pb2_bounds(space: SpaceSpec, given: dict[str, tuple[float, float]] | None = None) -> dict[str, list[float]]:
     """PB2's ``hyperparam_bounds``: ``given``, else the (low, high) of every numeric range of the space."""
     flat = {k: list(v) for k, v in given.items()} if given else {
-        name: list(p.bounds) for name, p in params(space.space).items() if p.bounds is not None}
+        name: list(p.bounds) for name, p in params(space.space).items()
+        if p.bounds is not None and name not in FIXED_WHILE_TRAINING}
     return _nest(flat)
 
 
 # ------------------------------------------------------------------------------------------ rules
-
-
-def _trainable_facts(trainable: str) -> tuple[tuple[str, ...], bool]:
-    """(result keys the trainable reports, whether it checkpoints). trainables imports no torch at import."""
-    from hwk4tune import trainables
-
-    reported = tuple(trainables.METRICS) + RAY_RESULT_KEYS
-    return reported, bool(trainables.CAN_CHECKPOINT.get(trainable, False))
 
 
 def _pairs(spec: SweepSpec | CompareSpec) -> list[tuple[tuple, Any, Any]]:
@@ -285,30 +276,8 @@ def _pairs(spec: SweepSpec | CompareSpec) -> list[tuple[tuple, Any, Any]]:
 
 
 def problems(spec: SweepSpec | CompareSpec) -> list[tuple[tuple, str]]:
-    """Every rule a sweep (or comparison) breaks, as (key path, message): the spec-only ones of
-    :func:`hwk4tune.spec.pairing_problems` plus those that need the trainable and the environment."""
-    found = list(pairing_problems(spec))
-    reported, checkpoints = _trainable_facts(spec.space.trainable)
-    trainable = spec.space.trainable
-    if spec.space.metric not in reported:
-        found.append((("space", "metric"), f"trainable {trainable!r} never reports {spec.space.metric!r} "
-                      f"(it reports: {', '.join(reported)})"))
-    for prefix, searcher, scheduler in _pairs(spec):
-        time_attr = getattr(scheduler, "time_attr", None)
-        if time_attr is not None:
-            if time_attr not in reported:
-                found.append((prefix + ("scheduler", "time_attr"), f"trainable {trainable!r} never reports "
-                              f"{time_attr!r}: use epoch, training_iteration or time_total_s"))
-            elif time_attr not in ("epoch",) + MONOTONE_RESULT_KEYS:
-                found.append((prefix + ("scheduler", "time_attr"), f"{time_attr!r} does not grow with time: "
-                              "use epoch, training_iteration or time_total_s"))
-        if scheduler.name in CHECKPOINTING_SCHEDULERS and not checkpoints:
-            found.append((prefix + ("scheduler",), f"{scheduler.name} restores trials from checkpoints, but "
-                          f"trainable {trainable!r} saves none: use asha, median or fifo"))
-        if searcher.name == "optuna" and searcher.sampler == "cmaes" and not importlib.util.find_spec("cmaes"):
-            found.append((prefix + ("searcher", "sampler"), "optuna's cmaes sampler needs the package `cmaes` "
-                          "(pip install cmaes), or use sampler: tpe / gp"))
-    return found
+    """Every rule a sweep (or comparison) breaks, as (key path, message); see :func:`hwk4tune.spec.check_pairing`."""
+    return list(pairing_problems(spec))
 
 
 def notices(spec: SweepSpec) -> list[str]:

@@ -22,9 +22,9 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from hwk4tune.names import TRAINABLE_NAMES
+from hwk4tune.names import REPORTED_METRICS, TRAINABLE_NAMES
 
-METRICS = ("train_loss", "val_loss", "val_accuracy", "epoch", "epoch_seconds", "images_per_second")
+METRICS = REPORTED_METRICS
 TIME_ATTR = "epoch"
 
 
@@ -108,7 +108,6 @@ def resnet_trainable(config: dict[str, Any], data=None, max_epochs: int = 10) ->
 
 TRAINABLES: dict[str, Callable[..., None]] = {"cnn": cnn_trainable, "resnet": resnet_trainable}
 assert tuple(TRAINABLES) == TRAINABLE_NAMES
-CAN_CHECKPOINT: dict[str, bool] = {name: True for name in TRAINABLES}  # for the pbt/pb2 pairing rule
 
 
 def build_trainable(trainable: str, data, max_epochs: int):

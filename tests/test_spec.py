@@ -90,12 +90,12 @@ def test_space_path_resolves_relative_to_the_sweep_file(tmp_path):
 
 
 def test_overrides_go_to_the_sweep_or_else_to_its_space():
-    overrides = parse_overrides(["num_samples=3", "max_epochs=1", "space.lr=0.01", "scheduler.grace_period=2"])
+    overrides = parse_overrides(["num_samples=3", "max_epochs=1", "space.lr=0.01", "scheduler.grace_period=1"])
     spec = load_sweep(ROOT / "launch/optuna_asha.yaml", overrides)
     assert spec.num_samples == 3
     assert spec.space.max_epochs == 1
     assert spec.space.space["lr"] == 0.01  # a constant now
-    assert spec.scheduler.grace_period == 2
+    assert spec.scheduler.grace_period == 1
     with pytest.raises(SpecError, match="num_samples: Input should be greater than 0"):
         load_sweep(ROOT / "launch/optuna_asha.yaml", parse_overrides(["num_samples=0"]))
     with pytest.raises(SpecError, match="expected KEY=VALUE"):
