@@ -12,13 +12,13 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from hwk4tune.cluster import ClusterError
+from hwk4tune.errors import InputError
 from hwk4tune.spec import SpecError
 
 EXIT_BAD_INPUT = 2
 
 
-class UsageError(Exception):
+class UsageError(InputError):
     """Bad input found outside a spec file (a flag, a folder): one line, exit 2."""
 
 
@@ -95,7 +95,7 @@ The sweep file and its space file travel as the job's working_dir. Prints the jo
 and how to follow the logs. --storage must be a URI or an absolute path on the cluster (default
 ~/hwk4tune-runs on the head; a cluster of several nodes needs shared storage). The token is read from
 $RAY_AUTH_TOKEN, $RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token."""
-    from hwk4tune.cluster import ClusterError, submit, wait_for_job
+    from hwk4tune.cluster import submit, wait_for_job
     from hwk4tune.spec import load_sweep, parse_overrides
 
     overrides = parse_overrides(args.set)
@@ -107,15 +107,12 @@ $RAY_AUTH_TOKEN, $RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token."""
         overrides["max_concurrent_trials"] = args.max_concurrent
         run_args.append(f"--max-concurrent={args.max_concurrent}")
     spec = load_sweep(args.file, overrides)  # refused here, before anything is sent
-    try:
-        job = submit(spec, address=args.address, storage=args.storage, name=args.name,
-                     storage_shared=args.storage_shared, run_args=run_args)
-        print("\n".join(job.lines()), flush=True)
-        if not args.wait:
-            return 0
-        status = wait_for_job(job)
-    except ClusterError as exc:
-        raise UsageError(str(exc)) from None
+    job = submit(spec, address=args.address, storage=args.storage, name=args.name,
+                 storage_shared=args.storage_shared, run_args=run_args)
+    print("\n".join(job.lines()), flush=True)
+    if not args.wait:
+        return 0
+    status = wait_for_job(job)
     print(f"job {job.job_id}: {status}")
     return 0 if status == "SUCCEEDED" else 1
 
@@ -145,27 +142,24 @@ files only (no Ray): works on finished, interrupted and errored experiments, and
 md and html show the main columns; csv, parquet and json hold them all (--history: one row per epoch)."""
     import pandas as pd
 
-    from hwk4tune.results import ResultsError, display_columns, format_table, load_experiment, sort_trials
+    from hwk4tune.results import display_columns, format_table, load_experiment, sort_trials
 
     if args.format == "parquet" and not args.output:
         raise UsageError("--format parquet is binary: give -o FILE")
-    try:
-        exps = [load_experiment(d) for d in _experiment_dirs(args.dirs)]
-        metric, mode = exps[0].metric, exps[0].mode
-        if args.history:
-            df = pd.concat([e.history.drop(columns=["_order"], errors="ignore") for e in exps], ignore_index=True)
-        else:
-            df = pd.concat([e.trials for e in exps], ignore_index=True)
-            df = sort_trials(df, args.sort, mode, metric)
-            if args.top:
-                df = df.head(args.top)
-            if args.format in ("md", "html"):
-                df = df[display_columns(df, metric)]
-        if args.top and args.history:
+    exps = [load_experiment(d) for d in _experiment_dirs(args.dirs)]
+    metric, mode = exps[0].metric, exps[0].mode
+    if args.history:
+        df = pd.concat([e.history.drop(columns=["_order"], errors="ignore") for e in exps], ignore_index=True)
+    else:
+        df = pd.concat([e.trials for e in exps], ignore_index=True)
+        df = sort_trials(df, args.sort, mode, metric)
+        if args.top:
             df = df.head(args.top)
-        data = format_table(df, args.format)
-    except ResultsError as exc:
-        raise UsageError(str(exc)) from None
+        if args.format in ("md", "html"):
+            df = df[display_columns(df, metric)]
+    if args.top and args.history:
+        df = df.head(args.top)
+    data = format_table(df, args.format)
     for e in exps:
         for note in e.notes:
             print(f"note: {e.name}: {note}", file=sys.stderr)
@@ -184,15 +178,12 @@ def cmd_best(args: argparse.Namespace) -> int:
 
 It holds trainable, dataset, config (the hyperparameters at the best epoch), metric, mode, epochs and
 best: {value, epoch, trial_id, checkpoint}. Ties are broken by fewer epochs to the best, then trial id."""
-    from hwk4tune.results import ResultsError, load_experiment, write_best
+    from hwk4tune.results import load_experiment, write_best
 
     (exp_dir,) = _experiment_dirs([args.dir])
-    try:
-        exp = load_experiment(exp_dir)
-        out = write_best(exp, args.output)
-        best = exp.best()
-    except ResultsError as exc:
-        raise UsageError(str(exc)) from None
+    exp = load_experiment(exp_dir)
+    out = write_best(exp, args.output)
+    best = exp.best()
     print(f"best trial {best['trial_id']}: {exp.metric} {best[exp.best_column]:.4f} at epoch {best['best_epoch']}")
     print(f"wrote {out}")
     print(f"train it:  hwk4tune train {out}")
@@ -208,14 +199,10 @@ stopped early / errored, epochs and seconds to the target, mean rank. Writes com
 comparison.csv, runs.csv and anytime curves (anytime_epochs.png, anytime_wall.png). --resume continues an
 interrupted comparison: finished runs are kept, an interrupted run is run again from scratch."""
     from hwk4tune.compare import run_compare
-    from hwk4tune.results import ResultsError
     from hwk4tune.spec import load_compare, parse_overrides
 
     spec = load_compare(args.file, parse_overrides(args.set))
-    try:
-        comparison = run_compare(spec, args.out, resume=args.resume, address=args.address)
-    except ResultsError as exc:
-        raise UsageError(str(exc)) from None
+    comparison = run_compare(spec, args.out, resume=args.resume, address=args.address)
     print()
     print((Path(comparison.out) / "comparison.md").read_text())
     return 0
@@ -224,14 +211,10 @@ interrupted comparison: finished runs are kept, an interrupted run is run again 
 def cmd_report(args: argparse.Namespace) -> int:
     """One self-contained HTML page (tables, plots embedded) for an experiment or a comparison folder."""
     from hwk4tune.report import write_report
-    from hwk4tune.results import ResultsError
 
     if not Path(args.dir).is_dir():
         raise UsageError(f"{args.dir}: no such folder")
-    try:
-        out = write_report(args.dir, args.output)
-    except ResultsError as exc:
-        raise UsageError(str(exc)) from None
+    out = write_report(args.dir, args.output)
     print(f"wrote {out}")
     return 0
 
@@ -242,12 +225,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 Runs the comparison of launch/demo.yaml into OUT (about 3 minutes on 2 cores, offline), prints its table
 and the report's path, then trains the overall best config and prints its test accuracy."""
     from hwk4tune.demo import run_demo
-    from hwk4tune.results import ResultsError
 
-    try:
-        run_demo(args.out, address=args.address, train=not args.no_train)
-    except ResultsError as exc:
-        raise UsageError(str(exc)) from None
+    run_demo(args.out, address=args.address, train=not args.no_train)
     return 0
 
 
@@ -423,7 +402,7 @@ def main(argv: list[str] | None = None) -> int:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         return EXIT_BAD_INPUT
-    except (UsageError, ClusterError) as exc:
+    except InputError as exc:
         print(f"hwk4tune {args.command}: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:

@@ -19,6 +19,7 @@ No Ray import at module level.
 
 from __future__ import annotations
 
+from hwk4tune.errors import InputError
 import datetime as _dt
 import ipaddress
 import os
@@ -57,7 +58,7 @@ class StorageError(SpecError):
         super().__init__([Problem("--storage", None, storage, message)])
 
 
-class ClusterError(Exception):
+class ClusterError(InputError):
     """A cluster could not be reached or refused a request; ``str()`` is one line with the fix."""
 
 

@@ -31,7 +31,6 @@ import logging
 import math
 import re
 import shutil
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path

@@ -19,6 +19,7 @@ If none works, :class:`DataNotFoundError` names the data set, the folders search
 
 from __future__ import annotations
 
+from hwk4tune.errors import InputError
 import gzip
 import os
 import shutil
@@ -39,18 +40,18 @@ FAKE_SIZE = 1200  # training pool (train + validation) of the fake data set
 DOWNLOAD_TIMEOUT_S = 20.0
 
 
-class DataNotFoundError(FileNotFoundError):
+class DataNotFoundError(InputError, FileNotFoundError):
     """A data set is not on this machine and could not be downloaded."""
 
     def __init__(self, name: str, searched: list[Path], hint: str, cause: str = ""):
         self.name = name
         self.searched = list(searched)
-        lines = [f"data set {name!r} not found."]
-        lines.append("Searched: " + (", ".join(str(p) for p in searched) or "(no folders)"))
+        # one line, as every bad-input message of the command line
+        parts = [f"data set {name!r} not found", "searched " + (", ".join(str(p) for p in searched) or "no folders")]
         if cause:
-            lines.append(f"Download failed: {cause}")
-        lines.append(f"To provide it: {hint}")
-        super().__init__("\n".join(lines))
+            parts.append(f"download failed: {cause}")
+        parts.append(f"to provide it: {hint}")
+        super().__init__("; ".join(parts))
 
 
 @dataclass

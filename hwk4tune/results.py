@@ -27,6 +27,7 @@ to reach it, then the smaller trial id.
 
 from __future__ import annotations
 
+from hwk4tune.errors import InputError
 import json
 import math
 import numbers
@@ -54,7 +55,7 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _CKPT = re.compile(r"^checkpoint_(\d+)$")
 
 
-class ResultsError(ValueError):
+class ResultsError(InputError, ValueError):
     """A folder that is not an experiment, or one that lacks what was asked of it."""
 
 

@@ -22,7 +22,7 @@ from pydantic.json_schema import SkipJsonSchema
 from hwk4tune.names import (
     CHECKPOINTING_TRAINABLES, DATASET_NAMES, FIXED_WHILE_TRAINING, REPORTED_METRICS, TRAINABLE_NAMES,
 )
-from hwk4tune.space import Param, Space, SpaceError, params, parse_space
+from hwk4tune.space import Param, SpaceError, params, parse_space
 
 # ---------------------------------------------------------------------------------------------- errors
 
@@ -671,20 +671,20 @@ def json_schema() -> dict:
     """
     from pydantic import TypeAdapter
 
-    searcher = Union[SearcherSpec, Literal[SEARCHER_NAMES]]  # type: ignore[valid-type]
-    scheduler = Union[SchedulerSpec, Literal[SCHEDULER_NAMES]]  # type: ignore[valid-type]
+    SearcherEntry = Union[SearcherSpec, Literal[SEARCHER_NAMES]]  # type: ignore[valid-type]
+    SchedulerEntry = Union[SchedulerSpec, Literal[SCHEDULER_NAMES]]  # type: ignore[valid-type]
 
     class SpaceFile(SpaceSpec):
         dataset: DatasetSpec | str
 
     class SweepFile(SweepSpec):
         space: str | SpaceFile
-        searcher: searcher
-        scheduler: scheduler = "fifo"
+        searcher: SearcherEntry
+        scheduler: SchedulerEntry = "fifo"
 
     class StrategyEntry(Strategy):
-        searcher: searcher
-        scheduler: scheduler = "fifo"
+        searcher: SearcherEntry
+        scheduler: SchedulerEntry = "fifo"
 
     class CompareFile(CompareSpec):
         space: str | SpaceFile

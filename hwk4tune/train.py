@@ -11,6 +11,7 @@ and ``DIR/metrics.json`` (``test_accuracy``, ``test_loss``, per-epoch ``history`
 
 from __future__ import annotations
 
+from hwk4tune.errors import InputError
 import json
 import math
 import sys
@@ -23,7 +24,7 @@ import yaml
 from hwk4tune.names import TRAINABLE_NAMES
 
 
-class TrainFileError(ValueError):
+class TrainFileError(InputError, ValueError):
     """The file or dict given to ``train`` is not a trainable configuration."""
 
 

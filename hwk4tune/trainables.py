@@ -77,6 +77,7 @@ def _run_trial(config: dict[str, Any], *, trainable: str, data, max_epochs: int)
             "images_per_second": stats.images_per_second,
             "weights": learner.weights,
             "threads": cpus,
+            "device": device.type,
         }
         if stats.diverged:
             print(f"hwk4tune: trial {trial_id}: training loss became {stats.train_loss} in epoch {epoch} "

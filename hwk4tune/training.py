@@ -12,6 +12,7 @@ resumed from a checkpoint after epoch k repeats exactly what the uninterrupted r
 
 from __future__ import annotations
 
+from hwk4tune.errors import InputError
 import math
 import time
 import zlib
@@ -31,7 +32,7 @@ EVAL_BATCH_SIZE = 1024
 OPTIMIZERS = ("sgd", "momentum", "adam", "adagrad")
 
 
-class ConfigError(ValueError):
+class ConfigError(InputError, ValueError):
     """Bad hyperparameter values; the message names each key, its value and the rule."""
 
 

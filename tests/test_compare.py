@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from hwk4tune.cli import main
-from hwk4tune.compare import FILES, PLAN_FILE, RUN_FILE, iqm, load_comparison, plan, run_compare
+from hwk4tune.compare import FILES, PLAN_FILE, RUN_FILE, iqm, load_comparison, plan
 from hwk4tune.spec import load_compare
 from results_fixtures import COMPARE, compare_file, small_comparison
 

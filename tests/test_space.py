@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from ray.tune.search.sample import Categorical, Float, Integer, Normal, Quantized
+from ray.tune.search.sample import Categorical, Float, Integer, Quantized
 
 from hwk4tune.space import Param, SpaceError, constants, describe, params, parse_space, to_tune
 

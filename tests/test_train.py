@@ -81,3 +81,20 @@ def test_resnet_records_weights(tmp_path):
             "config": {"finetune": "head", "pretrained": "none", "batch_size": 16}}
     metrics = train_config(best, 1, tmp_path, progress=False)
     assert metrics["weights"] == "random init" and 0.0 <= metrics["test_accuracy"] <= 1.0
+
+
+def test_train_command_bad_input_is_one_line_and_exit_2(tmp_path, capsys, monkeypatch):
+    """A space that still has distributions, and a data set that is not on this machine: exit 2, one line."""
+    from hwk4tune.cli import main
+
+    monkeypatch.setenv("HWK4TUNE_OFFLINE", "1")
+    monkeypatch.setenv("HWK4TUNE_DATA", str(tmp_path / "no-data"))
+    tunable = tmp_path / "tunable.yaml"
+    tunable.write_text("trainable: cnn\ndataset: digits\nmax_epochs: 1\nspace: {lr: {loguniform: [1.0e-3, 0.1]}}\n")
+    missing = tmp_path / "mnist.yaml"
+    missing.write_text("trainable: cnn\ndataset: mnist\nmax_epochs: 1\nspace: {lr: 0.01}\n")
+    for path, fragment in ((tunable, "lr"), (missing, "mnist")):
+        assert main(["train", str(path), "--out", str(tmp_path / "out")]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and fragment in err[0] and "Traceback" not in err[0], err
+    assert not (tmp_path / "out" / "model.pt").exists()
