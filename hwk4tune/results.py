@@ -164,6 +164,12 @@ def _is_trial_dir(p: Path) -> bool:
     return bool(_checkpoints(p))
 
 
+def _mean(values: list) -> float | None:
+    """Mean of the finite numbers among ``values``; None when there are none."""
+    finite = [float(v) for v in values if _finite(v)]
+    return sum(finite) / len(finite) if finite else None
+
+
 def _finite(value: Any) -> bool:
     """A finite real number (numpy scalars included), not a bool."""
     return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)) and math.isfinite(value)
@@ -391,6 +397,10 @@ def load_experiment(source: str | Path | Any, *, metric: str | None = None, mode
                                   and last_epoch is not None and last_epoch < max_epochs),
             "diverged": diverged,
             "wall_s": last.get("time_total_s"),
+            # training speed and where it ran: what GPU and cluster users compare configs by
+            "images_per_second": _mean([r.get("images_per_second") for r in reports]),
+            "device": last.get("device"),
+            "weights": last.get("weights"),
             "num_failures": info.get("num_failures", 0) or 0,
             "error": error,
             "checkpoint": checkpoint,
