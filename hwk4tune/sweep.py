@@ -28,6 +28,7 @@ import yaml
 
 from hwk4tune.space import Param
 from hwk4tune.spec import Problem, SpecError, SweepSpec, load_sweep
+from hwk4tune.errors import InputError
 from hwk4tune.strategies import StrategyArgs, build_scheduler, build_searcher, notices, problems, strategy_name
 
 __all__ = ["run_sweep", "resume_sweep", "ensure_ray", "check_sweep", "read_metadata", "METADATA_FILE",
@@ -358,6 +359,7 @@ def run_sweep(spec: SweepSpec, *, storage: str | None = None, name: str | None =
     storage = _storage(storage, spec)
     name = name or spec.name or default_name(spec)
     exp_dir = _join(storage, name)
+    _refuse_existing(exp_dir)
     _say(verbose, *(f"notice: {n}" for n in found_notices))
 
     data = _load_data(spec)  # on the driver, once; into the object store with the trainable
@@ -393,6 +395,19 @@ def run_sweep(spec: SweepSpec, *, storage: str | None = None, name: str | None =
 
             ray.shutdown()
     return Path(exp_dir)
+
+
+class ExperimentExists(InputError):
+    """The experiment folder of a new sweep already holds one: running into it would mix two sweeps."""
+
+
+def _refuse_existing(exp_dir: str) -> None:
+    if "://" in exp_dir:
+        return  # remote storage: Tune itself keeps experiments apart there
+    path = Path(exp_dir)
+    if path.is_dir() and ((path / METADATA_FILE).exists() or any(path.glob("experiment_state-*.json"))):
+        raise ExperimentExists(f"--name: {path} already holds an experiment; finish it with "
+                               f"`hwk4tune resume {path}`, or give another --name")
 
 
 def _param_space(spec: SweepSpec) -> dict:

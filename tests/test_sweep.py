@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
+from hwk4tune.errors import InputError
 import yaml
 
 from hwk4tune.spec import SpecError, load_sweep
@@ -90,6 +92,11 @@ def test_metadata_and_saved_spec(ray_local, tmp_path):
     saved = load_saved_sweep(exp)  # the resolved sweep is a valid sweep file again
     assert saved.model_dump() == spec.model_dump()
     assert yaml.safe_load((exp / SPEC_FILE).read_text())["space"]["space"]["lr"] == {"loguniform": [1e-3, 0.1]}
+    # a second sweep into the same folder would mix two experiments: refused, nothing touched
+    before = sorted(p.name for p in exp.iterdir())
+    with pytest.raises(InputError, match="already holds an experiment; finish it with `hwk4tune resume"):
+        run_sweep(spec, storage=str(tmp_path / "runs"), name="meta", verbose=False)
+    assert sorted(p.name for p in exp.iterdir()) == before
 
 
 def test_default_name_and_storage(ray_local, tmp_path, monkeypatch):
