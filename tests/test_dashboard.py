@@ -63,7 +63,8 @@ def _stop(proc: subprocess.Popen) -> None:
 @pytest.fixture(scope="module")
 def live_sweep(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("dashboard")
-    sweep = write_sweep(tmp, max_epochs=40, subset=None, trials=4)  # minutes: outlives the module's tests
+    # long enough to outlive the module's tests on an idle machine (about 0.3 s an epoch); stopped at the end
+    sweep = write_sweep(tmp, max_epochs=1000, subset=None, trials=4)
     token = secrets.token_hex(32)
     (tmp / "auth_token").write_text(token)
     env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(tmp / "auth_token"),
@@ -76,7 +77,7 @@ def live_sweep(tmp_path_factory):
                                 start_new_session=True)
     try:
         url = _read_until(proc, log, r"Ray dashboard: (http://\S+)", timeout=180).group(1)
-        _read_until(proc, log, r"hwk4tune\.dash-live pid=", timeout=180)  # trials have started
+        _read_until(proc, log, rf"{SWEEP_NAME}_\w+ \| RUNNING", timeout=180)  # trials have started
         yield LiveSweep(proc, url, token, log)
     finally:
         _stop(proc)
