@@ -19,7 +19,6 @@ No Ray import at module level.
 
 from __future__ import annotations
 
-from hwk4tune.errors import InputError
 import datetime as _dt
 import ipaddress
 import os
@@ -32,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from hwk4tune.errors import InputError
 from hwk4tune.spec import Problem, SpecError, SweepSpec
 
 __all__ = [

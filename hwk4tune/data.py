@@ -19,7 +19,6 @@ If none works, :class:`DataNotFoundError` names the data set, the folders search
 
 from __future__ import annotations
 
-from hwk4tune.errors import InputError
 import gzip
 import os
 import shutil
@@ -32,6 +31,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from hwk4tune.errors import InputError
 from hwk4tune.names import DATASET_NAMES
 
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")

@@ -27,7 +27,6 @@ to reach it, then the smaller trial id.
 
 from __future__ import annotations
 
-from hwk4tune.errors import InputError
 import json
 import math
 import numbers
@@ -38,6 +37,8 @@ from typing import Any, Iterable
 
 import numpy as np
 import pandas as pd
+
+from hwk4tune.errors import InputError
 
 __all__ = ["Experiment", "ResultsError", "load_experiment", "load_experiments", "is_experiment_dir",
            "best_yaml", "write_best", "format_table", "write_table", "display_columns", "sort_trials",

@@ -26,9 +26,9 @@ from typing import Iterator
 
 import yaml
 
+from hwk4tune.errors import InputError
 from hwk4tune.space import Param
 from hwk4tune.spec import Problem, SpecError, SweepSpec, load_sweep
-from hwk4tune.errors import InputError
 from hwk4tune.strategies import StrategyArgs, build_scheduler, build_searcher, notices, problems, strategy_name
 
 __all__ = ["run_sweep", "resume_sweep", "ensure_ray", "check_sweep", "read_metadata", "METADATA_FILE",

@@ -11,7 +11,6 @@ and ``DIR/metrics.json`` (``test_accuracy``, ``test_loss``, per-epoch ``history`
 
 from __future__ import annotations
 
-from hwk4tune.errors import InputError
 import json
 import math
 import sys
@@ -21,6 +20,7 @@ from typing import Any, Mapping
 
 import yaml
 
+from hwk4tune.errors import InputError
 from hwk4tune.names import TRAINABLE_NAMES
 
 
@@ -46,8 +46,8 @@ def _read(config: str | Path | Mapping[str, Any]) -> tuple[dict[str, Any], Path 
 def resolve(config: str | Path | Mapping[str, Any]) -> dict[str, Any]:
     """Read a space file with fixed values or a best.yaml into ``{trainable, dataset, hparams, epochs,
     best, source}``; ``dataset`` is a dict of :func:`hwk4tune.data.load_dataset` arguments."""
-    from hwk4tune.spec import DatasetSpec, SpecError, load_space
     from hwk4tune.space import SpaceError, constants, params, parse_space
+    from hwk4tune.spec import DatasetSpec, SpecError, load_space
 
     raw, path = _read(config)
     where = str(path) if path else "config"

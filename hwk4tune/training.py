@@ -12,7 +12,6 @@ resumed from a checkpoint after epoch k repeats exactly what the uninterrupted r
 
 from __future__ import annotations
 
-from hwk4tune.errors import InputError
 import math
 import time
 import zlib
@@ -25,6 +24,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from hwk4tune.errors import InputError
 from hwk4tune.models import build_model
 
 CHECKPOINT_FILE = "checkpoint.pt"

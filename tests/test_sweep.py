@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
-from hwk4tune.errors import InputError
 import yaml
 
+from hwk4tune.errors import InputError
 from hwk4tune.spec import SpecError, load_sweep
 from hwk4tune.sweep import METADATA_FILE, SPEC_FILE, load_saved_sweep, read_metadata, run_sweep
 
