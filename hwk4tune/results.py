@@ -121,6 +121,16 @@ def _experiment_state(exp: Path) -> tuple[dict[str, dict], float | None]:
     return trials, start
 
 
+def untracked_trial_dirs(exp: Path) -> list[Path]:
+    """Trial folders that Tune's saved state does not know: trials started after its last save and before
+    the driver was killed. Empty when Tune saved no state at all (then nothing can be told apart)."""
+    state, _ = _experiment_state(exp)
+    known = {info["dir"] for info in state.values() if info.get("dir")}
+    if not state:
+        return []
+    return [p for p in sorted(exp.iterdir()) if _is_trial_dir(p) and p.name not in known]
+
+
 def _error_message(trial_dir: Path | None) -> str | None:
     """The exception's last line (``ConfigError: invalid hyperparameters: lr = -1.0: ...``)."""
     if trial_dir is None:

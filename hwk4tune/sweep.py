@@ -529,6 +529,19 @@ def load_saved_sweep(experiment_dir: str | Path) -> SweepSpec:
     return load_sweep(target)
 
 
+def _set_aside_untracked(exp: Path, verbose: bool) -> None:
+    """Move the folders of trials Tune never recorded (started just before a kill) into ``.interrupted/``:
+    the restored searcher proposes a new trial in their place, and tables must not count them twice."""
+    from hwk4tune.results import untracked_trial_dirs
+
+    for d in untracked_trial_dirs(exp):
+        target = exp / ".interrupted" / d.name
+        target.parent.mkdir(exist_ok=True)
+        d.rename(target)
+        _say(verbose, f"note: {d.name} started after Tune last saved its state, so Tune never recorded it; "
+                      f"a new trial takes its place; its folder moved to {target}")
+
+
 def resume_sweep(experiment_dir: str | Path, *, restart_errored: bool = False, address: str | None = None,
                  verbose: bool = True, storage_shared: bool = False) -> Path:
     """Finish an interrupted sweep: unfinished trials go on from their last checkpoint; errored ones are
@@ -547,6 +560,8 @@ def resume_sweep(experiment_dir: str | Path, *, restart_errored: bool = False, a
         check_storage(exp_dir.rstrip("/").rsplit("/", 1)[0], shared=storage_shared, on_cluster=address is not None)
         if not tune.Tuner.can_restore(exp_dir):
             raise SpecError([Problem(exp_dir, None, "(folder)", "Tune saved no state here yet: nothing to resume")])
+        if "://" not in exp_dir:
+            _set_aside_untracked(Path(exp_dir), verbose)
         tuner = tune.Tuner.restore(
             exp_dir,
             trainable=_trainable(spec, data, _experiment_name(exp_dir)),

@@ -27,11 +27,12 @@ space:
 """
 
 
-def make_sweep(tmp_path: Path, body: str, *, epochs: int = 2, cat: str = "choice", space: str | None = None) -> Path:
+def make_sweep(tmp_path: Path, body: str, *, epochs: int = 2, cat: str = "choice", space: str | None = None,
+               concurrent: int = 2) -> Path:
     tmp_path.mkdir(parents=True, exist_ok=True)
     (tmp_path / "space.yaml").write_text(space or SPACE % {"epochs": epochs, "cat": cat})
     path = tmp_path / "sweep.yaml"
-    path.write_text("space: space.yaml\nmax_concurrent_trials: 2\n" + textwrap.dedent(body))
+    path.write_text(f"space: space.yaml\nmax_concurrent_trials: {concurrent}\n" + textwrap.dedent(body))
     return path
 
 
@@ -124,9 +125,12 @@ def test_hyperband_and_median_run(ray_local, tmp_path, scheduler):
 
 
 def test_pbt_exploits_other_trials_checkpoints(ray_local, tmp_path):
+    # the whole population trains at once (half a CPU each), so at every epoch the bottom half has peers
+    # to clone: with two at a time, which trials overlap depended on the machine's load
     exp = run(tmp_path, "searcher: {name: random, seed: 0}\n"
                         "scheduler: {name: pbt, perturbation_interval: 1, quantile_fraction: 0.5, seed: 0}\n"
-                        "num_samples: 4\n", epochs=4)
+                        "resources_per_trial: {cpu: 0.5}\n"
+                        "num_samples: 4\n", epochs=8, concurrent=4)
     results = trial_results(exp)
     assert len(results) == 4 and state(exp) == (4, 0)
     # PBT's own record: pbt_policy_<trial id>.txt for every trial that took another trial's checkpoint,
