@@ -222,7 +222,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     """The demo: random+fifo, random+asha, optuna+asha, hyperopt+hyperband and random+pbt on digits, 2 seeds.
 
-Runs the comparison of launch/demo.yaml into OUT (about 3 minutes on 2 cores, offline), prints its table
+Runs the comparison of launch/demo.yaml into OUT (about 2 minutes on 2 cores, offline), prints its table
 and the report's path, then trains the overall best config and prints its test accuracy."""
     from hwk4tune.demo import run_demo
 

@@ -21,6 +21,7 @@ wasteful choices.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -183,6 +184,7 @@ def _pbt(args: StrategyArgs):
         quantile_fraction=s.quantile_fraction,
         resample_probability=s.resample_probability,
         hyperparam_mutations=pbt_mutations(args.space, s.hyperparam_mutations),
+        custom_explore_fn=functools.partial(clip_into, pbt_bounds(args.space, s.hyperparam_mutations)),
     )
 
 
@@ -242,20 +244,47 @@ def _nest(flat: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _mutated(space: SpaceSpec, given: dict[str, Any] | None) -> dict[str, Any]:
+    """What PBT mutates, flat by dotted name: a Param, or a plain list of values."""
+    if not given:
+        return {name: p for name, p in params(space.space).items() if name not in FIXED_WHILE_TRAINING}
+    flat = {}
+    for name, raw in given.items():
+        value = parse_space({name: raw}, "scheduler.hyperparam_mutations")[name]
+        flat[name] = value if isinstance(value, Param) else list(raw) if isinstance(raw, list) else raw
+    return flat
+
+
 def pbt_mutations(space: SpaceSpec, given: dict[str, Any] | None = None) -> dict[str, Any]:
     """PBT's ``hyperparam_mutations``: every tunable parameter of the space that may change mid-training
     (not those of ``FIXED_WHILE_TRAINING``), or those ``given``.
 
     A given value is written in the space DSL (``{loguniform: [1e-4, 0.1]}``) or as a plain list of values.
     """
-    if not given:
-        return _nest({name: _mutation(p) for name, p in params(space.space).items()
-                      if name not in FIXED_WHILE_TRAINING})
-    flat = {}
-    for name, raw in given.items():
-        value = parse_space({name: raw}, "scheduler.hyperparam_mutations")[name]
-        flat[name] = _mutation(value) if isinstance(value, Param) else list(raw) if isinstance(raw, list) else raw
-    return _nest(flat)
+    return _nest({name: _mutation(v) if isinstance(v, Param) else v for name, v in _mutated(space, given).items()})
+
+
+def pbt_bounds(space: SpaceSpec, given: dict[str, Any] | None = None) -> dict[str, tuple[float, float]]:
+    """(low, high) of every numeric range PBT mutates, by dotted name."""
+    return {name: v.bounds for name, v in _mutated(space, given).items() if isinstance(v, Param) and v.bounds}
+
+
+def clip_into(bounds: dict[str, tuple[float, float]], config: dict) -> dict:
+    """PBT's ``custom_explore_fn``: put every perturbed value back inside its range.
+
+    Ray's PBT multiplies a value by 0.8 or 1.2 and does not clip it: momentum 0.84 became 1.008, out of
+    its space, and the trial failed. Integers stay integers.
+    """
+    for dotted, (low, high) in bounds.items():
+        *parents, leaf = dotted.split("/")
+        node = config
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+        value = node.get(leaf) if isinstance(node, dict) else None
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            clipped = min(max(value, low), high)
+            node[leaf] = int(round(clipped)) if isinstance(value, int) else float(clipped)
+    return config
 
 
 def pb2_bounds(space: SpaceSpec, given: dict[str, tuple[float, float]] | None = None) -> dict[str, list[float]]:

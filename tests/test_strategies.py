@@ -179,3 +179,18 @@ def test_problems_raise_spec_error_naming_the_file(tmp_path):
     with pytest.raises(SpecError) as exc:
         load_sweep(path)
     assert str(exc.value).startswith(f"{path}:3: scheduler.time_attr: ")
+
+
+def test_pbt_perturbations_stay_inside_the_space(tmp_path):
+    """Ray's PBT multiplies by 0.8 / 1.2 without clipping (momentum 0.84 became 1.008 and failed its trial)."""
+    space = SPACE.replace("  hidden: 32\n", "  momentum: {uniform: [0.5, 0.95]}\n  hidden: {randint: [16, 64]}\n")
+    spec = load_sweep(write_sweep(tmp_path, "searcher: random\nscheduler: pbt\n", space))
+    bounds = strategies.pbt_bounds(spec.space)
+    assert bounds == {"lr": (1e-3, 0.1), "dropout": (0.0, 0.5), "momentum": (0.5, 0.95)}  # hidden is fixed
+    config = {"lr": 0.2, "dropout": -0.1, "momentum": 0.84 * 1.2, "optimizer": "adam", "hidden": 40}
+    assert strategies.clip_into(bounds, config) == {"lr": 0.1, "dropout": 0.0, "momentum": 0.95,
+                                                    "optimizer": "adam", "hidden": 40}
+    assert strategies.clip_into({"n": (1, 8)}, {"n": 10}) == {"n": 8}
+    # and the scheduler Ray gets applies it after every perturbation
+    scheduler = strategies.build_scheduler(strategies.StrategyArgs.from_sweep(spec, "x"))
+    assert scheduler._custom_explore_fn({"lr": 0.5, "momentum": 1.1})["momentum"] == 0.95
