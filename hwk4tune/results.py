@@ -341,7 +341,7 @@ def load_experiment(source: str | Path | Any, *, metric: str | None = None, mode
         by_id[trial_id] = d if d is not None and d.is_dir() else None
     reports_of: dict[str, list[dict]] = {}
     for d in trial_dirs:
-        reports = _read_json_lines(d / "result.json")
+        reports = _latest_per_epoch(_read_json_lines(d / "result.json"))
         trial_id = next((r["trial_id"] for r in reports if r.get("trial_id")), None) or _id_from_dir(d, state)
         if trial_id is None:
             continue
@@ -359,7 +359,7 @@ def load_experiment(source: str | Path | Any, *, metric: str | None = None, mode
         info = state.get(trial_id, {})
         reports = reports_of.get(trial_id)
         if reports is None:
-            reports = _read_json_lines(d / "result.json") if d else []
+            reports = _latest_per_epoch(_read_json_lines(d / "result.json")) if d else []
         if not reports and _finite((info.get("last_result") or {}).get("training_iteration")):
             reports = [info["last_result"]]  # result.json lost (driver killed): Tune's last record
             notes.append(f"trial {trial_id}: result.json empty, using Tune's saved last result")
@@ -472,6 +472,17 @@ def load_experiment(source: str | Path | Any, *, metric: str | None = None, mode
                                         "timestamp", "elapsed_s", "_order"])
     return Experiment(path=exp, meta=meta, metric=metric, mode=mode, trials=trials, history=history,
                       start_time=start, notes=notes)
+
+
+def _latest_per_epoch(reports: list[dict]) -> list[dict]:
+    """One report per epoch, the last one written: a trial resumed from a checkpoint older than its last
+    report (Ctrl-C between a report and its checkpoint) reports those epochs again."""
+    by_epoch: dict = {}
+    for i, report in enumerate(reports):
+        epoch = _epoch_of(report)
+        by_epoch.pop(epoch if epoch is not None else ("no epoch", i), None)
+        by_epoch[epoch if epoch is not None else ("no epoch", i)] = report
+    return list(by_epoch.values())
 
 
 def _epoch_of(report: dict | None) -> int | None:

@@ -295,10 +295,7 @@ class _QuietStream(io.TextIOBase):
 
 
 @contextlib.contextmanager
-def _quiet_early_stops(enabled: bool) -> Iterator[_QuietStream | None]:
-    if not enabled:
-        yield None
-        return
+def _quiet_early_stops() -> Iterator[_QuietStream]:
     quiet = _QuietStream(sys.stderr)
     old, sys.stderr = sys.stderr, quiet
     try:
@@ -333,6 +330,15 @@ def _trainable(spec: SweepSpec, data, name: str):
 def _checkpoints_to_keep(spec: SweepSpec) -> int:
     # PBT clones other trials' checkpoints: Ray warns (and restores fail) with <= 2 kept
     return 4 if spec.scheduler.name in ("pbt", "pb2") else 2
+
+
+def _shutdown(started: bool) -> None:
+    """Stop the Ray this sweep started; the worker log lines Ray flushes on the way out are filtered too."""
+    if started:
+        import ray
+
+        with _quiet_early_stops():
+            ray.shutdown()
 
 
 def _say(verbose: bool, *lines: str) -> None:
@@ -388,12 +394,10 @@ def run_sweep(spec: SweepSpec, *, storage: str | None = None, name: str | None =
         )
         _say(verbose, f"sweep {name}: {strategy_name(spec.searcher, spec.scheduler)}, {spec.num_samples} trials "
                       f"of up to {spec.space.max_epochs} epochs -> {exp_dir}")
-        _fit(tuner, exp_dir, verbose)
+        text = _fit(tuner, exp_dir, spec, verbose)
     finally:
-        if started:
-            import ray
-
-            ray.shutdown()
+        _shutdown(started)
+    _say(verbose, text)
     return Path(exp_dir)
 
 
@@ -452,33 +456,49 @@ def _spec_yaml(spec: SweepSpec) -> str:
     return header + yaml.safe_dump(resolved_sweep(spec), sort_keys=False)
 
 
-def _fit(tuner, exp_dir: str, verbose: bool) -> None:
+def _fit(tuner, exp_dir: str, spec: SweepSpec, verbose: bool) -> str:
+    """Run the Tuner with worker noise filtered; return the end-of-sweep summary."""
     # Tune's newer output engine ignores a CLIReporter and prints a box per trial start and end: too much
     # for sweeps of many short trials. RAY_AIR_NEW_OUTPUT=1 in the environment brings it back.
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     # forced snapshots when trials checkpoint every (short) epoch are expected here, not a problem
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
-    with _quiet_early_stops(verbose) as quiet:
+    with _quiet_early_stops() as quiet:  # -q hides the table and summary, never lets the noise through
         try:
             results = tuner.fit()
         except KeyboardInterrupt:
             print(f"\ninterrupted; resume with:  hwk4tune resume {exp_dir}", file=sys.stderr)
             raise
-    if verbose:
-        print(summary(results, exp_dir, hidden_tracebacks=quiet.hidden if quiet else 0))
+    return summary(results, exp_dir, planned_trials(spec), hidden_tracebacks=quiet.hidden)
 
 
-def summary(results, exp_dir: str, hidden_tracebacks: int = 0) -> str:
-    """The end-of-sweep text: counts, the top trials, where the experiment is, what to run next."""
-    trials = results._experiment_analysis.trials
-    statuses = [t.status for t in trials]
-    unfinished = sum(s not in ("TERMINATED", "ERROR") for s in statuses)
-    lines = ["", f"{len(trials)} trials: {statuses.count('TERMINATED')} finished, "
-                 f"{results.num_errors} errors" + (f", {unfinished} unfinished" if unfinished else "")]
+def planned_trials(spec: SweepSpec) -> int:
+    """How many trials the sweep runs: ``num_samples``, times the size of the grid when there is one."""
+    grid = 1
+    for p in spec.space.params.values():
+        if p.kind == "grid":
+            grid *= len(p.args)
+    return spec.num_samples * grid
+
+
+def summary(results, exp_dir: str, planned: int, hidden_tracebacks: int = 0) -> str:
+    """The end-of-sweep text: counts, the top trials, where the experiment is, what to run next.
+
+    Counts come from what Tune saved (as `hwk4tune table` reads it): after Ctrl-C, the trials Tune stopped
+    stay RUNNING there, while the in-memory result calls them TERMINATED.
+    """
+    counts = _saved_counts(exp_dir)
+    if counts is None:  # remote storage: the in-memory view
+        statuses = [t.status for t in results._experiment_analysis.trials]
+        counts = {s: statuses.count(s) for s in ("TERMINATED", "ERROR")}
+        counts["unfinished"] = len(statuses) - counts["TERMINATED"] - counts["ERROR"]
+    unfinished = counts["unfinished"] + max(0, planned - sum(counts.values()))
+    lines = ["", f"{planned} trials planned: {counts['TERMINATED']} finished, {counts['ERROR']} errors"
+                 + (f", {unfinished} unfinished (interrupted)" if unfinished else "")]
     table = top_trials(results)
     if table is not None:
         lines += ["", f"top {TOP_K} by {results._experiment_analysis.default_metric}:", table]
-    if results.num_errors:
+    if counts["ERROR"]:
         lines.append(f"errors: see {exp_dir}/trial_*/error.txt")
     if hidden_tracebacks:
         lines.append(f"({hidden_tracebacks} 'SystemExit' tracebacks from trials that schedulers stopped early "
@@ -487,6 +507,16 @@ def summary(results, exp_dir: str, hidden_tracebacks: int = 0) -> str:
     if unfinished:
         lines.append(f"resume      hwk4tune resume {exp_dir}")
     return "\n".join(lines)
+
+
+def _saved_counts(exp_dir: str) -> dict[str, int] | None:
+    if "://" in exp_dir:
+        return None
+    from hwk4tune.results import load_experiment
+
+    counts = load_experiment(exp_dir).counts()
+    return {"TERMINATED": counts["TERMINATED"], "ERROR": counts["ERROR"],
+            "unfinished": sum(v for k, v in counts.items() if k in ("RUNNING", "PENDING", "PAUSED"))}
 
 
 def top_trials(results, k: int = TOP_K) -> str | None:
@@ -570,10 +600,8 @@ def resume_sweep(experiment_dir: str | Path, *, restart_errored: bool = False, a
             restart_errored=restart_errored,
         )
         _say(verbose, f"resuming {exp_dir}")
-        _fit(tuner, exp_dir, verbose)
+        text = _fit(tuner, exp_dir, spec, verbose)
     finally:
-        if started:
-            import ray
-
-            ray.shutdown()
+        _shutdown(started)
+    _say(verbose, text)
     return Path(exp_dir)

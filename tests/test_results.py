@@ -183,3 +183,18 @@ def test_best_then_train_round_trip(sweep_dir, tmp_path, capsys):
     assert (tmp_path / "model" / "model.pt").is_file()
     assert metrics["epochs"] == data["best"]["epoch"]
     assert metrics["test_accuracy"] > 0.4  # 10 classes: chance is 0.1
+
+
+def test_an_epoch_reported_again_after_a_resume_counts_once(tmp_path):
+    """Ctrl-C between a report and its checkpoint: the resumed trial reports that epoch again."""
+    from hwk4tune.results import load_experiment
+
+    trial = tmp_path / "exp" / "trial_a"
+    trial.mkdir(parents=True)
+    rows = [{"trial_id": "a", "epoch": e, "training_iteration": e, "val_accuracy": v, "time_total_s": e}
+            for e, v in [(1, 0.5), (2, 0.6), (3, 0.7), (3, 0.75), (4, 0.8)]]
+    (trial / "result.json").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    exp = load_experiment(tmp_path / "exp")
+    assert exp.trials.loc[0, "epochs"] == 4
+    assert list(exp.history["epoch"]) == [1, 2, 3, 4]
+    assert exp.history.loc[exp.history["epoch"] == 3, "val_accuracy"].item() == 0.75  # the resumed run's

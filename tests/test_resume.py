@@ -129,3 +129,32 @@ def test_resume_sets_aside_a_trial_tune_never_recorded(ray_local, tmp_path):
     assert (exp / ".interrupted" / "trial_0rphan00").is_dir() and not (exp / "trial_0rphan00").exists()
     trials = load_experiment(exp).trials
     assert len(trials) == 2 and set(trials["status"]) == {"TERMINATED"}
+
+
+@pytest.mark.slow
+def test_ctrl_c_saves_state_and_says_how_to_resume(tmp_path):
+    """SIGINT (Ctrl-C) mid-sweep: Tune saves its state; the summary counts the unfinished trials from what
+    was saved (not Tune's in-memory TERMINATED) and prints the resume command."""
+    (tmp_path / "space.yaml").write_text(SPACE.replace(f"max_epochs: {EPOCHS}", "max_epochs: 200"))
+    (tmp_path / "sweep.yaml").write_text(SWEEP.replace("optuna, seed: 0", "random, seed: 0")
+                                         .replace(f"num_samples: {TRIALS}", "num_samples: 3"))
+    exp = tmp_path / "runs" / "cc"
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "PYTHONUNBUFFERED": "1"}
+    log = tmp_path / "run.log"
+    with open(log, "w") as out:
+        driver = subprocess.Popen(HWK4TUNE + ["run", str(tmp_path / "sweep.yaml"), "--storage", str(tmp_path / "runs"),
+                                              "--name", "cc"], stdout=out, stderr=subprocess.STDOUT, env=env,
+                                  start_new_session=True)
+    try:
+        deadline = time.time() + 240
+        while not any(rows(d) for d in exp.glob("trial_*")):  # a trial has reported an epoch
+            assert driver.poll() is None and time.time() < deadline, log.read_text()[-3000:]
+            time.sleep(0.5)
+        driver.send_signal(signal.SIGINT)
+        assert driver.wait(timeout=120) == 0
+    finally:
+        kill_group(driver)
+    text = log.read_text()
+    assert "3 trials planned: 0 finished, 0 errors, 3 unfinished (interrupted)" in text, text[-2000:]
+    assert f"resume      hwk4tune resume {exp}" in text
+    assert "Checkpoint successfully created" not in text.split("trials planned")[-1]  # no worker noise after it
