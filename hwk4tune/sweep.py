@@ -431,7 +431,11 @@ def _run_config(spec: SweepSpec, name: str, storage: str, verbose: bool):
         # last epoch and can leave it PAUSED when the sweep ends).
         stop={"epoch": spec.space.max_epochs},
         failure_config=tune.FailureConfig(max_failures=spec.max_failures),
-        checkpoint_config=tune.CheckpointConfig(num_to_keep=_checkpoints_to_keep(spec)),
+        # keep the best checkpoints by the metric (best.yaml points at one) and, always, the latest (Ray keeps
+        # it whatever its score: resume and PBT's exploit start from it)
+        checkpoint_config=tune.CheckpointConfig(num_to_keep=_checkpoints_to_keep(spec),
+                                                checkpoint_score_attribute=spec.space.metric,
+                                                checkpoint_score_order=spec.space.mode),
         verbose=1 if verbose else 0,
         progress_reporter=_reporter(spec),
     )
