@@ -227,29 +227,17 @@ def _quiet_tune():
 
 
 def _start_ray(address: str | None) -> bool:
-    """One Ray for all runs (True when started here). With no address it is a new local Ray, never a
-    cluster found on the machine: ``ray.init()`` alone joins whatever ``ray start`` left in /tmp/ray, and
-    hangs when that cluster is gone. Tune's checkpoint-sync warnings and optuna's per-study line are turned
-    off: a comparison prints one line per run instead."""
-    import os
-
-    import ray
-
+    """One Ray for all runs (True when started here), as `run` starts it (see sweep.ensure_ray), without the
+    trials' output: a comparison prints one line per run instead, and optuna's per-study line is off."""
     try:  # "A new study created in memory" once per optuna run
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
     except ImportError:
         pass
-    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
-    if ray.is_initialized():
-        return False
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    if address is None:
-        ray.init(address="local", include_dashboard=False, log_to_driver=False, configure_logging=False)
-    else:
-        ray.init(address=address, log_to_driver=False, configure_logging=False)
-    return True
+    from hwk4tune.sweep import ensure_ray
+
+    return ensure_ray(address, log_to_driver=False)
 
 
 def _run_line(exp: Experiment) -> str:

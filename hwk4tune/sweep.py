@@ -180,9 +180,10 @@ def _check_resources(spec: SweepSpec, address: str | None) -> None:
 
 
 def ensure_ray(address: str | None = None, dashboard: bool = False, dashboard_host: str = "127.0.0.1",
-               num_cpus: int | None = None, job_name: str | None = None) -> bool:
+               num_cpus: int | None = None, job_name: str | None = None, log_to_driver: bool = True) -> bool:
     """Reuse a running Ray (e.g. the tests' session-wide one), else start one: embedded and local when
-    ``address`` is None, else connect (``auto``, ``ray://host:10001``). True when this call started it."""
+    ``address`` is None, else connect (``auto``, ``ray://host:10001``). True when this call started it.
+    ``log_to_driver=False`` keeps the trials' own output in Ray's log files only."""
     import ray
 
     from hwk4tune import cluster
@@ -201,10 +202,12 @@ def ensure_ray(address: str | None = None, dashboard: bool = False, dashboard_ho
         # (`hwk4tune submit`) RAY_ADDRESS names the job's cluster, and that one is used.
         local = None if os.environ.get("RAY_ADDRESS") else "local"
         ctx = ray.init(address=local, num_cpus=num_cpus, include_dashboard=dashboard,
-                       dashboard_host=dashboard_host, configure_logging=False, job_config=job_config)
+                       dashboard_host=dashboard_host, configure_logging=False, job_config=job_config,
+                       log_to_driver=log_to_driver)
     else:
         try:
-            ctx = ray.init(address=address, configure_logging=False, job_config=job_config)
+            ctx = ray.init(address=address, configure_logging=False, job_config=job_config,
+                           log_to_driver=log_to_driver)
         except ConnectionError as exc:
             raise cluster.ClusterError(cluster.connect_hint(address, exc)) from None
     if dashboard or address is not None:
@@ -327,9 +330,20 @@ def _trainable(spec: SweepSpec, data, name: str):
     return tune.with_resources(fn, {"cpu": res.cpu, "gpu": res.gpu})
 
 
-def _checkpoints_to_keep(spec: SweepSpec) -> int:
-    # PBT clones other trials' checkpoints: Ray warns (and restores fail) with <= 2 kept
-    return 4 if spec.scheduler.name in ("pbt", "pb2") else 2
+def _checkpoint_config(spec: SweepSpec):
+    """Which checkpoints a trial keeps.
+
+    PBT and PB2 clone other trials' recent checkpoints, which they note as they go: keep the 4 most recent
+    (Ray warns, and exploits fail, with 2 or fewer; deleting by score removed noted ones and failed trials).
+    Otherwise keep the 2 best by the metric (best.yaml points at one) and, always, the latest (Ray keeps it
+    whatever its score: resume starts from it).
+    """
+    from ray import tune
+
+    if spec.scheduler.name in ("pbt", "pb2"):
+        return tune.CheckpointConfig(num_to_keep=4)
+    return tune.CheckpointConfig(num_to_keep=2, checkpoint_score_attribute=spec.space.metric,
+                                 checkpoint_score_order=spec.space.mode)
 
 
 def _shutdown(started: bool) -> None:
@@ -431,11 +445,7 @@ def _run_config(spec: SweepSpec, name: str, storage: str, verbose: bool):
         # last epoch and can leave it PAUSED when the sweep ends).
         stop={"epoch": spec.space.max_epochs},
         failure_config=tune.FailureConfig(max_failures=spec.max_failures),
-        # keep the best checkpoints by the metric (best.yaml points at one) and, always, the latest (Ray keeps
-        # it whatever its score: resume and PBT's exploit start from it)
-        checkpoint_config=tune.CheckpointConfig(num_to_keep=_checkpoints_to_keep(spec),
-                                                checkpoint_score_attribute=spec.space.metric,
-                                                checkpoint_score_order=spec.space.mode),
+        checkpoint_config=_checkpoint_config(spec),
         verbose=1 if verbose else 0,
         progress_reporter=_reporter(spec),
     )

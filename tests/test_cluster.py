@@ -167,7 +167,7 @@ def test_two_nodes_share_a_sweep_and_survive_losing_one(tmp_path):
         assert retried, ("no trial ran on the lost node and then on the head",
                          {k: [(r["epoch"], r["pid"], (nodes.get(r["pid"]) or "?")[:6]) for r in t] for k, t in rows.items()},
                          head_id[:6], worker_id[:6], (tmp_path / "fault.log").read_text()[-3000:])
-        assert "4 trials: 4 finished, 0 errors" in (tmp_path / "fault.log").read_text()
+        assert "4 trials planned: 4 finished, 0 errors" in (tmp_path / "fault.log").read_text()
         for key in retried:  # resumed from its checkpoint on the head, not started over
             assert min(r["epoch"] for r in rows[key] if nodes.get(r["pid"]) == head_id) > 1, rows[key]
         print(f"\nmulti-node test: {time.monotonic() - t0:.1f} s wall (recovery after the kill: "
