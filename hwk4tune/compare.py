@@ -76,7 +76,10 @@ def _safe(name: str) -> str:
 def sweep_for(spec: CompareSpec, strategy: str, seed: int, storage: str | None = None) -> SweepSpec:
     """The sweep of one (strategy, seed): the comparison's budget, resources and concurrency."""
     s = spec.strategies[strategy]
-    space = spec.space.model_copy(update={"max_epochs": spec.max_epochs})
+    # every trial of a run starts from the run's seed (unless the space fixes one): weights and batch order
+    # then differ between strategies only through their configurations, and a run can be repeated
+    params = spec.space.space if "seed" in spec.space.space else {**spec.space.space, "seed": seed}
+    space = spec.space.model_copy(update={"max_epochs": spec.max_epochs, "space": params})
     return SweepSpec(
         space=space,
         searcher=_seeded(s.searcher, seed),
