@@ -82,12 +82,6 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def _host_of(url: str) -> str:
-    from urllib.parse import urlsplit
-
-    return urlsplit(url if "://" in url else f"http://{url}").hostname or ""
-
-
 # -------------------------------------------------------------------------------------- token auth
 
 

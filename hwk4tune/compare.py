@@ -293,9 +293,6 @@ class Comparison:
         seen = list(dict.fromkeys(order + [k[0] for k in self.experiments]))
         return [s for s in seen if any(k[0] == s for k in self.experiments)]
 
-    def _better(self, a: float, b: float) -> bool:
-        return a >= b if self.mode == "max" else a <= b
-
     def anytime(self, x: str = "epochs") -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """The common grid and, per strategy, best-so-far ``[seeds, grid]`` (x: ``epochs`` or ``elapsed_s``)."""
         curves = {k: e.curve() for k, e in self.experiments.items()}

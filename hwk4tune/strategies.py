@@ -298,12 +298,6 @@ def pb2_bounds(space: SpaceSpec, given: dict[str, tuple[float, float]] | None = 
 # ------------------------------------------------------------------------------------------ rules
 
 
-def _pairs(spec: SweepSpec | CompareSpec) -> list[tuple[tuple, Any, Any]]:
-    if isinstance(spec, SweepSpec):
-        return [((), spec.searcher, spec.scheduler)]
-    return [(("strategies", name), s.searcher, s.scheduler) for name, s in spec.strategies.items()]
-
-
 def problems(spec: SweepSpec | CompareSpec) -> list[tuple[tuple, str]]:
     """Every rule a sweep (or comparison) breaks, as (key path, message); see :func:`hwk4tune.spec.check_pairing`."""
     return list(pairing_problems(spec))

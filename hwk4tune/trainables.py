@@ -25,7 +25,6 @@ from typing import Any, Callable
 from hwk4tune.names import REPORTED_METRICS, TRAINABLE_NAMES
 
 METRICS = REPORTED_METRICS
-TIME_ATTR = "epoch"
 
 
 def trial_resources() -> tuple[int, bool]:

@@ -29,7 +29,6 @@ from hwk4tune.models import build_model
 
 CHECKPOINT_FILE = "checkpoint.pt"
 EVAL_BATCH_SIZE = 1024
-OPTIMIZERS = ("sgd", "momentum", "adam", "adagrad")
 
 
 class ConfigError(InputError, ValueError):
