@@ -108,7 +108,8 @@ def test_bad_values_fail_only_their_trial_and_divergence_ends_cleanly(tmp_path):
         {"lr": -0.1, "optimizer": "adam", "dropout": 0.0},
         {"lr": 1e-3, "optimizer": "rmsprop", "dropout": 0.0},
         {"lr": 1e-3, "optimizer": "adam", "dropout": 1.0},
-        {"lr": 1e4, "optimizer": "sgd", "dropout": 0.0},  # diverges
+        # diverges: at lr 1e6 seeds 0-5 all gave NaN in epoch 1 (at 1e4 one of them stayed finite, loss 5e32)
+        {"lr": 1e6, "optimizer": "sgd", "dropout": 0.0},
         {"lr": 1e-3, "optimizer": "adam", "dropout": 0.0},  # fine
     ]
     results = fit(build_trainable("cnn", data, 2), {"lr": 1e-3, "optimizer": "adam", "dropout": 0.0}, tmp_path,
@@ -119,7 +120,7 @@ def test_bad_values_fail_only_their_trial_and_divergence_ends_cleanly(tmp_path):
     assert "optimizer = 'rmsprop'" in errors[(1e-3, "rmsprop", 0.0)]
     assert "dropout = 1.0" in errors[(1e-3, "adam", 1.0)]
     ok = {(r.config["lr"], r.config["optimizer"]): r for r in results if not r.error}
-    diverged = ok[(1e4, "sgd")].metrics
+    diverged = ok[(1e6, "sgd")].metrics
     assert diverged["train_status"] == "diverged" and diverged["val_accuracy"] == 0.0
     assert math.isinf(diverged["val_loss"]) and diverged["epoch"] <= 2  # ended there, no crash
     assert ok[(1e-3, "adam")].metrics["epoch"] == 2 and ok[(1e-3, "adam")].metrics["train_status"] == "ok"
