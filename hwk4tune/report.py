@@ -17,8 +17,15 @@ from typing import Any
 
 import pandas as pd
 
-from hwk4tune.results import (Experiment, ResultsError, display_columns, is_experiment_dir, load_experiment,
-                              sort_trials, to_html)
+from hwk4tune.results import (
+    Experiment,
+    ResultsError,
+    display_columns,
+    is_experiment_dir,
+    load_experiment,
+    sort_trials,
+    to_html,
+)
 
 __all__ = ["build_report", "write_report", "REPORT_FILE"]
 

@@ -20,7 +20,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic.json_schema import SkipJsonSchema
 
 from hwk4tune.names import (
-    CHECKPOINTING_TRAINABLES, DATASET_NAMES, FIXED_WHILE_TRAINING, REPORTED_METRICS, TRAINABLE_NAMES,
+    CHECKPOINTING_TRAINABLES,
+    DATASET_NAMES,
+    FIXED_WHILE_TRAINING,
+    REPORTED_METRICS,
+    TRAINABLE_NAMES,
 )
 from hwk4tune.space import Param, SpaceError, params, parse_space
 

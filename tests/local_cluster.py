@@ -15,17 +15,16 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
-import shutil
 import sys
 import tempfile
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-
 
 VENV_BIN = Path(sys.executable).parent
 RAY = str(VENV_BIN / "ray")

@@ -14,10 +14,10 @@ import time
 from pathlib import Path
 
 import pytest
+from local_cluster import LocalCluster, results, write_sweep
 
 from hwk4tune import cluster
 from hwk4tune.spec import load_sweep
-from local_cluster import LocalCluster, results, write_sweep
 
 HWK4TUNE = str(Path(sys.executable).parent / "hwk4tune")
 ROOT = Path(__file__).resolve().parent.parent

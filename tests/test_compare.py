@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from results_fixtures import COMPARE, compare_file, small_comparison
 
 from hwk4tune.cli import main
 from hwk4tune.compare import FILES, PLAN_FILE, RUN_FILE, iqm, load_comparison, plan
 from hwk4tune.spec import load_compare
-from results_fixtures import COMPARE, compare_file, small_comparison
 
 
 @pytest.fixture(scope="module")

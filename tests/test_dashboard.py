@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from local_cluster import _descendants, _kill_tree, write_sweep
 
 pytestmark = pytest.mark.slow

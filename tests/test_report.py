@@ -6,10 +6,10 @@ import re
 from pathlib import Path
 
 import pytest
+from results_fixtures import small_comparison, small_sweep
 
 from hwk4tune.cli import main
 from hwk4tune.report import REPORT_FILE, build_report
-from results_fixtures import small_comparison, small_sweep
 
 
 @pytest.fixture(scope="module")

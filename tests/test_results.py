@@ -12,10 +12,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from results_fixtures import small_sweep
 
 from hwk4tune.cli import main
 from hwk4tune.results import ResultsError, best_yaml, format_table, load_experiment, sort_trials
-from results_fixtures import small_sweep
 
 
 @pytest.fixture(scope="module")
