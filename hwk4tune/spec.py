@@ -464,14 +464,15 @@ def _yaml_message(exc: yaml.MarkedYAMLError) -> str:
     return text
 
 
-def _errors_to_problems(src: _Source, data: dict, exc: ValidationError, prefix: tuple = ()) -> list[Problem]:
+def _errors_to_problems(src: _Source, model: type[BaseModel], data: dict, exc: ValidationError,
+                        prefix: tuple = ()) -> list[Problem]:
     problems = []
     for err in exc.errors():
         path = _real_path(data, err["loc"])
         full = prefix + path
         message = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
-            message = "unknown key" + _suggest(str(path[-1]), _fields_at(data, path, exc))
+            message = "unknown key" + _suggest(str(path[-1]), _fields_at(model, data, path))
         elif err["type"] == "missing":
             message = "required key is missing"
         elif err["type"] == "union_tag_invalid":
@@ -504,12 +505,8 @@ def _real_path(data: Any, loc: tuple) -> tuple:
     return tuple(path)
 
 
-_MODELS_BY_TOP = {}
-
-
-def _fields_at(data: Any, path: tuple, exc: ValidationError) -> list[str]:
-    """Valid keys at the place of an unknown key, for 'did you mean'."""
-    model = _MODELS_BY_TOP.get(exc.title)
+def _fields_at(model: type[BaseModel] | None, data: Any, path: tuple) -> list[str]:
+    """Valid keys at the place of an unknown key (``model`` validated ``data``), for 'did you mean'."""
     node = data
     for part in path[:-1]:
         if model is None:
@@ -567,11 +564,10 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
 
 
 def _validate(model: type[BaseModel], src: _Source, data: dict, prefix: tuple = (), **extra) -> Any:
-    _MODELS_BY_TOP[model.__name__] = model
     try:
         return model.model_validate({**data, **extra})
     except ValidationError as exc:
-        raise SpecError(_errors_to_problems(src, data, exc, prefix)) from None
+        raise SpecError(_errors_to_problems(src, model, data, exc, prefix)) from None
 
 
 def _space_from(src: _Source, data: dict, prefix: tuple, overrides: dict | None = None) -> SpaceSpec:
