@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from hwk4tune.errors import InputError
-from hwk4tune.names import DATASET_NAMES
+from hwk4tune.registry import dataset_entry
 
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 FAKE_SHAPE = (3, 32, 32)  # CIFAR-shaped unless told otherwise
@@ -101,7 +101,7 @@ class _Raw:
 
 # --------------------------------------------------------------------------------------------- loaders
 
-def _load_digits(data_dir: Path | None, **_) -> _Raw:
+def load_digits(data_dir: Path | None, **_) -> _Raw:
     """scikit-learn's 1,797 8×8 digits, resized to 28×28 so the seed's CNN runs on them unchanged."""
     from sklearn.datasets import load_digits
 
@@ -116,7 +116,7 @@ def _load_digits(data_dir: Path | None, **_) -> _Raw:
     return _Raw(x[pool], y[pool], x[test], y[test], 10, "scikit-learn load_digits (8x8 -> 28x28)")
 
 
-def _load_fake(data_dir: Path | None, shape: tuple[int, int, int] | None = None,
+def load_fake(data_dir: Path | None, shape: tuple[int, int, int] | None = None,
                size: int | None = None, num_classes: int = 10, **_) -> _Raw:
     """torchvision's FakeData (random images, random labels) of any shape, for tests."""
     from torchvision.datasets import FakeData
@@ -234,19 +234,14 @@ _FOLDER_HINT = ("pass a folder with --data-dir DIR or set HWK4TUNE_DATA=DIR, whe
                 "root holding {layout}; or run once where the internet is reachable (it downloads into "
                 "the first folder searched).")
 
-DATASETS: dict[str, Callable[..., _Raw]] = {
-    "digits": _load_digits,
-    "fashion_mnist": _torchvision_loader(
-        "FashionMNIST", "FashionMNIST/raw",
-        "apt-get install -y dataset-fashion-mnist (Debian), or "
-        + _FOLDER_HINT.format(layout="FashionMNIST/raw/{train,t10k}-*-ubyte"), debian=True),
-    "mnist": _torchvision_loader(
-        "MNIST", "MNIST/raw", _FOLDER_HINT.format(layout="MNIST/raw/{train,t10k}-*-ubyte")),
-    "cifar10": _torchvision_loader(
-        "CIFAR10", "cifar-10-batches-py", _FOLDER_HINT.format(layout="cifar-10-batches-py/ (the python version)")),
-    "fake": _load_fake,
-}
-assert tuple(DATASETS) == DATASET_NAMES
+# The loaders the registry (hwk4tune.registry.DATASETS) names.
+load_fashion_mnist = _torchvision_loader(
+    "FashionMNIST", "FashionMNIST/raw",
+    "apt-get install -y dataset-fashion-mnist (Debian), or "
+    + _FOLDER_HINT.format(layout="FashionMNIST/raw/{train,t10k}-*-ubyte"), debian=True)
+load_mnist = _torchvision_loader("MNIST", "MNIST/raw", _FOLDER_HINT.format(layout="MNIST/raw/{train,t10k}-*-ubyte"))
+load_cifar10 = _torchvision_loader(
+    "CIFAR10", "cifar-10-batches-py", _FOLDER_HINT.format(layout="cifar-10-batches-py/ (the python version)"))
 
 
 # ------------------------------------------------------------------------------------------ the entry
@@ -261,15 +256,14 @@ def load_dataset(name: str, *, subset: int | None = None, data_dir: str | Path |
     ``val_fraction`` of the (sub)pool becomes the validation split, chosen with ``seed``.
     ``shape`` (C, H, W) and ``size`` (training-pool size) apply to ``fake`` only.
     """
-    if name not in DATASETS:
-        raise ValueError(f"unknown data set {name!r}; valid names: {', '.join(DATASET_NAMES)}")
+    loader = dataset_entry(name).load()
     if not 0.0 < val_fraction < 1.0:
         raise ValueError(f"val_fraction must satisfy 0 < val_fraction < 1, but got {val_fraction}")
     if subset is not None and (not isinstance(subset, int) or subset < 2):
         raise ValueError(f"subset must be an integer >= 2 (or null for everything), but got {subset!r}")
     if (shape is not None or size is not None) and name != "fake":
         raise ValueError(f"shape and size apply to the 'fake' data set only, not {name!r}")
-    raw = DATASETS[name](Path(data_dir) if data_dir is not None else None, shape=shape, size=size)
+    raw = loader(Path(data_dir) if data_dir is not None else None, shape=shape, size=size)
 
     g = torch.Generator().manual_seed(int(seed))
     perm = torch.randperm(len(raw.pool_y), generator=g)

@@ -1,6 +1,6 @@
 """The seed's CNN and a ResNet18 fine-tune, adapted to the data set's channels and size.
 
-``MODELS`` maps a trainable name to ``builder(cfg, input_shape, num_classes) -> (model, weights)``, where
+Each builder is ``builder(cfg, input_shape, num_classes) -> (model, weights)`` (the registry names it), where
 ``weights`` says where the initial weights came from ("random init", "file:PATH", "torchvision DEFAULT
 (IMAGENET1K_V1)").
 """
@@ -10,16 +10,12 @@ from __future__ import annotations
 import os
 import socket
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from hwk4tune.names import TRAINABLE_NAMES
-
-if TYPE_CHECKING:
-    from hwk4tune.training import TrainConfig
+from hwk4tune.hyperparams import Hyperparameters
 
 RANDOM_INIT = "random init"
 
@@ -73,7 +69,7 @@ class ResNetClassifier(nn.Module):
         return self.backbone(x)
 
 
-def build_cnn(cfg: "TrainConfig", input_shape: tuple[int, int, int], num_classes: int) -> tuple[nn.Module, str]:
+def build_cnn(cfg: Hyperparameters, input_shape: tuple[int, int, int], num_classes: int) -> tuple[nn.Module, str]:
     c, h, w = input_shape
     model = SeedCNN(c, num_classes, (h, w), hidden=cfg.hidden, dropout=cfg.dropout, batch_norm=cfg.batch_norm)
     return model, RANDOM_INIT
@@ -99,7 +95,7 @@ def _load_state(path: Path) -> dict:
     return {k.removeprefix("backbone."): v for k, v in state.items()}
 
 
-def build_resnet(cfg: "TrainConfig", input_shape: tuple[int, int, int], num_classes: int) -> tuple[nn.Module, str]:
+def build_resnet(cfg: Hyperparameters, input_shape: tuple[int, int, int], num_classes: int) -> tuple[nn.Module, str]:
     """ResNet18 with a ``num_classes`` head; ``cfg.finetune`` picks what trains (head | layer4 | all).
 
     Initial weights: ``cfg.weights_path`` if given (must exist); else, unless ``cfg.pretrained == "none"``,
@@ -152,12 +148,12 @@ def set_finetune(backbone: nn.Module, finetune: str) -> None:
         p.requires_grad_(name.startswith(trainable_prefixes))
 
 
-MODELS: dict[str, Callable[..., tuple[nn.Module, str]]] = {"cnn": build_cnn, "resnet": build_resnet}
-assert tuple(MODELS) == TRAINABLE_NAMES
-
-
-def build_model(trainable: str, cfg: "TrainConfig", input_shape: tuple[int, int, int],
+def build_model(trainable: str, cfg: Hyperparameters, input_shape: tuple[int, int, int],
                 num_classes: int) -> tuple[nn.Module, str]:
-    if trainable not in MODELS:
-        raise ValueError(f"unknown trainable {trainable!r}; valid names: {', '.join(TRAINABLE_NAMES)}")
-    return MODELS[trainable](cfg, input_shape, num_classes)
+    """The model of a built-in trainable (the registry names its builder) and a label of its initial weights."""
+    from hwk4tune.registry import TRAINABLES, import_target
+
+    entry = TRAINABLES.get(trainable)
+    if entry is None or entry.model is None:
+        raise ValueError(f"no model builder for trainable {trainable!r} (built-ins: {', '.join(TRAINABLES)})")
+    return import_target(entry.model)(cfg, input_shape, num_classes)

@@ -111,20 +111,20 @@ def train_config(config: str | Path | Mapping[str, Any], epochs: int | None, out
 
     ``epochs=None`` takes the file's ``epochs``, else best.yaml's ``best.epoch``, else the space's
     ``max_epochs``. ``data_dir`` overrides the file's ``dataset.data_dir``. ``progress`` shows a bar per
-    epoch on stderr. Raises :class:`TrainFileError` (bad file), ``training.ConfigError`` (bad values) or
+    epoch on stderr. Raises :class:`TrainFileError` (bad file), ``hyperparams.ConfigError`` (bad values or unknown keys) or
     ``data.DataNotFoundError``.
     """
     import torch
 
     from hwk4tune.data import load_dataset
-    from hwk4tune.training import Learner, TrainConfig
+    from hwk4tune.registry import trainable_entry
+    from hwk4tune.training import Learner
 
     spec = resolve(config)
     epochs = spec["epochs"] if epochs is None else epochs
     if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1:
         raise TrainFileError(f"epochs must be an integer >= 1, but got {epochs!r} (pass --epochs N)")
-    cfg = TrainConfig.from_config(spec["hparams"])
-    ignored = TrainConfig.unknown_keys(spec["hparams"])
+    cfg = trainable_entry(spec["trainable"]).hyperparameters.from_config(spec["hparams"])  # unknown keys: an error
     ds_args = dict(spec["dataset"])
     if data_dir is not None:
         ds_args["data_dir"] = Path(data_dir)
@@ -175,7 +175,6 @@ def train_config(config: str | Path | Mapping[str, Any], epochs: int | None, out
         "weights": learner.weights,
         "trainable": spec["trainable"],
         "config": cfg.model_dump(),
-        "ignored_keys": ignored,
         "seed": seed,
         "dataset": {"name": data.name, "source": data.source, "sizes": data.sizes(),
                     "trained_on": "train+val", "evaluated_on": "test"},
@@ -223,10 +222,12 @@ def load_model(path: str | Path):
     import torch
 
     from hwk4tune.models import build_model
-    from hwk4tune.training import TrainConfig
+    from hwk4tune.registry import trainable_entry
 
     state = torch.load(path, map_location="cpu", weights_only=False)
-    cfg = TrainConfig.from_config({**state["config"], "pretrained": "none", "weights_path": None})
+    model_cls = trainable_entry(state["trainable"]).hyperparameters
+    config = {k: v for k, v in state["config"].items() if k not in ("pretrained", "weights_path")}
+    cfg = model_cls.from_config({**config, **({"pretrained": "none"} if "pretrained" in model_cls.model_fields else {})})
     model, _ = build_model(state["trainable"], cfg, tuple(state["input_shape"]), state["num_classes"])
     model.load_state_dict(state["model"])
     return model.eval()

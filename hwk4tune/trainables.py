@@ -10,8 +10,8 @@ equals ``training_iteration`` for a trial that was never restored: use it as sch
 
 A loss that stops being finite ends the trial normally after one last report with
 ``train_status="diverged"``, ``val_accuracy=0`` and ``val_loss=inf``, so one bad learning rate never
-crashes a sweep. Bad hyperparameter values raise :class:`~hwk4tune.training.ConfigError` and fail only
-their own trial.
+crashes a sweep. Bad hyperparameter values and unknown keys raise :class:`~hwk4tune.hyperparams.ConfigError`
+and fail only their own trial, with the reason.
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from hwk4tune.names import REPORTED_METRICS, TRAINABLE_NAMES
+from hwk4tune.registry import BUILTIN_METRICS, TRAINABLES, TrainableEntry, trainable_entry
 
-METRICS = REPORTED_METRICS
+METRICS = BUILTIN_METRICS
 
 
 def trial_resources() -> tuple[int, bool]:
@@ -44,12 +44,10 @@ def _run_trial(config: dict[str, Any], *, trainable: str, data, max_epochs: int)
     import torch
     from ray import tune
 
-    from hwk4tune.training import CHECKPOINT_FILE, Learner, TrainConfig, derive_seed
+    from hwk4tune.training import CHECKPOINT_FILE, Learner, derive_seed
 
-    cfg = TrainConfig.from_config(config)  # ConfigError fails this trial only, with the reason
-    unknown = TrainConfig.unknown_keys(config)
-    if unknown:
-        print(f"hwk4tune: ignoring config keys {unknown} (not hyperparameters of {trainable!r})", file=sys.stderr)
+    # an unknown key or a bad value raises ConfigError: this trial fails, with the reason, never ignored
+    cfg = TRAINABLES[trainable].hyperparameters.from_config(config)
     cpus, gpu = trial_resources()
     torch.set_num_threads(cpus)
     device = torch.device("cuda" if gpu and torch.cuda.is_available() else "cpu")
@@ -106,17 +104,19 @@ def resnet_trainable(config: dict[str, Any], data=None, max_epochs: int = 10) ->
     _run_trial(config, trainable="resnet", data=data, max_epochs=max_epochs)
 
 
-TRAINABLES: dict[str, Callable[..., None]] = {"cnn": cnn_trainable, "resnet": resnet_trainable}
-assert tuple(TRAINABLES) == TRAINABLE_NAMES
+def build_trainable(trainable: str | TrainableEntry, data, max_epochs: int):
+    """The function trainable Tune runs: a built-in one gets ``data`` (through Ray's object store, once) and
+    ``max_epochs``; an own trainable gets ``max_epochs`` if its signature takes it."""
+    import inspect
 
-
-def build_trainable(trainable: str, data, max_epochs: int):
-    """``tune.with_parameters(fn, data=data, max_epochs=max_epochs)`` for a registered trainable."""
     from ray import tune
 
-    if trainable not in TRAINABLES:
-        raise ValueError(f"unknown trainable {trainable!r}; valid names: {', '.join(TRAINABLE_NAMES)}")
+    entry = trainable if isinstance(trainable, TrainableEntry) else trainable_entry(trainable)
     if not isinstance(max_epochs, int) or max_epochs < 1:
         raise ValueError(f"max_epochs must be an integer >= 1, but got {max_epochs!r}")
-    fn = tune.with_parameters(TRAINABLES[trainable], data=data, max_epochs=max_epochs)
+    fn = entry.load()
+    if entry.builtin:
+        return tune.with_parameters(fn, data=data, max_epochs=max_epochs)
+    if "max_epochs" in inspect.signature(fn).parameters:
+        return tune.with_parameters(fn, max_epochs=max_epochs)
     return fn

@@ -1,7 +1,6 @@
 """One training loop, shared by the Tune trainables and ``hwk4tune train``.
 
-:class:`TrainConfig` validates a trial's flat hyperparameter dict (unknown keys are ignored: Tune and the
-space file may carry other keys). :class:`Learner` holds a model and its optimizer and runs epochs over
+:class:`Learner` holds a model and its optimizer and runs epochs over
 in-memory tensors: shuffled mini-batches, optional L1 penalty (λ·Σ|w| over the trainable parameters, the
 seed's ``get_loss``), random crop + flip for the ResNet, evaluation, and a clean stop when the loss stops
 being finite.
@@ -17,67 +16,17 @@ import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Literal, Mapping
+from typing import Any, Callable
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from hwk4tune.errors import InputError
+from hwk4tune.hyperparams import Hyperparameters
 from hwk4tune.models import build_model
 
 CHECKPOINT_FILE = "checkpoint.pt"
 EVAL_BATCH_SIZE = 1024
-
-
-class ConfigError(InputError, ValueError):
-    """Bad hyperparameter values; the message names each key, its value and the rule."""
-
-
-class TrainConfig(BaseModel):
-    """A trial's hyperparameters (see docs/ARCHITECTURE.md, "Trainable config")."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True, allow_inf_nan=False)
-
-    optimizer: Literal["sgd", "momentum", "adam", "adagrad"] = "adam"
-    lr: float = Field(1e-3, gt=0)
-    momentum: float = Field(0.9, ge=0, lt=1)  # used by "momentum" only
-    weight_decay: float = Field(0.0, ge=0)
-    l1: float = Field(0.0, ge=0)
-    dropout: float = Field(0.0, ge=0, lt=1)
-    hidden: int = Field(256, gt=0)  # CNN only
-    batch_norm: bool = False  # CNN only
-    batch_size: int = Field(64, gt=0)
-    finetune: Literal["head", "layer4", "all"] = "head"  # ResNet only
-    augment: bool = True  # ResNet only: random crop (padding 4) + horizontal flip
-    seed: int | None = None  # else derived from the trial id
-    weights_path: str | None = None  # ResNet only: a local ResNet18 state dict
-    pretrained: Literal["auto", "download", "none"] = "auto"  # ResNet only, when weights_path is unset
-    checkpoint_interval: int = Field(1, gt=0)  # epochs between checkpoints (the last epoch always saves)
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> "TrainConfig":
-        """Validate; raise :class:`ConfigError` listing every bad key as ``key = value: rule``."""
-        values = {k: _plain(v) for k, v in dict(config).items()}
-        try:
-            return cls.model_validate(values)
-        except ValidationError as exc:
-            problems = []
-            for err in exc.errors():
-                key = ".".join(str(p) for p in err["loc"]) or "config"
-                shown = repr(values[key]) if key in values else "(missing)"
-                problems.append(f"{key} = {shown}: {err['msg']}")
-            raise ConfigError("invalid hyperparameters: " + "; ".join(problems)) from None
-
-    @classmethod
-    def unknown_keys(cls, config: Mapping[str, Any]) -> list[str]:
-        return sorted(k for k in config if k not in cls.model_fields)
-
-
-def _plain(value: Any) -> Any:
-    """numpy scalars (from searchers) -> Python scalars."""
-    return value.item() if hasattr(value, "item") and getattr(value, "ndim", None) == 0 else value
 
 
 def derive_seed(text: str) -> int:
@@ -85,7 +34,7 @@ def derive_seed(text: str) -> int:
     return zlib.crc32(text.encode()) & 0x7FFFFFFF
 
 
-def make_optimizer(cfg: TrainConfig, params: list[nn.Parameter]) -> torch.optim.Optimizer:
+def make_optimizer(cfg: Hyperparameters, params: list[nn.Parameter]) -> torch.optim.Optimizer:
     match cfg.optimizer:
         case "sgd":
             return torch.optim.SGD(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -129,7 +78,7 @@ class EpochStats:
 class Learner:
     """A model, its optimizer and the loop. No module-level state: one Learner per trial."""
 
-    def __init__(self, trainable: str, cfg: TrainConfig, input_shape: tuple[int, int, int], num_classes: int,
+    def __init__(self, trainable: str, cfg: Hyperparameters, input_shape: tuple[int, int, int], num_classes: int,
                  *, seed: int, device: str | torch.device = "cpu"):
         self.trainable = trainable
         self.cfg = cfg
@@ -140,7 +89,7 @@ class Learner:
         self.model.to(self.device)
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = make_optimizer(cfg, self.params)
-        self.augment = trainable == "resnet" and cfg.augment
+        self.augment = bool(getattr(cfg, "augment", False))  # ResNet only
         self.generator = torch.Generator()
 
     def _seed_epoch(self, epoch: int) -> None:
