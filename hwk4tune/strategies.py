@@ -1,8 +1,9 @@
-"""Searchers and schedulers: two registries of builders (name -> function of one :class:`StrategyArgs`).
+"""Builders of Ray Tune searchers and schedulers, each a function of one :class:`StrategyArgs`.
 
-Adding a method means adding one builder to :data:`SEARCHERS` or :data:`SCHEDULERS`; the sweep runner never
-changes. Builders import Ray (and Optuna, HyperOpt, scikit-learn) when called, so importing this module is
-cheap.
+The registry is the spec models (:mod:`hwk4tune.spec.strategies`): each names its builder here as
+``builder = "hwk4tune.strategies:NAME"``, with its facts and rules beside it. Adding a method means one model
+and one builder; the sweep runner never changes. Builders import Ray (and Optuna, HyperOpt, scikit-learn)
+when called, so importing this module is cheap.
 
 Metric and mode are declared once, in ``TuneConfig``: no searcher or scheduler built here names them, and
 Tune hands them over through ``set_search_properties``. The search space is handed over the same way (the
@@ -13,27 +14,19 @@ Tuner itself gets no ``max_concurrent_trials`` (Ray would warn that it ignores i
 Schedulers count time in ``time_attr`` (default ``epoch``, which the trainables report, 1-based). Ray's own
 defaults differ per scheduler (``time_total_s`` for PBT, PB2 and the median rule: seconds!), so every
 builder passes it explicitly.
-
-:func:`problems` adds to :func:`hwk4tune.spec.pairing_problems` the rules that need the trainable (what it
-reports, whether it checkpoints) and the environment (optional packages); :func:`notices` lists legal but
-wasteful choices.
 """
 
 from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
-from hwk4tune.names import FIXED_WHILE_TRAINING
-from hwk4tune.space import Param, params, parse_space
-from hwk4tune.spec import CompareSpec, SpaceSpec, SweepSpec, pairing_problems
+from hwk4tune.registry import import_target
+from hwk4tune.space import Param, nest
+from hwk4tune.spec import SpaceSpec, SweepSpec
 
-__all__ = [
-    "SEARCHERS", "SCHEDULERS", "StrategyArgs", "build_searcher", "build_scheduler", "strategy_name",
-    "pbt_mutations", "pb2_bounds", "problems", "notices", 
-]
-
+__all__ = ["StrategyArgs", "build_searcher", "build_scheduler", "pbt_mutations", "pb2_bounds", "clip_into"]
 
 
 @dataclass(frozen=True)
@@ -54,15 +47,10 @@ class StrategyArgs:
                    spec.max_concurrent_trials, name)
 
 
-def strategy_name(searcher: Any, scheduler: Any) -> str:
-    """``optuna+asha``."""
-    return f"{searcher.name}+{scheduler.name}"
-
-
 # ------------------------------------------------------------------------------------------ searchers
 
 
-def _basic_variant(args: StrategyArgs):
+def basic_variant(args: StrategyArgs):
     from ray.tune.search import BasicVariantGenerator
 
     return BasicVariantGenerator(max_concurrent=args.max_concurrent_trials or 0,
@@ -90,7 +78,7 @@ def _optuna_sampler(kind: str, seed: int | None):
     return samplers[kind](seed=seed)
 
 
-def _optuna(args: StrategyArgs):
+def optuna(args: StrategyArgs):
     from ray.tune.search.optuna import OptunaSearch
 
     s = args.searcher
@@ -108,7 +96,7 @@ def _optuna(args: StrategyArgs):
     return _limited(searcher, args)
 
 
-def _hyperopt(args: StrategyArgs):
+def hyperopt(args: StrategyArgs):
     from ray.tune.search.hyperopt import HyperOptSearch
 
     s = args.searcher
@@ -117,29 +105,21 @@ def _hyperopt(args: StrategyArgs):
     return _limited(searcher, args)
 
 
-SEARCHERS: dict[str, Callable[[StrategyArgs], Any]] = {
-    "grid": _basic_variant,  # every grid parameter crossed; num_samples repeats the grid
-    "random": _basic_variant,
-    "optuna": _optuna,
-    "hyperopt": _hyperopt,
-}
-
-
 def build_searcher(args: StrategyArgs):
     """A Tune search algorithm for ``args.searcher`` (no metric, mode or space: TuneConfig gives them)."""
-    return _lookup(SEARCHERS, args.searcher.name, "searcher")(args)
+    return import_target(args.searcher.builder)(args)
 
 
 # ------------------------------------------------------------------------------------------ schedulers
 
 
-def _fifo(args: StrategyArgs):
+def fifo(args: StrategyArgs):
     from ray.tune.schedulers import FIFOScheduler
 
     return FIFOScheduler()
 
 
-def _asha(args: StrategyArgs):
+def asha(args: StrategyArgs):
     from ray.tune.schedulers import ASHAScheduler
 
     s = args.scheduler
@@ -147,14 +127,14 @@ def _asha(args: StrategyArgs):
                          reduction_factor=s.reduction_factor, brackets=s.brackets)
 
 
-def _hyperband(args: StrategyArgs):
+def hyperband(args: StrategyArgs):
     from ray.tune.schedulers import HyperBandScheduler
 
     s = args.scheduler
     return HyperBandScheduler(time_attr=s.time_attr, max_t=args.max_epochs, reduction_factor=s.reduction_factor)
 
 
-def _median(args: StrategyArgs):
+def median(args: StrategyArgs):
     from ray.tune.schedulers import MedianStoppingRule
 
     s = args.scheduler
@@ -173,7 +153,7 @@ def _seed_driver(seed: int | None) -> None:
         np.random.seed(seed)
 
 
-def _pbt(args: StrategyArgs):
+def pbt(args: StrategyArgs):
     from ray.tune.schedulers import PopulationBasedTraining
 
     s = args.scheduler
@@ -188,7 +168,7 @@ def _pbt(args: StrategyArgs):
     )
 
 
-def _pb2(args: StrategyArgs):
+def pb2(args: StrategyArgs):
     from ray.tune.schedulers.pb2 import PB2
 
     s = args.scheduler
@@ -201,26 +181,9 @@ def _pb2(args: StrategyArgs):
     )
 
 
-SCHEDULERS: dict[str, Callable[[StrategyArgs], Any]] = {
-    "fifo": _fifo,
-    "asha": _asha,  # max_t = the space's max_epochs
-    "hyperband": _hyperband,
-    "median": _median,
-    "pbt": _pbt,
-    "pb2": _pb2,
-}
-
-
 def build_scheduler(args: StrategyArgs):
     """A Tune trial scheduler for ``args.scheduler`` (no metric or mode: TuneConfig gives them)."""
-    return _lookup(SCHEDULERS, args.scheduler.name, "scheduler")(args)
-
-
-def _lookup(table: dict, name: str, what: str):
-    try:
-        return table[name]
-    except KeyError:
-        raise ValueError(f"unknown {what} {name!r} (valid: {', '.join(table)})") from None
+    return import_target(args.scheduler.builder)(args)
 
 
 # ------------------------------------------------------------------------------------------ PBT / PB2
@@ -232,36 +195,21 @@ def _mutation(p: Param):
     return list(p.args) if p.is_categorical else p.to_tune()
 
 
-def _nest(flat: dict[str, Any]) -> dict[str, Any]:
-    """{"a/b": x} -> {"a": {"b": x}}: Ray matches mutations to the (nested) config by structure."""
-    out: dict[str, Any] = {}
-    for dotted, value in flat.items():
-        node = out
-        *parents, leaf = dotted.split("/")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = value
-    return out
-
-
 def _mutated(space: SpaceSpec, given: dict[str, Any] | None) -> dict[str, Any]:
     """What PBT mutates, flat by dotted name: a Param, or a plain list of values."""
-    if not given:
-        return {name: p for name, p in params(space.space).items() if name not in FIXED_WHILE_TRAINING}
-    flat = {}
-    for name, raw in given.items():
-        value = parse_space({name: raw}, "scheduler.hyperparam_mutations")[name]
-        flat[name] = value if isinstance(value, Param) else list(raw) if isinstance(raw, list) else raw
-    return flat
+    if not given:  # the spec model parsed `given` already: Params and lists of values
+        fixed = space.entry.fixed_while_training
+        return {name: p for name, p in space.params.items() if name not in fixed}
+    return dict(given)
 
 
 def pbt_mutations(space: SpaceSpec, given: dict[str, Any] | None = None) -> dict[str, Any]:
     """PBT's ``hyperparam_mutations``: every tunable parameter of the space that may change mid-training
-    (not those of ``FIXED_WHILE_TRAINING``), or those ``given``.
+    (not the trainable's ``fixed_while_training``), or those ``given``.
 
     A given value is written in the space DSL (``{loguniform: [1e-4, 0.1]}``) or as a plain list of values.
     """
-    return _nest({name: _mutation(v) if isinstance(v, Param) else v for name, v in _mutated(space, given).items()})
+    return nest({name: _mutation(v) if isinstance(v, Param) else v for name, v in _mutated(space, given).items()})
 
 
 def pbt_bounds(space: SpaceSpec, given: dict[str, Any] | None = None) -> dict[str, tuple[float, float]]:
@@ -289,50 +237,7 @@ def clip_into(bounds: dict[str, tuple[float, float]], config: dict) -> dict:
 
 def pb2_bounds(space: SpaceSpec, given: dict[str, tuple[float, float]] | None = None) -> dict[str, list[float]]:
     """PB2's ``hyperparam_bounds``: ``given``, else the (low, high) of every numeric range of the space."""
+    fixed = space.entry.fixed_while_training
     flat = {k: list(v) for k, v in given.items()} if given else {
-        name: list(p.bounds) for name, p in params(space.space).items()
-        if p.bounds is not None and name not in FIXED_WHILE_TRAINING}
-    return _nest(flat)
-
-
-# ------------------------------------------------------------------------------------------ rules
-
-
-def problems(spec: SweepSpec | CompareSpec) -> list[tuple[tuple, str]]:
-    """Every rule a sweep (or comparison) breaks, as (key path, message); see :func:`hwk4tune.spec.check_pairing`."""
-    return list(pairing_problems(spec))
-
-
-def notices(spec: SweepSpec) -> list[str]:
-    """Legal but wasteful choices, one line each (printed before the sweep starts; nothing is refused)."""
-    out = []
-    s, sch, n, epochs = spec.searcher, spec.scheduler, spec.num_samples, spec.space.max_epochs
-    space_params = spec.space.params
-    by_epoch = getattr(sch, "time_attr", "epoch") in ("epoch", "training_iteration")
-    if s.name == "optuna" and s.sampler in ("tpe", "gp") and n <= 10:
-        out.append(f"optuna's {s.sampler} sampler draws its first 10 trials at random: with num_samples={n} "
-                   "this is random search")
-    if s.name == "optuna" and any(p.kind == "qloguniform" for p in space_params.values()):
-        out.append("optuna ignores the quantization of qloguniform parameters")
-    if s.name == "optuna" and s.sampler == "cmaes" and any(p.is_categorical for p in space_params.values()):
-        out.append("optuna's cmaes sampler draws categorical parameters at random")
-    if s.name == "hyperopt" and s.n_initial_points >= n:
-        out.append(f"hyperopt draws its first n_initial_points={s.n_initial_points} trials at random: with "
-                   f"num_samples={n} this is random search")
-    if sch.name == "asha" and by_epoch and sch.grace_period >= epochs:
-        out.append(f"asha with grace_period={sch.grace_period} >= max_epochs={epochs} stops no trial early")
-    if sch.name == "median" and (n <= sch.min_samples_required or (by_epoch and sch.grace_period >= epochs)):
-        out.append("the median rule will stop no trial early (grace_period >= max_epochs or "
-                   "num_samples <= min_samples_required)")
-    if sch.name in ("pbt", "pb2"):
-        if by_epoch and sch.perturbation_interval >= epochs:
-            out.append(f"{sch.name} perturbs every {sch.perturbation_interval} epochs, but trials last "
-                       f"{epochs}: no trial will ever exploit another")
-        if n < 2 or (spec.max_concurrent_trials or n) < 2:
-            out.append(f"{sch.name} compares trials that run at the same time: with one at a time, none exploits")
-    if not spec.reuse_actors:
-        out.append("reuse_actors: false starts a new worker process for every trial (about 2 s each on a "
-                   "small machine)")
-    if s.name == "grid" and n > 1 and all(p.kind == "grid" for p in space_params.values()):
-        out.append(f"num_samples={n} repeats the same grid {n} times (only the seeds differ)")
-    return out
+        name: list(p.bounds) for name, p in space.params.items() if p.bounds is not None and name not in fixed}
+    return nest(flat)

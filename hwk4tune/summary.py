@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from hwk4tune.space import describe
 from hwk4tune.spec import CompareSpec, SpaceSpec, SweepSpec
 
 
@@ -22,13 +21,13 @@ def strategy_text(searcher, scheduler) -> str:
 
 def _space_lines(space: SpaceSpec) -> list[str]:
     ds = space.dataset
-    subset = f" (subset {ds.subset})" if ds.subset else ""
+    where = f" on {ds.name}" + (f" (subset {ds.subset})" if ds.subset else "") if ds else ""
     goal = "maximize" if space.mode == "max" else "minimize"
     lines = [
-        f"  trainable  {space.trainable} on {ds.name}{subset}",
+        f"  trainable  {space.trainable}{where}",
         f"  objective  {goal} {space.metric}, up to {space.max_epochs} epochs",
     ]
-    params = describe(space.space)
+    params = space.space.describe()
     width = max((len(name) for name, _ in params), default=0)
     lines += [f"    {name:<{width}}  {text}" for name, text in params]
     return lines

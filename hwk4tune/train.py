@@ -21,7 +21,7 @@ from typing import Any, Mapping
 import yaml
 
 from hwk4tune.errors import InputError
-from hwk4tune.names import TRAINABLE_NAMES
+from hwk4tune.registry import TRAINABLES
 
 
 class TrainFileError(InputError, ValueError):
@@ -46,7 +46,7 @@ def _read(config: str | Path | Mapping[str, Any]) -> tuple[dict[str, Any], Path 
 def resolve(config: str | Path | Mapping[str, Any]) -> dict[str, Any]:
     """Read a space file with fixed values or a best.yaml into ``{trainable, dataset, hparams, epochs,
     best, source}``; ``dataset`` is a dict of :func:`hwk4tune.data.load_dataset` arguments."""
-    from hwk4tune.space import SpaceError, constants, params, parse_space
+    from hwk4tune.space import Space, SpaceError
     from hwk4tune.spec import DatasetSpec, SpecError, load_space
 
     raw, path = _read(config)
@@ -71,7 +71,7 @@ def resolve(config: str | Path | Mapping[str, Any]) -> dict[str, Any]:
                 spec = load_space(path)
                 space, dataset, trainable, epochs = spec.space, spec.dataset, spec.trainable, spec.max_epochs
             else:
-                space = parse_space(raw["space"])
+                space = Space.parse(raw["space"])
                 ds = raw.get("dataset")
                 dataset = DatasetSpec.model_validate({"name": ds} if isinstance(ds, str) else ds)
                 trainable, epochs = raw.get("trainable"), raw.get("max_epochs")
@@ -79,17 +79,18 @@ def resolve(config: str | Path | Mapping[str, Any]) -> dict[str, Any]:
             raise TrainFileError(str(exc)) from None
         except (SpaceError, ValueError) as exc:
             raise TrainFileError(f"{where}: {exc}") from None
-        tunable = params(space)
+        tunable = space.params
         if tunable:
             raise TrainFileError(
                 f"{where}: space still has distributions for {', '.join(sorted(tunable))}; train takes fixed "
                 f"values only: replace each with one value, or pass the best.yaml of a sweep")
-        hparams, best = constants(space), None
+        hparams, best = space.constants, None
     else:
         raise TrainFileError(f"{where}: expected a best.yaml (trainable, dataset, config) or a space file "
                              f"(trainable, dataset, space); found keys {sorted(raw)}")
-    if trainable not in TRAINABLE_NAMES:
-        raise TrainFileError(f"{where}: trainable: {trainable!r} is not one of {', '.join(TRAINABLE_NAMES)}")
+    if trainable not in TRAINABLES:
+        raise TrainFileError(f"{where}: trainable: {trainable!r} is not one of {', '.join(TRAINABLES)} "
+                             "(train runs the built-in trainables; run your own with its own script)")
     data_dir = dataset.data_dir
     if data_dir is not None and path is not None and not Path(data_dir).is_absolute():
         data_dir = path.parent / data_dir

@@ -1,0 +1,167 @@
+"""The three YAML kinds — space, sweep, compare — as validated pydantic models (no Ray, no torch).
+
+Rules spanning several parts of a file (a space against its trainable's hyperparameters, a searcher
+against a scheduler) run once, in :mod:`hwk4tune.spec.loading`, where each problem keeps its line; a model
+returned by a loader is valid.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator
+from pydantic.json_schema import SkipJsonSchema
+
+from hwk4tune.registry import DATASETS, TRAINABLES, TrainableEntry, dataset_entry, trainable_entry
+from hwk4tune.space import Param, Space
+from hwk4tune.spec.base import Strict
+from hwk4tune.spec.strategies import SCHEDULERS, SEARCHERS, FifoScheduler, Pairing, SchedulerBase, SearcherBase
+
+SearcherSpec = Annotated[Union[SEARCHERS], Field(discriminator="name")]  # type: ignore[valid-type]
+SchedulerSpec = Annotated[Union[SCHEDULERS], Field(discriminator="name")]  # type: ignore[valid-type]
+
+
+class DatasetSpec(Strict):
+    name: str = Field(description=f"one of {', '.join(DATASETS)}")
+    subset: int | None = Field(None, gt=0, description="use only this many training images")
+    data_dir: Path | None = Field(None, description="folder holding the data set (relative to this file)")
+    val_fraction: float = Field(0.1, gt=0, lt=1)
+    seed: int = Field(0, description="seed of the train/validation split")
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, name: str) -> str:
+        return dataset_entry(name).name
+
+
+@functools.lru_cache(maxsize=64)
+def _entry(name: str, base_dir: Path | None) -> TrainableEntry:
+    return trainable_entry(name, base_dir)
+
+
+class SpaceSpec(Strict):
+    """What to tune: a trainable on a data set, the metric, and the search space."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    # first, so that the trainable's validator can resolve an own trainable's path relative to this file
+    source: SkipJsonSchema[Path | None] = Field(None, exclude=True)
+    trainable: str = Field(description=f"one of {', '.join(TRAINABLES)}, or your own: file.py:function")
+    dataset: DatasetSpec | None = Field(None, description="required by the built-in trainables")
+    metric: str = "val_accuracy"
+    mode: Literal["max", "min"] = "max"
+    max_epochs: int = Field(gt=0)
+    space: Space = Field(description="parameter -> {distribution: [args]} | constant | nested mapping")
+
+    @field_validator("trainable")
+    @classmethod
+    def _known(cls, name: str, info: ValidationInfo) -> str:
+        source = info.data.get("source")
+        _entry(name, source.parent if source else None)
+        return name
+
+    @field_validator("dataset")
+    @classmethod
+    def _needed(cls, dataset: DatasetSpec | None, info: ValidationInfo) -> DatasetSpec | None:
+        name = info.data.get("trainable")
+        if dataset is None and name in TRAINABLES:
+            raise ValueError(f"trainable {name!r} needs a data set, e.g. dataset: {{name: digits}}")
+        return dataset
+
+    @property
+    def entry(self) -> TrainableEntry:
+        return _entry(self.trainable, self.source.parent if self.source else None)
+
+    @property
+    def params(self) -> dict[str, Param]:
+        return self.space.params
+
+
+def _named(value: Any) -> Any:
+    """`searcher: random` is short for `searcher: {name: random}`."""
+    return {"name": value} if isinstance(value, str) else value
+
+
+class Resources(Strict):
+    cpu: float = Field(1, gt=0)
+    gpu: float = Field(0, ge=0)
+
+
+class SweepSpec(Strict):
+    """One sweep: a space, a searcher, a scheduler and a budget."""
+
+    space: SpaceSpec
+    searcher: SearcherSpec
+    scheduler: SchedulerSpec = FifoScheduler(name="fifo")
+    num_samples: int = Field(10, gt=0)
+    max_concurrent_trials: int | None = Field(None, gt=0)
+    resources_per_trial: Resources = Resources()
+    max_failures: int = Field(1, ge=0, description="retries of a failing trial")
+    reuse_actors: bool = True
+    name: str | None = None
+    label: str | None = Field(None, description="the strategy's label (a comparison sets it); "
+                              "default searcher+scheduler")
+    storage: str | None = Field(None, description="folder or URI (s3://, gs://); default ./runs")
+    source: SkipJsonSchema[Path | None] = Field(None, exclude=True)
+
+    _named = field_validator("searcher", "scheduler", mode="before")(lambda cls, v: _named(v))
+
+    @property
+    def strategy_label(self) -> str:
+        return self.label or f"{self.searcher.name}+{self.scheduler.name}"
+
+    @property
+    def pairing(self) -> Pairing:
+        return Pairing(self.space, self.searcher, self.scheduler, self.space.max_epochs, self.num_samples,
+                       self.max_concurrent_trials, self.reuse_actors)
+
+    def notices(self) -> list[str]:
+        out = self.pairing.notices()
+        if not self.reuse_actors:
+            out.append("reuse_actors: false starts a new worker process for every trial (about 2 s each on a "
+                       "small machine)")
+        return out
+
+
+class Strategy(Strict):
+    searcher: SearcherSpec
+    scheduler: SchedulerSpec = FifoScheduler(name="fifo")
+
+    _named = field_validator("searcher", "scheduler", mode="before")(lambda cls, v: _named(v))
+
+
+class Budget(Strict):
+    num_samples: int = Field(gt=0)
+    max_epochs: int | None = Field(None, gt=0, description="defaults to the space's max_epochs")
+
+
+class CompareSpec(Strict):
+    """Strategies head to head: each strategy x seed gets the same budget."""
+
+    space: SpaceSpec
+    budget: Budget
+    seeds: list[int] = Field([0], min_length=1)
+    strategies: dict[str, Strategy] = Field(min_length=1)
+    resources_per_trial: Resources = Resources()
+    max_concurrent_trials: int | None = Field(None, gt=0)
+    target: float | None = Field(None, description="metric value to reach; default the median final best")
+    name: str | None = None
+    source: SkipJsonSchema[Path | None] = Field(None, exclude=True)
+
+    @property
+    def max_epochs(self) -> int:
+        return self.budget.max_epochs or self.space.max_epochs
+
+    def pairing(self, label: str) -> Pairing:
+        s = self.strategies[label]
+        space = self.space
+        if self.budget.max_epochs:
+            space = space.model_copy(update={"max_epochs": self.budget.max_epochs})
+        return Pairing(space, s.searcher, s.scheduler, self.max_epochs, self.budget.num_samples,
+                       self.max_concurrent_trials)
+
+
+__all__ = ["DatasetSpec", "SpaceSpec", "SweepSpec", "CompareSpec", "Strategy", "Budget", "Resources",
+           "SearcherSpec", "SchedulerSpec", "SearcherBase", "SchedulerBase"]

@@ -1,0 +1,382 @@
+"""Searchers and schedulers as spec models: the registry of each kind, with every fact and rule on the model.
+
+Each model declares its facts as class attributes (``model_based``, ``restores_checkpoints``, the ``builder``
+that :mod:`hwk4tune.strategies` imports lazily) and its rules as two methods that see the whole
+:class:`Pairing` (space, the other half, budget): ``problems`` (Ray would refuse or break at run time: the
+file is refused, each problem with its line) and ``notices`` (legal but wasteful). The loader runs them once.
+Adding a searcher or scheduler means adding one model here and one builder; nothing else changes.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from pydantic import Field, field_validator
+
+from hwk4tune.space import Param, Space, SpaceError
+from hwk4tune.spec.base import Strict
+
+if TYPE_CHECKING:
+    from hwk4tune.spec.models import SpaceSpec
+
+# What Tune adds to every result by itself; a time attribute or metric may name these too.
+RAY_RESULT_KEYS = ("training_iteration", "time_total_s", "time_this_iter_s", "timestamp")
+MONOTONE_KEYS = ("epoch", "training_iteration", "time_total_s", "timestamp")
+EPOCH_KEYS = ("epoch", "training_iteration")
+
+Found = list[tuple[str, str]]  # (key path under the sweep, message)
+
+
+@dataclass(frozen=True)
+class Pairing:
+    """What a searcher's and a scheduler's rules may look at."""
+
+    space: "SpaceSpec"
+    searcher: "SearcherBase"
+    scheduler: "SchedulerBase"
+    max_epochs: int
+    num_samples: int
+    max_concurrent_trials: int | None = None
+    reuse_actors: bool = True
+
+    @property
+    def params(self) -> dict[str, Param]:
+        return self.space.params
+
+    def problems(self) -> Found:
+        return self.searcher.problems(self) + self.scheduler.problems(self)
+
+    def notices(self) -> list[str]:
+        return self.searcher.notices(self) + self.scheduler.notices(self)
+
+
+# ------------------------------------------------------------------------------------------ searchers
+
+
+class SearcherBase(Strict):
+    name: str
+    model_based: ClassVar[bool] = False  # learns from results: no grid parameters, no PBT/PB2
+    builder: ClassVar[str] = "hwk4tune.strategies:basic_variant"
+
+    def problems(self, p: Pairing) -> Found:
+        grid = [n for n, q in p.params.items() if q.kind == "grid"]
+        found: Found = []
+        if grid and self.model_based:
+            found.append(("searcher", f"{self.name} cannot search grid parameters ({', '.join(grid)}): use choice "
+                          "instead, or searcher: grid / random"))
+        points = getattr(self, "points_to_evaluate", None)
+        if points:
+            found.extend(_point_problems(p.params, points, self.name))
+        return found
+
+    def notices(self, p: Pairing) -> list[str]:
+        return []
+
+
+class GridSearcher(SearcherBase):
+    name: Literal["grid"]
+
+    def problems(self, p: Pairing) -> Found:
+        if not any(q.kind == "grid" for q in p.params.values()):
+            return [("searcher", "grid needs at least one {grid: [...]} parameter in the space")]
+        return super().problems(p)
+
+    def notices(self, p: Pairing) -> list[str]:
+        if p.num_samples > 1 and all(q.kind == "grid" for q in p.params.values()):
+            return [f"num_samples={p.num_samples} repeats the same grid {p.num_samples} times (only the seeds differ)"]
+        return []
+
+
+class RandomSearcher(SearcherBase):
+    name: Literal["random"]
+    seed: int | None = None
+
+
+class OptunaSearcher(SearcherBase):
+    name: Literal["optuna"]
+    model_based: ClassVar[bool] = True
+    builder: ClassVar[str] = "hwk4tune.strategies:optuna"
+    sampler: Literal["tpe", "gp", "cmaes", "qmc", "random"] = "tpe"
+    seed: int | None = None
+    points_to_evaluate: list[dict[str, Any]] | None = None
+    storage: str | None = Field(None, description="SQLAlchemy URL, e.g. sqlite:///optuna.db")
+    study_name: str | None = None
+
+    def problems(self, p: Pairing) -> Found:
+        found = super().problems(p)
+        if self.study_name and not self.storage:
+            found.append(("searcher.study_name", "study_name only makes sense with storage (an SQLAlchemy URL "
+                          "such as sqlite:///optuna.db)"))
+        normal = [n for n, q in p.params.items() if q.kind == "normal"]
+        if normal:
+            found.append(("searcher", f"optuna cannot sample normal distributions ({', '.join(normal)}): "
+                          "use uniform, or searcher: hyperopt / random"))
+        if self.sampler == "cmaes" and not importlib.util.find_spec("cmaes"):
+            found.append(("searcher.sampler", "optuna's cmaes sampler needs the package `cmaes` "
+                          "(pip install cmaes), or use sampler: tpe / gp"))
+        return found
+
+    def notices(self, p: Pairing) -> list[str]:
+        out = []
+        if self.sampler in ("tpe", "gp") and p.num_samples <= 10:
+            out.append(f"optuna's {self.sampler} sampler draws its first 10 trials at random: with "
+                       f"num_samples={p.num_samples} this is random search")
+        if any(q.kind == "qloguniform" for q in p.params.values()):
+            out.append("optuna ignores the quantization of qloguniform parameters")
+        if self.sampler == "cmaes" and any(q.is_categorical for q in p.params.values()):
+            out.append("optuna's cmaes sampler draws categorical parameters at random")
+        return out
+
+
+class HyperOptSearcher(SearcherBase):
+    name: Literal["hyperopt"]
+    model_based: ClassVar[bool] = True
+    builder: ClassVar[str] = "hwk4tune.strategies:hyperopt"
+    seed: int | None = None
+    n_initial_points: int = Field(20, gt=0)
+    points_to_evaluate: list[dict[str, Any]] | None = None
+
+    def notices(self, p: Pairing) -> list[str]:
+        if self.n_initial_points >= p.num_samples:
+            return [f"hyperopt draws its first n_initial_points={self.n_initial_points} trials at random: with "
+                    f"num_samples={p.num_samples} this is random search"]
+        return []
+
+
+SEARCHERS: tuple[type[SearcherBase], ...] = (GridSearcher, RandomSearcher, OptunaSearcher, HyperOptSearcher)
+
+
+def _point_problems(params: dict[str, Param], points: list[dict], searcher: str) -> Found:
+    """Ray's model-based searchers want every tunable parameter, and only those, in each start point."""
+    found: Found = []
+    for i, point in enumerate(points):
+        key = f"searcher.points_to_evaluate.{i}"
+        missing = [n for n in params if n not in point]
+        unknown = [n for n in point if n not in params]
+        if missing or unknown:
+            parts = ([f"missing {', '.join(missing)}"] if missing else []) + (
+                [f"unknown {', '.join(unknown)}"] if unknown else [])
+            found.append((key, f"{searcher} needs each start point to set every tunable parameter and no other: "
+                          + "; ".join(parts)))
+            continue
+        for name, value in point.items():
+            if not params[name].contains(value):
+                found.append((f"{key}.{name}", f"{value!r} is not in {params[name].describe()}"))
+    return found
+
+
+# ------------------------------------------------------------------------------------------ schedulers
+
+
+def _time_attr():
+    return Field("epoch", description="the reported result that counts time: epoch, training_iteration, time_total_s")
+
+
+class SchedulerBase(Strict):
+    name: str
+    builder: ClassVar[str]
+    restores_checkpoints: ClassVar[bool] = False  # pauses or clones trials through their checkpoints
+    explores_config: ClassVar[bool] = False  # picks new configurations itself (PBT, PB2)
+    counts_to_max_epochs: ClassVar[bool] = False  # its max_t is max_epochs, so time_attr must count epochs
+
+    def problems(self, p: Pairing) -> Found:
+        found: Found = []
+        entry = p.space.entry
+        time_attr = getattr(self, "time_attr", None)
+        if time_attr is not None:
+            reported = (entry.reports or ()) + RAY_RESULT_KEYS
+            if entry.reports is not None and time_attr not in reported:
+                found.append(("scheduler.time_attr", f"trainable {p.space.trainable!r} never reports {time_attr!r}: "
+                              "use epoch, training_iteration or time_total_s"))
+            elif self.counts_to_max_epochs and time_attr not in EPOCH_KEYS:
+                found.append(("scheduler.time_attr", f"{self.name} stops at max_t = max_epochs, so its time_attr "
+                              f"must count epochs ({' or '.join(EPOCH_KEYS)}), got {time_attr!r}"))
+            elif time_attr not in MONOTONE_KEYS:
+                found.append(("scheduler.time_attr", f"{time_attr!r} does not grow with time: "
+                              "use epoch, training_iteration or time_total_s"))
+        if self.restores_checkpoints and not entry.checkpoints:
+            found.append(("scheduler", f"{self.name} restores trials from checkpoints, but trainable "
+                          f"{p.space.trainable!r} saves none: use asha, median or fifo"))
+        if self.explores_config and p.searcher.model_based:
+            found.append(("scheduler", f"{self.name} picks the next configurations itself and Ray refuses it "
+                          f"with a model-based searcher ({p.searcher.name}): use searcher: random (or grid)"))
+        return found
+
+    def notices(self, p: Pairing) -> list[str]:
+        return []
+
+    def _epochs(self) -> bool:
+        return getattr(self, "time_attr", "epoch") in EPOCH_KEYS
+
+
+class FifoScheduler(SchedulerBase):
+    name: Literal["fifo"]
+    builder: ClassVar[str] = "hwk4tune.strategies:fifo"
+
+
+class AshaScheduler(SchedulerBase):
+    name: Literal["asha"]
+    builder: ClassVar[str] = "hwk4tune.strategies:asha"
+    counts_to_max_epochs: ClassVar[bool] = True
+    time_attr: str = _time_attr()
+    grace_period: int = Field(1, gt=0)
+    reduction_factor: float = Field(3, gt=1)
+    brackets: int = Field(1, gt=0)
+
+    def problems(self, p: Pairing) -> Found:
+        found = super().problems(p)
+        if not found and self.grace_period > p.max_epochs:
+            found.append(("scheduler.grace_period", f"asha needs grace_period <= max_epochs, but got "
+                          f"(grace_period={self.grace_period}, max_epochs={p.max_epochs})"))
+        return found
+
+    def notices(self, p: Pairing) -> list[str]:
+        if self._epochs() and self.grace_period >= p.max_epochs:
+            return [f"asha with grace_period={self.grace_period} >= max_epochs={p.max_epochs} stops no trial early"]
+        return []
+
+
+class HyperBandScheduler(SchedulerBase):
+    name: Literal["hyperband"]
+    builder: ClassVar[str] = "hwk4tune.strategies:hyperband"
+    restores_checkpoints: ClassVar[bool] = True
+    counts_to_max_epochs: ClassVar[bool] = True
+    time_attr: str = _time_attr()
+    reduction_factor: float = Field(3, gt=1)
+
+
+class MedianScheduler(SchedulerBase):
+    name: Literal["median"]
+    builder: ClassVar[str] = "hwk4tune.strategies:median"
+    time_attr: str = _time_attr()
+    grace_period: int = Field(1, ge=0)
+    min_samples_required: int = Field(3, gt=0)
+
+    def notices(self, p: Pairing) -> list[str]:
+        if p.num_samples <= self.min_samples_required or (self._epochs() and self.grace_period >= p.max_epochs):
+            return ["the median rule will stop no trial early (grace_period >= max_epochs or "
+                    "num_samples <= min_samples_required)"]
+        return []
+
+
+class _PopulationScheduler(SchedulerBase):
+    """PBT and PB2: clone the weights of good trials into bad ones and change their configuration."""
+
+    restores_checkpoints: ClassVar[bool] = True
+    explores_config: ClassVar[bool] = True
+    time_attr: str = _time_attr()
+    perturbation_interval: int = Field(1, gt=0)
+    quantile_fraction: float = Field(0.25, gt=0, le=0.5)
+    seed: int | None = None
+
+    def explored(self) -> dict:
+        return {}
+
+    def problems(self, p: Pairing) -> Found:
+        found = super().problems(p)
+        explored = self.explored()
+        fixed = [k for k in explored if k in p.space.entry.fixed_while_training]
+        if fixed:
+            key = "hyperparam_mutations" if self.name == "pbt" else "hyperparam_bounds"
+            found.append((f"scheduler.{key}", f"{', '.join(fixed)} cannot change mid-training (a checkpoint of one "
+                          f"value does not load under another); {self.name} copies them from the trial it clones"))
+        return found
+
+    def notices(self, p: Pairing) -> list[str]:
+        out = []
+        if self._epochs() and self.perturbation_interval >= p.max_epochs:
+            out.append(f"{self.name} perturbs every {self.perturbation_interval} epochs, but trials last "
+                       f"{p.max_epochs}: no trial will ever exploit another")
+        if p.num_samples < 2 or (p.max_concurrent_trials or p.num_samples) < 2:
+            out.append(f"{self.name} compares trials that run at the same time: with one at a time, none exploits")
+        return out
+
+
+class PbtScheduler(_PopulationScheduler):
+    name: Literal["pbt"]
+    builder: ClassVar[str] = "hwk4tune.strategies:pbt"
+    resample_probability: float = Field(0.25, ge=0, le=1)
+    hyperparam_mutations: dict[str, Any] | None = Field(None, description="defaults to the space's parameters")
+
+    @field_validator("hyperparam_mutations")
+    @classmethod
+    def _parse(cls, raw: dict[str, Any] | None) -> dict[str, Any] | None:
+        """Written in the space DSL (``{loguniform: [1e-4, 0.1]}``) or as a plain list of values."""
+        if raw is None:
+            return None
+        out = {}
+        for name, value in raw.items():
+            if isinstance(value, list):
+                if not value:
+                    raise ValueError(f"{name}: a list of values needs at least one value")
+                out[name] = value
+                continue
+            try:
+                parsed = Space.parse({name: value}, "hyperparam_mutations").tree[name]
+            except SpaceError as exc:
+                raise ValueError(f"{exc.key.removeprefix('hyperparam_mutations.')}: {exc.message}") from None
+            if not isinstance(parsed, Param):
+                raise ValueError(f"{name}: write a distribution ({{uniform: [low, high]}}) or a list of values, "
+                                 f"got {value!r}")
+            out[name] = parsed
+        return out
+
+    def explored(self) -> dict:
+        return self.hyperparam_mutations or {}
+
+    def problems(self, p: Pairing) -> Found:
+        found = super().problems(p)
+        if self.hyperparam_mutations:
+            unknown = [k for k in self.hyperparam_mutations if k not in p.params]
+            if unknown:
+                found.append(("scheduler.hyperparam_mutations", f"{', '.join(unknown)} not tunable parameters of "
+                              f"the space (tunable: {', '.join(p.params) or 'none'})"))
+        elif not [n for n in p.params if n not in p.space.entry.fixed_while_training]:
+            found.append(("scheduler", "pbt needs at least one tunable parameter in the space that may change "
+                          "mid-training, to mutate"))
+        return found
+
+
+class Pb2Scheduler(_PopulationScheduler):
+    name: Literal["pb2"]
+    builder: ClassVar[str] = "hwk4tune.strategies:pb2"
+    hyperparam_bounds: dict[str, tuple[float, float]] | None = Field(None, description="defaults to the space's ranges")
+
+    @field_validator("hyperparam_bounds")
+    @classmethod
+    def _ordered(cls, bounds: dict[str, tuple[float, float]] | None):
+        flipped = [f"{k}=[{lo}, {hi}]" for k, (lo, hi) in (bounds or {}).items() if not lo < hi]
+        if flipped:
+            raise ValueError(f"bounds need low < high, got {', '.join(flipped)}")
+        return bounds
+
+    def explored(self) -> dict:
+        return self.hyperparam_bounds or {}
+
+    def problems(self, p: Pairing) -> Found:
+        found = super().problems(p)
+        params = p.params
+        if self.hyperparam_bounds:
+            bad = [k for k in self.hyperparam_bounds if k not in params or params[k].bounds is None]
+            if bad:
+                found.append(("scheduler.hyperparam_bounds", f"{', '.join(bad)} not numeric-range parameters of "
+                              f"the space (numeric: {', '.join(n for n, q in params.items() if q.bounds) or 'none'})"))
+        else:
+            no_range = [n for n, q in params.items() if q.bounds is None]
+            if no_range:
+                found.append(("scheduler", f"pb2 explores continuous ranges only, but {', '.join(no_range)} have "
+                              "none (categorical or normal): give hyperparam_bounds for the numeric ones, or use pbt"))
+            elif not params:
+                found.append(("scheduler", "pb2 needs at least one numeric range parameter in the space"))
+        return found
+
+
+SCHEDULERS: tuple[type[SchedulerBase], ...] = (
+    FifoScheduler, AshaScheduler, HyperBandScheduler, MedianScheduler, PbtScheduler, Pb2Scheduler)
+
+
+def names(models: tuple[type, ...]) -> tuple[str, ...]:
+    """The YAML names of registered models (their ``name: Literal[...]``)."""
+    return tuple(m.model_fields["name"].annotation.__args__[0] for m in models)
