@@ -99,6 +99,15 @@ def trainable_entry(name: str, base_dir: Path | None = None) -> TrainableEntry:
                           fn, (fn.__doc__ or "").strip().split("\n")[0])
 
 
+def absolute_trainable(name: str, base_dir: Path | None) -> str:
+    """``my_model.py:train`` -> ``/abs/dir/my_model.py:train``, so a saved sweep resumes from anywhere."""
+    where, _, attr = name.rpartition(":")
+    if not where.endswith(".py"):
+        return name
+    path = Path(where).expanduser()
+    return f"{(path if path.is_absolute() else (base_dir or Path.cwd()) / path).resolve()}:{attr}"
+
+
 def _load_own(name: str, base_dir: Path | None) -> Callable:
     where, _, attr = name.rpartition(":")
     if not where or not attr.isidentifier():

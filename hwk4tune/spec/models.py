@@ -14,7 +14,15 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from hwk4tune.registry import DATASETS, TRAINABLES, TrainableEntry, dataset_entry, trainable_entry
+from hwk4tune.registry import (
+    DATASETS,
+    TRAINABLES,
+    TrainableEntry,
+    absolute_trainable,
+    dataset_entry,
+    is_own_trainable,
+    trainable_entry,
+)
 from hwk4tune.space import Param, Space
 from hwk4tune.spec.base import Strict
 from hwk4tune.spec.strategies import SCHEDULERS, SEARCHERS, FifoScheduler, Pairing, SchedulerBase, SearcherBase
@@ -59,8 +67,9 @@ class SpaceSpec(Strict):
     @classmethod
     def _known(cls, name: str, info: ValidationInfo) -> str:
         source = info.data.get("source")
-        _entry(name, source.parent if source else None)
-        return name
+        base_dir = source.parent if source else None
+        _entry(name, base_dir)
+        return absolute_trainable(name, base_dir) if is_own_trainable(name) else name
 
     @field_validator("dataset")
     @classmethod
