@@ -21,7 +21,8 @@ demo: install
 	$(BIN)/hwk4tune demo --out demo_out
 
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/python -m pytest -q -rs
 
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow"

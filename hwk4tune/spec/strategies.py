@@ -11,15 +11,12 @@ from __future__ import annotations
 
 import importlib.util
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
 from hwk4tune.space import Param, Space, SpaceError
 from hwk4tune.spec.base import Strict
-
-if TYPE_CHECKING:
-    from hwk4tune.spec.models import SpaceSpec
 
 # What Tune adds to every result by itself; a time attribute or metric may name these too.
 RAY_RESULT_KEYS = ("training_iteration", "time_total_s", "time_this_iter_s", "timestamp")
@@ -33,7 +30,7 @@ Found = list[tuple[str, str]]  # (key path under the sweep, message)
 class Pairing:
     """What a searcher's and a scheduler's rules may look at."""
 
-    space: "SpaceSpec"
+    space: Any  # a SpaceSpec (models.py builds Pairings from its models: typed loosely to keep imports one way)
     searcher: "SearcherBase"
     scheduler: "SchedulerBase"
     max_epochs: int
