@@ -79,9 +79,10 @@ Ctrl-C stops it and Tune keeps its state: `hwk4tune resume DIR` finishes it."""
 def cmd_resume(args: argparse.Namespace) -> int:
     """Finish an interrupted sweep from its experiment folder: unfinished and errored trials go on from
 their last checkpoint; finished ones are kept and never run again."""
+    from hwk4tune.records import is_uri
     from hwk4tune.sweep import resume_sweep
 
-    if "://" not in args.dir and not Path(args.dir).is_dir():
+    if not is_uri(args.dir) and not Path(args.dir).is_dir():
         raise UsageError(f"{args.dir}: no such experiment folder")
     resume_sweep(args.dir, restart_errored=args.restart_errored, address=args.address, verbose=not args.quiet,
                  storage_shared=args.storage_shared)
@@ -121,7 +122,7 @@ $RAY_AUTH_TOKEN, $RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token."""
 
 
 def _experiment_dirs(paths: list[str]) -> list[Path]:
-    from hwk4tune.results import is_experiment_dir
+    from hwk4tune.records import METADATA_FILE, is_experiment_dir
 
     dirs = []
     for p in paths:
@@ -129,7 +130,7 @@ def _experiment_dirs(paths: list[str]) -> list[Path]:
         if not path.is_dir():
             raise UsageError(f"{p}: no such folder")
         if not is_experiment_dir(path):
-            raise UsageError(f"{p}: not an experiment folder (no hwk4tune.json or experiment_state-*.json)")
+            raise UsageError(f"{p}: not an experiment folder (no {METADATA_FILE} or experiment_state-*.json)")
         dirs.append(path)
     return dirs
 
@@ -198,13 +199,13 @@ per strategy: best metric over seeds (mean ± std, IQM), epochs consumed, wall t
 stopped early / errored, epochs and seconds to the target, mean rank. Writes comparison.md,
 comparison.csv, runs.csv and anytime curves (anytime_epochs.png, anytime_wall.png). --resume continues an
 interrupted comparison: finished runs are kept, an interrupted run is run again from scratch."""
-    from hwk4tune.compare import run_compare
+    from hwk4tune.compare import markdown, run_compare
     from hwk4tune.spec import load_compare, parse_overrides
 
     spec = load_compare(args.file, parse_overrides(args.set))
     comparison = run_compare(spec, args.out, resume=args.resume, address=args.address)
     print()
-    print((Path(comparison.out) / "comparison.md").read_text())
+    print(markdown(comparison))
     return 0
 
 

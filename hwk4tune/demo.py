@@ -31,7 +31,8 @@ def run_demo(out: str | Path, *, address: str | None = None, train: bool = True,
     A folder that already holds the demo is continued (finished runs are kept), so running it twice does
     not repeat the work.
     """
-    from hwk4tune.compare import _display_summary, run_compare
+    from hwk4tune.compare import run_compare, summary_table
+    from hwk4tune.records import BEST_FILE
     from hwk4tune.report import write_report
     from hwk4tune.results import to_markdown, write_best
     from hwk4tune.spec import load_compare
@@ -44,13 +45,13 @@ def run_demo(out: str | Path, *, address: str | None = None, train: bool = True,
     spec = load_compare(spec_file)
     comparison = run_compare(spec, out, resume=True, address=address, say=say)
     say("")
-    say(to_markdown(_display_summary(comparison.summary, comparison.metric), short_config=False))
+    say(to_markdown(summary_table(comparison.summary, comparison.metric), short_config=False))
     say("")
     report = write_report(out)
     say(f"wrote {report}")
     say(f"report: {report}")
     (strategy, seed), exp = comparison.best()
-    best_file = write_best(exp, out / "best.yaml")
+    best_file = write_best(exp, out / BEST_FILE)
     say(f"wrote {best_file}")
     result = {"comparison": comparison, "report": report, "best_yaml": best_file, "model_dir": None,
               "test_accuracy": None}

@@ -2,7 +2,8 @@
 
 The page needs nothing beside itself (no scripts, no external style sheets, no image files), so it can be
 mailed or attached to a ticket. Everything is read from the folder (:mod:`hwk4tune.results`,
-:mod:`hwk4tune.compare`); no Ray is started. matplotlib is imported inside the plotting functions.
+:mod:`hwk4tune.compare`); no Ray is started. matplotlib is imported inside the plotting functions. The best
+configuration shown is :meth:`~hwk4tune.results.Experiment.best_config`, the one ``best.yaml`` holds.
 """
 
 from __future__ import annotations
@@ -16,20 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import yaml
 
-from hwk4tune.results import (
-    Experiment,
-    ResultsError,
-    display_columns,
-    is_experiment_dir,
-    load_experiment,
-    sort_trials,
-    to_html,
-)
+from hwk4tune.compare import LEGEND, load_comparison, plot_anytime, summary_table
+from hwk4tune.records import PLAN_FILE, REPORT_FILE, is_comparison_dir, is_experiment_dir
+from hwk4tune.results import Experiment, ResultsError, display_columns, load_experiment, sort_trials, to_html
 
-__all__ = ["build_report", "write_report", "REPORT_FILE"]
+__all__ = ["build_report", "write_report"]
 
-REPORT_FILE = "report.html"
 TOP_N = 20
 
 _CSS = """
@@ -140,31 +135,36 @@ def _param_scatter(exp: Experiment):
     return fig
 
 
+def _config_block(exp: Experiment) -> str:
+    """The best trial's configuration at its best epoch, as YAML (what ``best.yaml``'s ``config`` holds)."""
+    text = yaml.safe_dump(exp.best_config(), sort_keys=False).rstrip()
+    return f'<pre class="config">{html.escape(text)}</pre>'
+
+
 def _sweep_body(exp: Experiment) -> list[str]:
-    m = exp.meta
+    r = exp.record
     counts = exp.counts()
     body = [_meta_table([
         ("folder", exp.path),
-        ("strategy", m.get("strategy")),
-        ("searcher", json.dumps(m.get("searcher")) if m.get("searcher") else None),
-        ("scheduler", json.dumps(m.get("scheduler")) if m.get("scheduler") else None),
-        ("trainable", m.get("trainable")),
-        ("data set", json.dumps(m.get("dataset")) if m.get("dataset") else None),
+        ("strategy", r.label if r else None),
+        ("searcher", json.dumps(r.searcher) if r else None),
+        ("scheduler", json.dumps(r.scheduler) if r else None),
+        ("trainable", r.trainable if r else None),
+        ("data set", json.dumps(r.dataset.model_dump(mode="json", exclude_none=True)) if r else None),
         ("objective", f"{exp.mode} {exp.metric}"),
-        ("budget", f"{m.get('num_samples')} trials x up to {m.get('max_epochs')} epochs" if m else None),
-        ("created", m.get("created")),
+        ("budget", f"{r.num_samples} trials x up to {r.max_epochs} epochs" if r else None),
+        ("created", r.created if r else None),
         ("trials", ", ".join(f"{v} {k.lower().replace('_', ' ')}" for k, v in counts.items() if v)),
         ("epochs consumed", int(exp.trials["epochs"].sum()) if len(exp.trials) else 0),
     ])]
     ranked = exp.ranked()
     if not ranked.empty:
         best = ranked.iloc[0]
-        config = {c.removeprefix("config/"): best[c] for c in ranked.columns
-                  if isinstance(c, str) and c.startswith("config/") and pd.notna(best[c])}
         body += ["<h2>Best trial</h2>",
                  _meta_table([("trial", best["trial_id"]), (exp.best_column, f"{best[exp.best_column]:.4g}"),
                               ("at epoch", best["best_epoch"]), ("checkpoint", best.get("checkpoint"))]),
-                 "<pre>" + html.escape("\n".join(f"{k}: {v}" for k, v in config.items())) + "</pre>",
+                 "<p class=\"note\">Its configuration at that epoch (PBT and PB2 change it while training):</p>",
+                 _config_block(exp),
                  f'<p class="note">Train it: <code>hwk4tune best {html.escape(str(exp.path))} -o best.yaml'
                  " &amp;&amp; hwk4tune train best.yaml</code></p>"]
     trials = sort_trials(exp.trials, None, exp.mode, exp.metric)
@@ -189,36 +189,29 @@ def _sweep_body(exp: Experiment) -> list[str]:
 
 
 def _comparison_body(c) -> list[str]:
-    from hwk4tune.compare import _display_summary
-
-    budget = c.record.get("definition", {}).get("budget", {})
-    seeds = sorted({k[1] for k in c.experiments})
+    budget = c.record.budget
     body = [_meta_table([
         ("folder", c.out),
-        ("compare file", c.record.get("compare_file")),
+        ("compare file", c.record.compare_file),
         ("strategies", ", ".join(c.strategies)),
-        ("seeds", seeds),
+        ("seeds", c.seeds),
         ("budget per run", f"{budget.get('num_samples')} trials x up to {budget.get('max_epochs')} epochs"),
         ("objective", f"{c.mode} {c.metric}"),
         ("target", f"{c.target:.4g} ({c.target_source})"),
     ])]
-    body += ["<h2>Strategies</h2>", _summary_html(_display_summary(c.summary, c.metric)),
-             '<p class="note">best: final best over seeds, mean ± std (IQM: interquartile mean); epochs: consumed '
-             "per run, mean (total over seeds); to target: mean over the runs that reached it; rank: mean over "
-             "seeds of the final best's rank (1 = best), and averaged over the epoch budget.</p>"]
+    body += ["<h2>Strategies</h2>", _summary_html(summary_table(c.summary, c.metric)),
+             f'<p class="note">{html.escape(LEGEND)}</p>']
     for x, title in (("epochs", "Best so far against epochs consumed"), ("elapsed_s", "Best so far against wall time")):
         buf = io.BytesIO()
-        c.plot(x, buf)
+        plot_anytime(c, x, buf)
         body += [f"<h2>{title}</h2>", _img(buf.getvalue(), title)]
     try:
         key, exp = c.best()
-        best = exp.ranked().iloc[0]
-        config = {k.removeprefix("config/"): best[k] for k in exp.ranked().columns
-                  if isinstance(k, str) and k.startswith("config/") and pd.notna(best[k])}
+        best = exp.best()
         body += ["<h2>Overall best trial</h2>",
                  _meta_table([("run", f"{key[0]}, seed {key[1]}"), ("trial", best["trial_id"]),
                               (exp.best_column, f"{best[exp.best_column]:.4g}"), ("at epoch", best["best_epoch"])]),
-                 "<pre>" + html.escape("\n".join(f"{k}: {v}" for k, v in config.items())) + "</pre>"]
+                 _config_block(exp)]
     except ResultsError:
         pass
     runs = c.runs.drop(columns=["experiment_dir"], errors="ignore")
@@ -235,19 +228,17 @@ def _summary_html(df: pd.DataFrame) -> str:
 
 def build_report(path: str | Path) -> tuple[str, str]:
     """(kind, HTML) for a comparison folder (``comparison.json``) or an experiment folder."""
-    from hwk4tune.compare import PLAN_FILE, load_comparison
-
     p = Path(path).expanduser().resolve()
     if not p.is_dir():
         raise ResultsError(f"{p}: no such folder")
-    if (p / PLAN_FILE).is_file():
+    if is_comparison_dir(p):
         c = load_comparison(p)
-        title = f"hwk4tune comparison: {c.record.get('name') or p.name}"
+        title = f"hwk4tune comparison: {c.record.name or p.name}"
         return "comparison", _page(title, _comparison_body(c))
     if is_experiment_dir(p):
         exp = load_experiment(p)
         return "sweep", _page(f"hwk4tune sweep: {exp.name}", _sweep_body(exp))
-    raise ResultsError(f"{p}: neither a comparison folder (no comparison.json) nor an experiment folder "
+    raise ResultsError(f"{p}: neither a comparison folder (no {PLAN_FILE}) nor an experiment folder "
                        "(no hwk4tune.json or experiment_state-*.json)")
 
 

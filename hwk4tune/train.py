@@ -21,6 +21,7 @@ from typing import Any, Mapping
 import yaml
 
 from hwk4tune.errors import InputError
+from hwk4tune.records import BestConfig, RecordError, validate_record
 from hwk4tune.registry import TRAINABLES
 
 
@@ -51,20 +52,14 @@ def resolve(config: str | Path | Mapping[str, Any]) -> dict[str, Any]:
 
     raw, path = _read(config)
     where = str(path) if path else "config"
-    if "config" in raw:  # best.yaml
-        missing = [k for k in ("trainable", "dataset") if k not in raw]
-        if missing:
-            raise TrainFileError(f"{where}: missing {', '.join(missing)} (a best.yaml has trainable, dataset, config)")
-        if not isinstance(raw["config"], dict):
-            raise TrainFileError(f"{where}: config: expected a mapping of hyperparameters, got {raw['config']!r}")
-        trainable, hparams = raw["trainable"], dict(raw["config"])
-        ds = raw["dataset"]
+    if "config" in raw:  # best.yaml, or the config.yaml train writes
         try:
-            dataset = DatasetSpec.model_validate({"name": ds} if isinstance(ds, str) else ds)
-        except Exception as exc:  # pydantic's message lists each bad key
-            raise TrainFileError(f"{where}: dataset: {exc}") from None
-        best = raw.get("best") if isinstance(raw.get("best"), dict) else None
-        epochs = raw.get("epochs") or (best or {}).get("epoch")
+            best_file = validate_record(BestConfig, raw, where)
+        except RecordError as exc:
+            raise TrainFileError(str(exc)) from None
+        trainable, hparams, dataset = best_file.trainable, dict(best_file.config), best_file.dataset
+        best = best_file.best.model_dump(mode="json") if best_file.best else None
+        epochs = best_file.epochs or (best_file.best.epoch if best_file.best else None)
     elif "space" in raw:  # a space file
         try:
             if path is not None:
@@ -204,12 +199,8 @@ def train_config(config: str | Path | Mapping[str, Any], epochs: int | None, out
     ds_out = {k: (str(v) if isinstance(v, Path) else v) for k, v in spec["dataset"].items()}
     if data_dir is not None:
         ds_out["data_dir"] = str(data_dir)
-    files["config"].write_text(yaml.safe_dump({
-        "trainable": spec["trainable"],
-        "dataset": ds_out,
-        "config": cfg.model_dump(),
-        "epochs": epochs,
-    }, sort_keys=False))
+    files["config"].write_text(BestConfig(trainable=spec["trainable"], dataset=ds_out, config=cfg.model_dump(),
+                                          epochs=epochs).to_yaml())
     files["metrics"].write_text(json.dumps(metrics, indent=2, default=str) + "\n")
     for f in files.values():
         print(f"wrote {f}")

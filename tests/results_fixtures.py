@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 
 _BUILT: dict[str, Path] = {}
+HUGE = 2**40
 
 SPACE = {
     "trainable": "cnn",
@@ -15,14 +16,15 @@ SPACE = {
     "metric": "val_accuracy",
     "mode": "max",
     "max_epochs": 2,
-    "space": {"optimizer": "adam", "hidden": 32, "batch_size": 32,
-              # lr -1 fails its trial (ConfigError): the tables must show that trial's error
-              "lr": {"grid": [0.003, 0.01, -1.0]}},
+    "space": {"optimizer": "adam", "lr": 0.01, "batch_size": 32,
+              # a valid value whose model cannot be built (2**40 hidden units: petabytes of weights) fails its
+              # trial at run time: the tables must show that trial's error
+              "hidden": {"grid": [32, 64, HUGE]}},
 }
 
 
 def small_sweep(tmp_path_factory) -> Path:
-    """grid over lr (one value fails) x fifo, 2 epochs, digits subset 300: 3 trials, one ERROR."""
+    """grid over hidden (one value fails) x fifo, 2 epochs, digits subset 300: 3 trials, one ERROR."""
     if "sweep" not in _BUILT:
         from hwk4tune.spec import load_sweep
         from hwk4tune.sweep import run_sweep
@@ -67,3 +69,25 @@ def small_comparison(tmp_path_factory) -> Path:
         spec = load_compare(compare_file(root))
         _BUILT["compare"] = run_compare(spec, root / "out", verbose=False).out
     return _BUILT["compare"]
+
+
+PBT_SPACE = {**SPACE, "max_epochs": 6,
+             "space": {"optimizer": "adam", "hidden": 32, "batch_size": 32, "lr": {"loguniform": [1.0e-3, 1.0e-1]}}}
+
+
+def small_pbt_sweep(tmp_path_factory) -> Path:
+    """random + PBT (perturbing every epoch, the bottom half cloning the top half), 4 trials x 6 epochs, all
+    at once (half a CPU each, so every trial has peers to clone): hyperparameters change while trials train."""
+    if "pbt" not in _BUILT:
+        from hwk4tune.spec import load_sweep
+        from hwk4tune.sweep import run_sweep
+
+        root = tmp_path_factory.mktemp("pbt")
+        (root / "space.yaml").write_text(yaml.safe_dump(PBT_SPACE))
+        (root / "sweep.yaml").write_text(yaml.safe_dump({
+            "space": "space.yaml", "searcher": {"name": "random", "seed": 0},
+            "scheduler": {"name": "pbt", "perturbation_interval": 1, "quantile_fraction": 0.5, "seed": 0},
+            "num_samples": 4, "max_concurrent_trials": 4, "resources_per_trial": {"cpu": 0.5}}))
+        _BUILT["pbt"] = run_sweep(load_sweep(root / "sweep.yaml"), storage=str(root / "runs"), name="pbt",
+                                  verbose=False)
+    return _BUILT["pbt"]

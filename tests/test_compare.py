@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import shutil
@@ -13,7 +14,8 @@ import pytest
 from results_fixtures import COMPARE, compare_file, small_comparison
 
 from hwk4tune.cli import main
-from hwk4tune.compare import FILES, PLAN_FILE, RUN_FILE, iqm, load_comparison, plan
+from hwk4tune.compare import FILES, iqm, load_comparison, plan
+from hwk4tune.records import PLAN_FILE, RUN_FILE
 from hwk4tune.spec import load_compare
 
 
@@ -25,7 +27,7 @@ def compared(ray_local, tmp_path_factory) -> Path:
 def test_plan_is_the_cross_product_with_seeded_strategies(tmp_path):
     spec = load_compare(compare_file(tmp_path))
     runs = plan(spec)
-    assert [(r.strategy, r.seed) for r in runs] == [("random+fifo", 0), ("random+fifo", 1),
+    assert [(r.label, r.seed) for r in runs] == [("random+fifo", 0), ("random+fifo", 1),
                                                     ("random+asha", 0), ("random+asha", 1)]
     for r in runs:
         assert r.sweep.searcher.seed == r.seed
@@ -64,9 +66,10 @@ def test_runs_are_found_by_their_metadata(compared):
     for run in record["runs"]:
         exp_dir = compared / "runs" / run["name"]
         meta = json.loads((exp_dir / RUN_FILE).read_text())
-        assert (meta["strategy"], meta["seed"], meta["status"]) == (run["strategy"], run["seed"], "done")
+        assert (meta["label"], meta["seed"], meta["status"]) == (run["label"], run["seed"], "done")
         sweep_meta = json.loads((exp_dir / "hwk4tune.json").read_text())
         assert sweep_meta["seed"] == run["seed"] and sweep_meta["num_samples"] == 6
+        assert sweep_meta["label"] == run["label"]
 
 
 def test_asha_consumes_fewer_epochs_than_fifo(compared):
@@ -144,3 +147,25 @@ def test_compare_refuses_bad_pairing_before_ray(tmp_path, capsys):
     assert main(["compare", str(path), "--out", str(tmp_path / "o")]) == 2
     assert "grid" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_strategies_with_the_same_searcher_and_scheduler_keep_their_labels(ray_local, tmp_path, capsys):
+    """Two ASHA settings of random search: their labels, not a derived random+asha, in hwk4tune.json, in
+    run.json and in `table OUT/runs/*`."""
+    import yaml
+
+    small = dict(COMPARE, budget={"num_samples": 2, "max_epochs": 2}, seeds=[0], strategies={
+        "asha-rf2": {"searcher": "random", "scheduler": {"name": "asha", "grace_period": 1, "reduction_factor": 2}},
+        "asha-rf4": {"searcher": "random", "scheduler": {"name": "asha", "grace_period": 1, "reduction_factor": 4}},
+    })
+    path = tmp_path / "labels.yaml"
+    path.write_text(yaml.safe_dump(small))
+    assert main(["compare", str(path), "--out", str(tmp_path / "out")]) == 0
+    runs = sorted((tmp_path / "out" / "runs").iterdir())
+    assert [json.loads((d / "hwk4tune.json").read_text())["label"] for d in runs] == ["asha-rf2", "asha-rf4"]
+    assert [json.loads((d / RUN_FILE).read_text())["label"] for d in runs] == ["asha-rf2", "asha-rf4"]
+    capsys.readouterr()
+    assert main(["table", *map(str, runs), "--format", "csv"]) == 0
+    table = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    assert sorted(set(table["strategy"])) == ["asha-rf2", "asha-rf4"] and len(table) == 4
+    assert list(load_comparison(tmp_path / "out").summary["strategy"]) == ["asha-rf2", "asha-rf4"]

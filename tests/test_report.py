@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import html
+import json
 import re
 from pathlib import Path
 
 import pytest
-from results_fixtures import small_comparison, small_sweep
+import yaml
+from results_fixtures import small_comparison, small_pbt_sweep, small_sweep
 
 from hwk4tune.cli import main
-from hwk4tune.report import REPORT_FILE, build_report
+from hwk4tune.records import REPORT_FILE
+from hwk4tune.report import build_report
+from hwk4tune.results import load_experiment
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +38,7 @@ def test_sweep_report(sweep_dir, tmp_path, capsys):
     _self_contained(page)
     assert page.count("<img") >= 2 and "<table" in page
     assert "grid+fifo" in page and "Best trial" in page
-    assert "greater than 0" in page  # the errored trial's error
+    assert "allocate" in page  # the errored trial's error
 
 
 def test_comparison_report(ray_local, tmp_path_factory, capsys):
@@ -62,3 +67,29 @@ def test_demo_file_is_valid_and_embedded(root, capsys):
     assert list(spec.strategies) == ["random+fifo", "random+asha", "optuna+asha", "hyperopt+hyperband", "random+pbt"]
     assert spec.space.dataset.name == "digits" and spec.space.trainable == "cnn" and len(spec.seeds) == 2
     assert build_report  # imported without Ray
+
+
+def _shown_config(page: str, heading: str) -> dict:
+    section = page.split(heading, 1)[1]
+    return yaml.safe_load(html.unescape(re.search(r'<pre class="config">(.*?)</pre>', section, re.S).group(1)))
+
+
+def test_pbt_report_shows_the_config_best_yaml_holds(ray_local, tmp_path_factory, tmp_path, capsys):
+    """PBT changes hyperparameters while trials train: the report's best config, best.yaml's and the
+    table's are all the config in force at the best trial's best epoch."""
+    exp_dir = small_pbt_sweep(tmp_path_factory)
+    assert list(exp_dir.glob("pbt_policy_*.txt")), "no trial cloned another: PBT did not act"
+    _, page = build_report(exp_dir)
+    shown = _shown_config(page, "Best trial")
+    assert main(["best", str(exp_dir), "-o", str(tmp_path / "best.yaml")]) == 0
+    best = yaml.safe_load((tmp_path / "best.yaml").read_text())
+    assert shown == best["config"]
+    exp = load_experiment(exp_dir)
+    trial_dir = exp_dir / exp.best()["trial_dir"]
+    rows = [json.loads(line) for line in (trial_dir / "result.json").read_text().splitlines() if line.strip()]
+    at_best = [r for r in rows if r["epoch"] == best["best"]["epoch"]][-1]
+    assert best["config"] == at_best["config"]
+    capsys.readouterr()
+    assert main(["table", str(exp_dir), "--format", "json", "--top", "1"]) == 0
+    top = json.loads(capsys.readouterr().out)[0]
+    assert top["trial_id"] == best["best"]["trial_id"] and top["config/lr"] == best["config"]["lr"]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import html
 import io
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -12,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from results_fixtures import small_sweep
+from results_fixtures import HUGE, small_sweep
 
 from hwk4tune.cli import main
 from hwk4tune.results import ResultsError, best_yaml, format_table, load_experiment, sort_trials
@@ -40,14 +42,15 @@ def test_trials_table_rows_and_columns(exp):
     assert list(ok["epochs"]) == [2, 2]
     assert ok["best_val_accuracy"].between(0, 1).all() and ok["wall_s"].gt(0).all()
     assert ok["error"].isna().all()
-    assert set(t["config/lr"]) == {0.003, 0.01, -1.0}
-    assert exp.meta["strategy"] == "grid+fifo" and exp.metric == "val_accuracy" and exp.mode == "max"
+    assert set(t["config/hidden"]) == {32, 64, HUGE} and set(t["config/lr"]) == {0.01}
+    assert exp.record.label == "grid+fifo" and exp.metric == "val_accuracy" and exp.mode == "max"
+    assert set(t["strategy"]) == {"grid+fifo"}
 
 
 def test_errored_trial_shows_its_error(exp):
     bad = exp.trials[exp.trials["status"] == "ERROR"].iloc[0]
-    assert bad["config/lr"] == -1.0
-    assert "lr" in bad["error"] and "greater than 0" in bad["error"]
+    assert bad["config/hidden"] == HUGE
+    assert "allocate" in bad["error"] and "Traceback" not in bad["error"]
     assert bad["epochs"] == 0 and pd.isna(bad["best_val_accuracy"])
     assert exp.counts()["ERROR"] == 1
 
@@ -88,9 +91,9 @@ def test_table_cli(sweep_dir, tmp_path, capsys):
     assert main(["table", str(sweep_dir), "--format", "parquet", "-o", str(target)]) == 0
     assert f"wrote {target}" in capsys.readouterr().out
     assert len(pd.read_parquet(target)) == 3
-    assert main(["table", str(sweep_dir), "--format", "csv", "--sort", "config/lr:asc"]) == 0
+    assert main(["table", str(sweep_dir), "--format", "csv", "--sort", "config/hidden:desc"]) == 0
     rows = pd.read_csv(io.StringIO(capsys.readouterr().out))
-    assert list(rows["config/lr"]) == [-1.0, 0.003, 0.01]
+    assert list(rows["config/hidden"]) == [HUGE, 64, 32]
     assert main(["table", str(sweep_dir), "--history", "--format", "json"]) == 0
     assert len(json.loads(capsys.readouterr().out)) == 4
     assert main(["table", str(tmp_path)]) == 2  # not an experiment
@@ -157,7 +160,8 @@ def test_best_tie_breaks(exp):
     ok = t["status"] == "TERMINATED"
     t.loc[ok, "best_val_accuracy"] = 0.9
     t.loc[ok, "best_epoch"] = 2
-    tied = type(exp)(path=exp.path, meta=exp.meta, metric=exp.metric, mode=exp.mode, trials=t, history=exp.history)
+    tied = type(exp)(path=exp.path, record=exp.record, metric=exp.metric, mode=exp.mode, trials=t,
+                     history=exp.history, configs=exp.configs)
     ids = sorted(t.loc[ok, "trial_id"])
     assert tied.best()["trial_id"] == ids[0]  # same value, same epochs: the smaller trial id
     t.loc[t["trial_id"] == ids[1], "best_epoch"] = 1
@@ -175,9 +179,10 @@ def test_best_then_train_round_trip(sweep_dir, tmp_path, capsys):
     assert f"wrote {target}" in capsys.readouterr().out
     data = yaml.safe_load(target.read_text())
     assert data["trainable"] == "cnn" and data["dataset"]["name"] == "digits" and data["dataset"]["subset"] == 300
-    assert data["config"]["lr"] in (0.003, 0.01) and data["config"]["hidden"] == 32
+    assert data["config"]["lr"] == 0.01 and data["config"]["hidden"] in (32, 64)
     assert data["best"]["epoch"] in (1, 2) and data["epochs"] == data["best"]["epoch"]
-    assert data["best"] == {**best_yaml(load_experiment(sweep_dir))["best"]}
+    assert data["best"] == best_yaml(load_experiment(sweep_dir)).best.model_dump(mode="json")
+    assert data["label"] == "grid+fifo" and data["config"] == load_experiment(sweep_dir).best_config()
     assert Path(data["best"]["checkpoint"]).is_dir()
     metrics = train_config(target, None, tmp_path / "model", progress=False)
     assert (tmp_path / "model" / "model.pt").is_file()
@@ -191,6 +196,7 @@ def test_an_epoch_reported_again_after_a_resume_counts_once(tmp_path):
 
     trial = tmp_path / "exp" / "trial_a"
     trial.mkdir(parents=True)
+    (tmp_path / "exp" / "experiment_state-2026-01-01_00-00-00.json").write_text('{"trial_data": []}')
     rows = [{"trial_id": "a", "epoch": e, "training_iteration": e, "val_accuracy": v, "time_total_s": e}
             for e, v in [(1, 0.5), (2, 0.6), (3, 0.7), (3, 0.75), (4, 0.8)]]
     (trial / "result.json").write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -198,3 +204,25 @@ def test_an_epoch_reported_again_after_a_resume_counts_once(tmp_path):
     assert exp.trials.loc[0, "epochs"] == 4
     assert list(exp.history["epoch"]) == [1, 2, 3, 4]
     assert exp.history.loc[exp.history["epoch"] == 3, "val_accuracy"].item() == 0.75  # the resumed run's
+
+
+def test_a_trials_config_is_the_one_at_its_best_epoch(tmp_path):
+    """PBT changes a trial's hyperparameters while it trains: the tables, best.yaml and the report show the
+    config in force at the trial's best epoch, not the one it started with (params.json)."""
+    from hwk4tune.report import build_report
+
+    exp_dir = tmp_path / "exp"
+    trial = exp_dir / "trial_a"
+    trial.mkdir(parents=True)
+    (exp_dir / "experiment_state-2026-01-01_00-00-00.json").write_text('{"trial_data": []}')
+    (trial / "params.json").write_text(json.dumps({"lr": 0.1, "net": {"hidden": 32}}))
+    rows = [{"trial_id": "a", "epoch": e, "training_iteration": e, "val_accuracy": v, "time_total_s": e,
+             "config": {"lr": lr, "net": {"hidden": 32}}}
+            for e, v, lr in [(1, 0.5, 0.1), (2, 0.9, 0.02), (3, 0.7, 0.004)]]
+    (trial / "result.json").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    exp = load_experiment(exp_dir)
+    assert exp.best_config() == {"lr": 0.02, "net": {"hidden": 32}}
+    assert exp.trials.loc[0, "config/lr"] == 0.02 and exp.trials.loc[0, "config/net/hidden"] == 32
+    _, page = build_report(exp_dir)
+    shown = re.search(r'<pre class="config">(.*?)</pre>', page, re.S).group(1)
+    assert yaml.safe_load(html.unescape(shown)) == {"lr": 0.02, "net": {"hidden": 32}}

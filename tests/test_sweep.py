@@ -11,8 +11,9 @@ import pytest
 import yaml
 
 from hwk4tune.errors import InputError
+from hwk4tune.records import METADATA_FILE, SPEC_FILE
 from hwk4tune.spec import SpecError, load_sweep
-from hwk4tune.sweep import METADATA_FILE, SPEC_FILE, load_saved_sweep, read_metadata, run_sweep
+from hwk4tune.sweep import load_saved_sweep, read_metadata, run_sweep
 
 SPACE = """\
 trainable: cnn
@@ -84,11 +85,12 @@ def test_metadata_and_saved_spec(ray_local, tmp_path):
     exp = run_sweep(spec, storage=str(tmp_path / "runs"), name="meta", verbose=False)
     assert exp == tmp_path / "runs" / "meta"
     meta = read_metadata(exp)
-    assert meta["kind"] == "sweep" and meta["strategy"] == "random+asha" and meta["seed"] == 7
-    assert (meta["metric"], meta["mode"], meta["max_epochs"], meta["num_samples"]) == ("val_accuracy", "max", 1, 2)
-    assert meta["trainable"] == "cnn" and meta["dataset"]["name"] == "digits"
-    assert meta["space"]["space"]["lr"] == {"kind": "loguniform", "args": [1e-3, 0.1]}
-    assert meta["sweep_file"] == str(path.resolve())
+    assert meta.kind == "sweep" and meta.label == "random+asha" and meta.seed == 7
+    assert (meta.metric, meta.mode, meta.max_epochs, meta.num_samples) == ("val_accuracy", "max", 1, 2)
+    assert meta.trainable == "cnn" and meta.dataset.name == "digits"
+    # the space in one on-disk form: the YAML DSL, as in sweep.yaml and the space file
+    assert meta.space["space"]["lr"] == {"loguniform": [1e-3, 0.1]}
+    assert meta.sweep_file == str(path.resolve())
     saved = load_saved_sweep(exp)  # the resolved sweep is a valid sweep file again
     assert saved.model_dump() == spec.model_dump()
     assert yaml.safe_load((exp / SPEC_FILE).read_text())["space"]["space"]["lr"] == {"loguniform": [1e-3, 0.1]}
@@ -173,11 +175,11 @@ def test_resources_beyond_the_machine_refused(ray_local, tmp_path):
 def test_early_stop_tracebacks_hidden_and_real_errors_kept():
     import io
 
-    from hwk4tune.sweep import _QuietStream
+    from hwk4tune.sweep.console import QuietStream
 
     pre = "\x1b[36m(hwk4tune.exp pid=7)\x1b[0m "
     out = io.StringIO()
-    quiet = _QuietStream(out)
+    quiet = QuietStream(out)
     quiet.write(f"{pre}Traceback (most recent call last):\n{pre}  File \"x.py\", line 1\n"
                 "(other pid=8) interleaved\n"
                 f"{pre}SystemExit: 1\n{pre}Checkpoint successfully created at: here\n"

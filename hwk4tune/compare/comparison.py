@@ -1,0 +1,233 @@
+"""A comparison folder read back (:func:`load_comparison`) and analysed per run and per strategy.
+
+Runs are found by their ``run.json`` (label, seed, status), never by folder names. Per strategy: final
+best metric over seeds (mean, std, standard error, IQM), epochs consumed (the real compute budget), wall
+time, trials started / stopped early / errored, epochs and seconds until the target (given in the compare
+file, else the median of all runs' final best), mean rank (of the final best, per seed) and mean rank over
+the budget (averaged over the common epoch grid).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from hwk4tune.compare.statistics import first_reach, iqm, nanmean, nanstd, step_at
+from hwk4tune.records import PLAN_FILE, RUN_FILE, RUNS_DIR, ComparisonRecord, RecordError, RunRecord, read_record
+from hwk4tune.results import Experiment, ResultsError, load_experiment
+
+WALL_GRID_POINTS = 200
+Key = tuple[str, int]  # (label, seed)
+
+
+@dataclass
+class Comparison:
+    """A comparison folder's runs and their analysis; everything is recomputed from the files."""
+
+    out: Path
+    record: ComparisonRecord
+    experiments: dict[Key, Experiment]
+    run_records: dict[Key, RunRecord]
+    metric: str
+    mode: str
+    target: float
+    target_source: str  # "given" | "median final best"
+    runs: pd.DataFrame = field(default_factory=pd.DataFrame)  # one row per (strategy, seed)
+    summary: pd.DataFrame = field(default_factory=pd.DataFrame)  # one row per strategy
+
+    @property
+    def strategies(self) -> list[str]:
+        """The labels, in the compare file's order."""
+        order = [r.label for r in self.record.runs]
+        seen = list(dict.fromkeys(order + [k[0] for k in self.experiments]))
+        return [s for s in seen if any(k[0] == s for k in self.experiments)]
+
+    @property
+    def seeds(self) -> list[int]:
+        return sorted({k[1] for k in self.experiments})
+
+    def anytime(self, x: str = "epochs") -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """The common grid and, per strategy, best-so-far ``[seeds, grid]`` (x: ``epochs`` or ``elapsed_s``)."""
+        curves = {k: e.curve() for k, e in self.experiments.items()}
+        if x == "epochs":
+            top = max((int(c["epochs"].max()) for c in curves.values() if len(c)), default=1)
+            grid = np.arange(1, top + 1, dtype=float)  # [grid]
+        else:
+            top = max((float(c["elapsed_s"].max()) for c in curves.values() if len(c)), default=1.0)
+            grid = np.linspace(0.0, top, WALL_GRID_POINTS)  # [grid]
+        per: dict[str, np.ndarray] = {}
+        for strategy in self.strategies:
+            rows = []
+            for (s, _seed), c in sorted(curves.items(), key=lambda kv: kv[0][1]):
+                if s != strategy:
+                    continue
+                c = c.dropna(subset=["best"])
+                rows.append(step_at(c[x].to_numpy(dtype=float), c["best"].to_numpy(dtype=float), grid))
+            per[strategy] = np.vstack(rows) if rows else np.empty((0, grid.size))  # [seeds, grid]
+        return grid, per
+
+    def extent(self, x: str = "epochs") -> dict[str, float]:
+        """How far each strategy's runs went along ``x`` (the longest of its seeds)."""
+        out: dict[str, float] = {}
+        for (s, _seed), e in self.experiments.items():
+            c = e.curve()
+            if len(c):
+                out[s] = max(out.get(s, 0.0), float(c[x].max()))
+        return out
+
+    def band(self, x: str = "epochs") -> tuple[np.ndarray, dict[str, tuple[np.ndarray, np.ndarray]]]:
+        """Per strategy, mean and standard error over seeds of best-so-far on the common grid, where every
+        seed has a value (a mean over a changing set of seeds would not be monotone)."""
+        grid, per = self.anytime(x)
+        out = {}
+        for strategy, arr in per.items():  # arr: [seeds, grid]
+            if arr.size == 0:
+                continue
+            complete = ~np.isnan(arr).any(axis=0)  # [grid]
+            n = arr.shape[0]
+            mean = np.where(complete, nanmean(arr), np.nan)
+            se = np.where(complete, nanstd(arr) / math.sqrt(n), np.nan)
+            out[strategy] = (mean, se)
+        return grid, out
+
+    def best(self) -> tuple[Key, Experiment]:
+        """The run holding the overall best trial: best metric, then fewer epochs to it, then strategy order
+        and seed (deterministic)."""
+        order = {s: i for i, s in enumerate(self.strategies)}
+        candidates = []
+        for key, exp in self.experiments.items():
+            ranked = exp.ranked()
+            if ranked.empty:
+                continue
+            row = ranked.iloc[0]
+            value = float(row[exp.best_column])
+            epoch = row["best_epoch"]
+            candidates.append(((-value if self.mode == "max" else value,
+                                float(epoch) if pd.notna(epoch) else float("inf"),
+                                order.get(key[0], len(order)), key[1]), key))
+        if not candidates:
+            raise ResultsError(f"{self.out}: no trial of any run reported {self.metric}")
+        key = min(candidates)[1]
+        return key, self.experiments[key]
+
+
+def load_comparison(out: str | Path, target: float | None = None) -> Comparison:
+    """Read a comparison folder: every run under ``OUT/runs`` whose ``run.json`` says ``done`` (found by its
+    record), analysed per run and per strategy. ``target`` overrides the one in ``comparison.json``."""
+    out = Path(out).expanduser().resolve()
+    if not (out / PLAN_FILE).is_file():
+        raise ResultsError(f"{out}: no {PLAN_FILE}: not a comparison folder of `hwk4tune compare`")
+    record = read_record(ComparisonRecord, out / PLAN_FILE)
+    experiments: dict[Key, Experiment] = {}
+    run_records: dict[Key, RunRecord] = {}
+    for f in sorted((out / RUNS_DIR).glob(f"*/{RUN_FILE}")):
+        try:
+            run = read_record(RunRecord, f)
+        except RecordError:
+            continue  # torn by a kill before it was ever finished: not done
+        if run.status != "done":
+            continue
+        experiments[(run.label, run.seed)] = load_experiment(f.parent)
+        run_records[(run.label, run.seed)] = run
+    if not experiments:
+        raise ResultsError(f"{out}: no finished run yet (run `hwk4tune compare ... --out {out} --resume`)")
+    c = Comparison(out=out, record=record, experiments=experiments, run_records=run_records,
+                   metric=record.metric, mode=record.mode, target=float("nan"), target_source="")
+    _analyse(c, target if target is not None else record.target)
+    return c
+
+
+def _analyse(c: Comparison, given_target: float | None) -> None:
+    rows = []
+    curves = {}
+    for (label, seed), exp in c.experiments.items():
+        curve = exp.curve()
+        curves[(label, seed)] = curve
+        t = exp.trials
+        finite_best = curve["best"].dropna()
+        counts = exp.counts()
+        rows.append({
+            "strategy": label,
+            "seed": seed,
+            "searcher": exp.record.searcher.get("name") if exp.record else None,
+            "scheduler": exp.record.scheduler.get("name") if exp.record else None,
+            "final_best": float(finite_best.iloc[-1]) if len(finite_best) else float("nan"),
+            "epochs": int(t["epochs"].sum()) if len(t) else 0,
+            "wall_s": float(c.run_records[(label, seed)].wall_s or float("nan")),
+            "trials_started": int((t["status"] != "PENDING").sum()) if len(t) else 0,
+            "trials_stopped_early": counts["stopped_early"],
+            "trials_errored": counts["ERROR"],
+            "trials_diverged": counts["diverged"],
+            "experiment_dir": str(exp.path),
+        })
+    runs = pd.DataFrame(rows)
+    if given_target is not None:
+        c.target, c.target_source = float(given_target), "given"
+    else:
+        finals = runs["final_best"].dropna()
+        c.target = float(finals.median()) if len(finals) else float("nan")
+        c.target_source = "median final best"
+    reach = [first_reach(curves[(r.strategy, r.seed)], c.target, c.mode) for r in runs.itertuples()]
+    runs["epochs_to_target"] = [e for e, _ in reach]
+    runs["seconds_to_target"] = [s for _, s in reach]
+    # rank of the final best among the strategies run with the same seed (1 = best; ties share the mean rank)
+    runs["rank"] = runs.groupby("seed")["final_best"].rank(ascending=(c.mode == "min"), method="average")
+    order = {s: i for i, s in enumerate(c.strategies)}
+    runs = runs.sort_values(["strategy", "seed"], key=lambda col: col.map(order) if col.name == "strategy" else col)
+    c.runs = runs.reset_index(drop=True)
+    anytime_rank = _anytime_rank(c)
+
+    summary = []
+    for strategy, g in c.runs.groupby("strategy", sort=False):
+        best = g["final_best"].to_numpy(dtype=float)
+        finite = best[np.isfinite(best)]
+        n = finite.size
+        summary.append({
+            "strategy": strategy,
+            "runs": len(g),
+            "best_mean": float(finite.mean()) if n else float("nan"),
+            "best_std": float(finite.std(ddof=1)) if n > 1 else 0.0,
+            "best_se": float(finite.std(ddof=1) / math.sqrt(n)) if n > 1 else 0.0,
+            "best_iqm": iqm(finite),
+            "epochs_mean": float(g["epochs"].mean()),
+            "epochs_total": int(g["epochs"].sum()),
+            "wall_s_mean": float(g["wall_s"].mean()),
+            "wall_s_total": float(g["wall_s"].sum()),
+            "trials_started": int(g["trials_started"].sum()),
+            "trials_stopped_early": int(g["trials_stopped_early"].sum()),
+            "trials_errored": int(g["trials_errored"].sum()),
+            "epochs_to_target": float(g["epochs_to_target"].mean()),
+            "seconds_to_target": float(g["seconds_to_target"].mean()),
+            "reached_target": int(g["epochs_to_target"].notna().sum()),
+            "mean_rank": float(g["rank"].mean()),
+            "mean_rank_anytime": anytime_rank.get(strategy, float("nan")),
+            "target": c.target,
+        })
+    c.summary = pd.DataFrame(summary)
+
+
+def _anytime_rank(c: Comparison) -> dict[str, float]:
+    """Rank of each strategy's best-so-far at every point of the common epoch grid, per seed, averaged (as
+    HPOBench/YAHPO report mean rank over the budget). Points where a strategy has no value yet are skipped."""
+    grid, _ = c.anytime("epochs")
+    sums: dict[str, list[float]] = {s: [] for s in c.strategies}
+    for seed in c.seeds:
+        names = [s for s in c.strategies if (s, seed) in c.experiments]
+        if len(names) < 2:
+            continue
+        mat = []
+        for s in names:
+            curve = c.experiments[(s, seed)].curve().dropna(subset=["best"])
+            mat.append(step_at(curve["epochs"].to_numpy(float), curve["best"].to_numpy(float), grid))
+        frame = pd.DataFrame(np.vstack(mat).T, columns=names)  # [grid, strategies]
+        frame = frame.dropna()
+        if frame.empty:
+            continue
+        ranks = frame.rank(axis=1, ascending=(c.mode == "min"), method="average")
+        for s in names:
+            sums[s].append(float(ranks[s].mean()))
+    return {s: float(np.mean(v)) for s, v in sums.items() if v}

@@ -1,0 +1,145 @@
+"""Run a comparison: every (strategy, seed) of the plan as a sweep, on one Ray, then its files.
+
+Resuming (``--resume``): a run whose ``run.json`` says ``done`` is skipped. A run that was interrupted is
+deleted and run again from scratch, not continued with ``resume_sweep``: a comparison is about equal
+budgets and comparable wall time, and a continued sweep's timeline (the gap, restarted actors, searcher
+state rebuilt from the saved trials) would not be comparable with the runs that went through in one go;
+runs are small, so little is lost.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import shutil
+import time
+from pathlib import Path
+from typing import Callable
+
+from hwk4tune.compare.comparison import Comparison, load_comparison
+from hwk4tune.compare.plan import plan, plan_record
+from hwk4tune.compare.render import write_comparison
+from hwk4tune.records import (
+    PLAN_FILE,
+    RUN_FILE,
+    RUNS_DIR,
+    ComparisonRecord,
+    RecordError,
+    RunRecord,
+    now,
+    read_record,
+    write_record,
+)
+from hwk4tune.results import Experiment, ResultsError, load_experiment
+from hwk4tune.spec import CompareSpec
+
+
+def run_compare(spec: CompareSpec, out: str | Path, *, resume: bool = False, address: str | None = None,
+                verbose: bool = True, say: Callable[[str], None] | None = None) -> Comparison:
+    """Run every (strategy, seed) of ``spec`` into ``out`` and write the comparison files.
+
+    ``resume`` skips runs already ``done`` and re-runs interrupted ones from scratch. Without it, a folder
+    that already holds a comparison is refused (:class:`ResultsError`).
+    """
+    from hwk4tune.sweep import run_sweep
+
+    say = say or (lambda text: print(text, flush=True) if verbose else None)
+    out = Path(out).expanduser().resolve()
+    runs_dir = out / RUNS_DIR
+    runs = plan(spec, str(runs_dir))
+    record = plan_record(spec, runs)
+    if (out / PLAN_FILE).is_file():
+        if not resume:
+            raise ResultsError(f"{out} already holds a comparison: pass --resume to continue it, or choose "
+                               "another --out")
+        existing = read_record(ComparisonRecord, out / PLAN_FILE)
+        if existing.definition != record.definition:
+            raise ResultsError(f"{out}: the comparison there was planned with another space, budget or "
+                               "strategies; --resume continues only the same comparison (choose another --out)")
+        record = record.model_copy(update={"created": existing.created, "resumed": now()})
+    out.mkdir(parents=True, exist_ok=True)
+    write_record(record, out / PLAN_FILE)
+    say(f"comparison: {len(spec.strategies)} strategies x {len(spec.seeds)} seeds = {len(runs)} runs of "
+        f"{spec.budget.num_samples} trials x up to {spec.max_epochs} epochs -> {out}")
+
+    todo = []
+    for r in runs:
+        if _done(runs_dir / r.name / RUN_FILE):
+            say(f"  {r.name}: done before, skipped")
+        else:
+            todo.append(r)
+    started_ray = _start_ray(address) if todo else False
+    try:
+        for i, r in enumerate(todo, start=1):
+            exp_dir = runs_dir / r.name
+            if exp_dir.exists():  # interrupted before: start it over (see the module's docstring)
+                shutil.rmtree(exp_dir)
+                say(f"  {r.name}: interrupted before, running it again from scratch")
+            run = RunRecord(label=r.label, seed=r.seed, name=r.name, budget=record.budget,
+                            metric=spec.space.metric, mode=spec.space.mode, status="running", started=now(),
+                            started_unix=time.time())
+            write_record(run, exp_dir / RUN_FILE)
+            say(f"[{i}/{len(todo)}] {r.name}: {r.label} ({r.sweep.searcher.name}+{r.sweep.scheduler.name}), "
+                f"seed {r.seed} ...")
+            t0 = time.perf_counter()
+            with _quiet_tune():  # a failing trial's traceback is in its error.txt and in the tables
+                run_sweep(r.sweep, storage=str(runs_dir), name=r.name, address=address, verbose=False)
+            wall = time.perf_counter() - t0
+            exp = load_experiment(exp_dir)
+            run = run.model_copy(update={"status": "done", "finished": now(), "finished_unix": time.time(),
+                                         "wall_s": wall})
+            write_record(run, exp_dir / RUN_FILE)
+            say(f"[{i}/{len(todo)}] {r.name}: {_run_line(exp)}, {wall:.0f} s")
+    finally:
+        if started_ray:
+            import ray
+
+            ray.shutdown()
+    comparison = load_comparison(out)
+    for path in write_comparison(comparison):
+        say(f"wrote {path}")
+    return comparison
+
+
+def _done(run_file: Path) -> bool:
+    try:
+        return run_file.is_file() and read_record(RunRecord, run_file).status == "done"
+    except RecordError:
+        return False
+
+
+@contextlib.contextmanager
+def _quiet_tune():
+    """Tune logs each failed trial's traceback on the driver; a comparison reports errors per run instead."""
+    loggers = [logging.getLogger(name) for name in ("ray.tune", "ray.train", "ray.air")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+
+
+def _start_ray(address: str | None) -> bool:
+    """One Ray for all runs (True when started here), as `run` starts it, without the trials' output: a
+    comparison prints one line per run instead, and optuna's per-study line is off."""
+    try:  # "A new study created in memory" once per optuna run
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+    except ImportError:
+        pass
+    from hwk4tune.sweep import ensure_ray
+
+    return ensure_ray(address, log_to_driver=False)
+
+
+def _run_line(exp: Experiment) -> str:
+    c = exp.counts()
+    best = exp.curve()["best"]
+    value = f"{best.iloc[-1]:.4f}" if len(best) and math.isfinite(best.iloc[-1]) else "n/a"
+    return (f"{len(exp.trials)} trials ({c['stopped_early']} stopped early, {c['ERROR']} errored), "
+            f"{int(exp.trials['epochs'].sum()) if len(exp.trials) else 0} epochs, best {exp.metric} {value}")

@@ -1,0 +1,67 @@
+"""Finish an interrupted sweep from its folder alone (``sweep.yaml`` holds the resolved sweep)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hwk4tune.records import RecordError, is_uri, storage_location
+from hwk4tune.spec import Problem, SpecError
+from hwk4tune.sweep.console import say
+from hwk4tune.sweep.ray_setup import ensure_ray, shutdown
+from hwk4tune.sweep.run import fit, load_data, trainable
+from hwk4tune.sweep.saved import load_saved_sweep, read_metadata
+
+
+def _experiment_name(exp_dir: str) -> str:
+    """The name `run` gave the experiment (its record), else the folder's name."""
+    try:
+        return read_metadata(exp_dir).name
+    except RecordError:
+        return exp_dir.rstrip("/").rsplit("/", 1)[-1]
+
+
+def _set_aside_untracked(exp: Path, verbose: bool) -> None:
+    """Move the folders of trials Tune never recorded (started just before a kill) into ``.interrupted/``:
+    the restored searcher proposes a new trial in their place, and tables must not count them twice."""
+    from hwk4tune.results import untracked_trial_dirs
+
+    for d in untracked_trial_dirs(exp):
+        target = exp / ".interrupted" / d.name
+        target.parent.mkdir(exist_ok=True)
+        d.rename(target)
+        say(verbose, f"note: {d.name} started after Tune last saved its state, so Tune never recorded it; "
+                     f"a new trial takes its place; its folder moved to {target}")
+
+
+def resume_sweep(experiment_dir: str | Path, *, restart_errored: bool = False, address: str | None = None,
+                 verbose: bool = True, storage_shared: bool = False) -> Path:
+    """Finish an interrupted sweep: unfinished trials go on from their last checkpoint; errored ones are
+    resumed (or, with ``restart_errored``, started over); finished ones are kept as they are."""
+    from ray import tune
+
+    from hwk4tune.cluster import check_storage
+
+    exp_dir = storage_location(experiment_dir)
+    spec = load_saved_sweep(exp_dir)
+    name = _experiment_name(exp_dir)
+    data = load_data(spec)
+    started = ensure_ray(address, job_name=name)
+    try:
+        check_storage(exp_dir.rstrip("/").rsplit("/", 1)[0], shared=storage_shared, on_cluster=address is not None)
+        if not tune.Tuner.can_restore(exp_dir):
+            raise SpecError([Problem(exp_dir, None, "(folder)", "Tune saved no state here yet: nothing to resume")])
+        if not is_uri(exp_dir):
+            _set_aside_untracked(Path(exp_dir), verbose)
+        tuner = tune.Tuner.restore(
+            exp_dir,
+            trainable=trainable(spec, data, name),
+            resume_unfinished=True,
+            resume_errored=not restart_errored,
+            restart_errored=restart_errored,
+        )
+        say(verbose, f"resuming {exp_dir}")
+        text = fit(tuner, exp_dir, spec)
+    finally:
+        shutdown(started)
+    say(verbose, text)
+    return Path(exp_dir)

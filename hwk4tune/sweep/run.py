@@ -1,0 +1,186 @@
+"""Run one sweep: a validated :class:`~hwk4tune.spec.SweepSpec` -> one Ray Tune experiment in
+``STORAGE/NAME/`` (Ray's layout, one folder per trial, plus :mod:`hwk4tune.sweep.saved`'s two files).
+
+Every Tune call of the project's sweeps is in this package and :mod:`hwk4tune.strategies`.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from pathlib import Path
+
+from hwk4tune.errors import InputError
+from hwk4tune.records import default_name, default_storage, is_experiment_dir, is_uri, join
+from hwk4tune.records import storage_location as _location
+from hwk4tune.spec import SweepSpec
+from hwk4tune.strategies import StrategyArgs, build_scheduler, build_searcher
+from hwk4tune.sweep.console import quiet_early_stops, say
+from hwk4tune.sweep.final_summary import planned_trials, summary
+from hwk4tune.sweep.ray_setup import check_resources, ensure_ray, shutdown
+from hwk4tune.sweep.saved import write_saved
+
+PROGRESS_METRICS = ("val_accuracy", "val_loss", "train_loss", "epoch", "epoch_seconds")
+
+
+class ExperimentExists(InputError):
+    """The experiment folder of a new sweep already holds one: running into it would mix two sweeps."""
+
+
+def check_sweep(spec: SweepSpec) -> list[str]:
+    """The notices of a (valid) sweep: legal but wasteful choices, one line each. Starts no Ray."""
+    return spec.notices()
+
+
+def run_sweep(spec: SweepSpec, *, storage: str | None = None, name: str | None = None, address: str | None = None,
+              dashboard: bool = False, dashboard_host: str = "127.0.0.1", verbose: bool = True,
+              storage_shared: bool = False) -> Path:
+    """Run one sweep to the end; return its experiment folder ``STORAGE/NAME`` (for a URI storage the
+    returned value is ``Path(uri)``, use ``str()``).
+
+    Ctrl-C stops the sweep, Tune saves its state, and the resume command is printed. On a cluster of
+    several nodes, storage must be shared (a URI, a network file system, or ``storage_shared``): see
+    :func:`hwk4tune.cluster.check_storage`.
+    """
+    from ray import tune
+
+    from hwk4tune.cluster import check_storage
+
+    storage = _location(storage or spec.storage or default_storage())
+    name = name or spec.name or default_name(spec.source)
+    exp_dir = join(storage, name)
+    if not is_uri(exp_dir) and is_experiment_dir(exp_dir):  # remote storage: Tune keeps experiments apart
+        raise ExperimentExists(f"--name: {exp_dir} already holds an experiment; finish it with "
+                               f"`hwk4tune resume {exp_dir}`, or give another --name")
+    say(verbose, *(f"notice: {n}" for n in check_sweep(spec)))
+
+    data = load_data(spec)  # on the driver, once; into the object store with the trainable
+    started = ensure_ray(address, dashboard, dashboard_host, job_name=name)
+    try:
+        check_storage(storage, shared=storage_shared, on_cluster=address is not None)
+        check_resources(spec, address)
+        args = StrategyArgs.from_sweep(spec, name)
+        search_alg, scheduler = build_searcher(args), build_scheduler(args)
+        write_saved(exp_dir, spec, name)
+        tuner = tune.Tuner(
+            trainable(spec, data, name),
+            param_space=_param_space(spec),
+            tune_config=tune.TuneConfig(
+                metric=spec.space.metric,
+                mode=spec.space.mode,
+                search_alg=search_alg,
+                scheduler=scheduler,
+                num_samples=spec.num_samples,
+                reuse_actors=spec.reuse_actors,
+                trial_name_creator=functools.partial(_trial_name, name),
+                trial_dirname_creator=_trial_dirname,
+            ),
+            run_config=_run_config(spec, name, storage, verbose),
+        )
+        say(verbose, f"sweep {name}: {spec.strategy_label}, {spec.num_samples} trials of up to {spec.space.max_epochs} "
+                     f"epochs -> {exp_dir}")
+        text = fit(tuner, exp_dir, spec)
+    finally:
+        shutdown(started)
+    say(verbose, text)
+    return Path(exp_dir)
+
+
+def load_data(spec: SweepSpec):
+    """The data set of a built-in trainable, as tensors; None for an own trainable (it loads its own)."""
+    from hwk4tune.data import load_dataset
+
+    ds = spec.space.dataset
+    if ds is None:
+        return None
+    return load_dataset(ds.name, subset=ds.subset, data_dir=ds.data_dir, val_fraction=ds.val_fraction, seed=ds.seed)
+
+
+def trainable(spec: SweepSpec, data, name: str):
+    """The sweep's trainable with its resources; actors and log lines read ``hwk4tune.<sweep>`` in the
+    dashboard, and resume needs the same name."""
+    from ray import tune
+
+    from hwk4tune.cluster import name_trainable
+    from hwk4tune.trainables import build_trainable
+
+    fn = name_trainable(build_trainable(spec.space.entry, data, spec.space.max_epochs), name)
+    res = spec.resources_per_trial
+    return tune.with_resources(fn, {"cpu": res.cpu, "gpu": res.gpu})
+
+
+def _trial_name(prefix: str, trial) -> str:
+    """``<sweep name>_<trial id>``: what the progress table and the dashboard show."""
+    return f"{prefix}_{trial.trial_id}"
+
+
+def _trial_dirname(trial) -> str:
+    return f"trial_{trial.trial_id}"
+
+
+def _param_space(spec: SweepSpec) -> dict:
+    return spec.space.space.to_tune()
+
+
+def _checkpoint_config(spec: SweepSpec):
+    """Which checkpoints a trial keeps.
+
+    PBT and PB2 clone other trials' recent checkpoints, which they note as they go: keep the 4 most recent
+    (Ray warns, and exploits fail, with 2 or fewer; deleting by score removed noted ones and failed trials).
+    Otherwise keep the 2 best by the metric (best.yaml points at one) and, always, the latest (Ray keeps it
+    whatever its score: resume starts from it).
+    """
+    from ray import tune
+
+    if spec.scheduler.name in ("pbt", "pb2"):
+        return tune.CheckpointConfig(num_to_keep=4)
+    return tune.CheckpointConfig(num_to_keep=2, checkpoint_score_attribute=spec.space.metric,
+                                 checkpoint_score_order=spec.space.mode)
+
+
+def _run_config(spec: SweepSpec, name: str, storage: str, verbose: bool):
+    from ray import tune
+
+    return tune.RunConfig(
+        name=name,
+        storage_path=storage,
+        # The trainable ends by itself after max_epochs; saying so to Tune makes the last result a STOP
+        # rather than a scheduler's decision (Ray's synchronous HyperBand otherwise PAUSEs a trial at its
+        # last epoch and can leave it PAUSED when the sweep ends).
+        stop={"epoch": spec.space.max_epochs},
+        failure_config=tune.FailureConfig(max_failures=spec.max_failures),
+        checkpoint_config=_checkpoint_config(spec),
+        verbose=1 if verbose else 0,
+        progress_reporter=_reporter(spec),
+    )
+
+
+def _reporter(spec: SweepSpec):
+    """Tune's classic status table, every 15 s: trials sorted by the metric, with the parameters searched."""
+    from ray import tune
+
+    metrics = list(dict.fromkeys([spec.space.metric, *PROGRESS_METRICS]))
+    return tune.CLIReporter(
+        metric_columns=metrics,
+        parameter_columns=list(spec.space.params),
+        max_report_frequency=15,
+        sort_by_metric=True,  # metric and mode come from TuneConfig
+        max_progress_rows=20,
+    )
+
+
+def fit(tuner, exp_dir: str, spec: SweepSpec) -> str:
+    """Run the Tuner with worker noise filtered; return the end-of-sweep summary."""
+    # Tune's newer output engine ignores a CLIReporter and prints a box per trial start and end: too much
+    # for sweeps of many short trials. RAY_AIR_NEW_OUTPUT=1 in the environment brings it back.
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    # forced snapshots when trials checkpoint every (short) epoch are expected here, not a problem
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    with quiet_early_stops() as quiet:  # -q hides the table and summary, never lets the noise through
+        try:
+            results = tuner.fit()
+        except KeyboardInterrupt:
+            print(f"\ninterrupted; resume with:  hwk4tune resume {exp_dir}", file=sys.stderr)
+            raise
+    return summary(results, exp_dir, planned_trials(spec), hidden_tracebacks=quiet.hidden)
