@@ -2,14 +2,18 @@
 
 The registry is the spec models (:mod:`hwk4tune.spec.strategies`): each names its builder here as
 ``builder = "hwk4tune.strategies:NAME"``, with its facts and rules beside it. Adding a method means one model
-and one builder; the sweep runner never changes. Builders import Ray (and Optuna, HyperOpt, scikit-learn)
+and one builder; the sweep runner never changes. Builders import Ray (and Optuna, HyperOpt, nevergrad, scikit-learn)
 when called, so importing this module is cheap.
 
 Metric and mode are declared once, in ``TuneConfig``: no searcher or scheduler built here names them, and
 Tune hands them over through ``set_search_properties``. The search space is handed over the same way (the
-Tuner's ``param_space``). Model-based searchers are wrapped in a ``ConcurrencyLimiter`` by
-``max_concurrent_trials``; grid and random get it as ``BasicVariantGenerator(max_concurrent=...)``. So the
-Tuner itself gets no ``max_concurrent_trials`` (Ray would warn that it ignores it).
+Tuner's ``param_space``), except a conditional one (``when:``): Ray's domains cannot leave a key out, so the
+searcher holds it (:mod:`hwk4tune.conditional_search`), the Tuner gets an empty :func:`param_space`, and the
+searcher is given metric and mode itself (Tune hands them over only with a space).
+
+Model-based searchers are wrapped in a ``ConcurrencyLimiter`` by ``max_concurrent_trials``; grid and random
+get it as ``BasicVariantGenerator(max_concurrent=...)``. So the Tuner itself gets no ``max_concurrent_trials``
+(Ray would warn that it ignores it).
 
 Schedulers count time in ``time_attr`` (default ``epoch``, which the trainables report, 1-based). Ray's own
 defaults differ per scheduler (``time_total_s`` for PBT, PB2 and the median rule: seconds!), so every
@@ -26,7 +30,8 @@ from hwk4tune.registry import import_target
 from hwk4tune.space import Param, nest
 from hwk4tune.spec import SpaceSpec, SweepSpec
 
-__all__ = ["StrategyArgs", "build_searcher", "build_scheduler", "pbt_mutations", "pb2_bounds", "clip_into"]
+__all__ = ["StrategyArgs", "build_searcher", "build_scheduler", "param_space", "pbt_mutations", "pb2_bounds",
+           "clip_into"]
 
 
 @dataclass(frozen=True)
@@ -50,9 +55,26 @@ class StrategyArgs:
 # ------------------------------------------------------------------------------------------ searchers
 
 
+def param_space(space: SpaceSpec) -> dict:
+    """The Tuner's ``param_space``: Ray Tune domains and constants; empty for a conditional space, whose
+    searcher holds it and draws every key of a config itself (:mod:`hwk4tune.conditional_search`)."""
+    return {} if space.space.conditional else space.space.to_tune()
+
+
+def _holds_space(args: StrategyArgs) -> dict:
+    """A searcher that holds the space gets metric and mode itself: Tune hands them over only with a space."""
+    return {"metric": args.space.metric, "mode": args.space.mode}
+
+
 def basic_variant(args: StrategyArgs):
     from ray.tune.search import BasicVariantGenerator
 
+    if args.space.space.conditional:
+        from hwk4tune.conditional_search import PlannedVariants, planned_configs
+
+        space = args.space.space
+        configs = planned_configs(space, args.num_samples, getattr(args.searcher, "seed", None))
+        return PlannedVariants(configs, set(space.params), max_concurrent=args.max_concurrent_trials or 0)
     return BasicVariantGenerator(max_concurrent=args.max_concurrent_trials or 0,
                                  random_state=getattr(args.searcher, "seed", None))
 
@@ -65,7 +87,8 @@ def _limited(searcher, args: StrategyArgs):
     return ConcurrencyLimiter(searcher, max_concurrent=args.max_concurrent_trials)
 
 
-def _optuna_sampler(kind: str, seed: int | None):
+def _optuna_sampler(s):
+    """The Optuna sampler of an OptunaSearcher model; NSGA-II (genetic) takes its options when given."""
     import optuna
 
     samplers = {
@@ -74,8 +97,13 @@ def _optuna_sampler(kind: str, seed: int | None):
         "cmaes": optuna.samplers.CmaEsSampler,
         "qmc": optuna.samplers.QMCSampler,
         "random": optuna.samplers.RandomSampler,
+        "nsga2": optuna.samplers.NSGAIISampler,
     }
-    return samplers[kind](seed=seed)
+    options = {}
+    if s.sampler == "nsga2":  # the spec refuses these options with any other sampler
+        options = {k: getattr(s, k) for k in ("population_size", "mutation_prob", "crossover_prob")
+                   if getattr(s, k) is not None}
+    return samplers[s.sampler](seed=s.seed, **options)
 
 
 def optuna(args: StrategyArgs):
@@ -87,11 +115,17 @@ def optuna(args: StrategyArgs):
         import optuna
 
         storage = optuna.storages.RDBStorage(s.storage)
+    conditional = {}
+    if args.space.space.conditional:  # define-by-run: inactive parameters are never suggested
+        from hwk4tune.conditional_search import DefineByRun
+
+        conditional = {"space": DefineByRun(args.space.space), **_holds_space(args)}
     searcher = OptunaSearch(
-        sampler=_optuna_sampler(s.sampler, s.seed),  # the seed goes to the sampler (Ray ignores it otherwise)
+        sampler=_optuna_sampler(s),  # the seed goes to the sampler (Ray ignores it otherwise)
         points_to_evaluate=s.points_to_evaluate,
         storage=storage,
         study_name=(s.study_name or args.name) if storage else None,
+        **conditional,
     )
     return _limited(searcher, args)
 
@@ -100,8 +134,27 @@ def hyperopt(args: StrategyArgs):
     from ray.tune.search.hyperopt import HyperOptSearch
 
     s = args.searcher
-    searcher = HyperOptSearch(points_to_evaluate=s.points_to_evaluate, n_initial_points=s.n_initial_points,
-                              random_state_seed=s.seed)
+    options = dict(points_to_evaluate=s.points_to_evaluate, n_initial_points=s.n_initial_points,
+                   random_state_seed=s.seed)
+    if args.space.space.conditional:  # nested choices, flattened back into configs
+        from hwk4tune.conditional_search import ConditionalHyperOptSearch
+
+        return _limited(ConditionalHyperOptSearch(args.space.space, **options, **_holds_space(args)), args)
+    searcher = HyperOptSearch(**options)
+    return _limited(searcher, args)
+
+
+def nevergrad(args: StrategyArgs):
+    """Ray's NevergradSearch over nevergrad's optimizer, seeded (Ray has no seed option), told the budget and
+    how many trials run at once (NGOpt picks its algorithm from them; populations grow to num_workers)."""
+    from ray.tune.search.nevergrad import NevergradSearch
+
+    from hwk4tune.seeded_nevergrad import SeededOptimizer, configured
+
+    s = args.searcher
+    optimizer = SeededOptimizer(configured(s.optimizer, s.popsize), s.seed)
+    searcher = NevergradSearch(optimizer=optimizer, optimizer_kwargs={
+        "budget": args.num_samples, "num_workers": args.max_concurrent_trials or 1})
     return _limited(searcher, args)
 
 
@@ -158,7 +211,10 @@ def pbt(args: StrategyArgs):
 
     s = args.scheduler
     _seed_driver(s.seed)
-    return PopulationBasedTraining(
+    scheduler = PopulationBasedTraining
+    if args.space.space.conditional:  # mutates only the parameters a trial has
+        from hwk4tune.conditional_search import ConditionalPBT as scheduler
+    return scheduler(
         time_attr=s.time_attr,
         perturbation_interval=s.perturbation_interval,
         quantile_fraction=s.quantile_fraction,
@@ -199,7 +255,8 @@ def _mutated(space: SpaceSpec, given: dict[str, Any] | None) -> dict[str, Any]:
     """What PBT mutates, flat by dotted name: a Param, or a plain list of values."""
     if not given:  # the spec model parsed `given` already: Params and lists of values
         fixed = space.entry.fixed_while_training
-        return {name: p for name, p in space.params.items() if name not in fixed}
+        parents = space.space.parents  # a mutation would switch parameters on or off mid-training
+        return {name: p for name, p in space.params.items() if name not in fixed and name not in parents}
     return dict(given)
 
 

@@ -1,167 +1,39 @@
 """Searchers and schedulers as spec models: the registry of each kind, with every fact and rule on the model.
+The searcher models live in :mod:`hwk4tune.spec.searchers`, the schedulers here; both registries are here.
 
 Each model declares its facts as class attributes (``model_based``, ``restores_checkpoints``, the ``builder``
 that :mod:`hwk4tune.strategies` imports lazily) and its rules as two methods that see the whole
 :class:`Pairing` (space, the other half, budget): ``problems`` (Ray would refuse or break at run time: the
 file is refused, each problem with its line) and ``notices`` (legal but wasteful). The loader runs them once.
-Adding a searcher or scheduler means adding one model here and one builder; nothing else changes.
+Adding a searcher or scheduler means adding one model (and listing it in SEARCHERS or SCHEDULERS) and one
+builder; nothing else changes.
 """
 
 from __future__ import annotations
 
-import importlib.util
-from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
 from hwk4tune.space import Param, Space, SpaceError
 from hwk4tune.spec.base import Strict
+from hwk4tune.spec.conditional import pb2_problems, pbt_notices, pbt_problems
+from hwk4tune.spec.pairing import EPOCH_KEYS, MONOTONE_KEYS, RAY_RESULT_KEYS, Found, Pairing
+from hwk4tune.spec.searchers import (
+    GridSearcher,
+    HyperOptSearcher,
+    NevergradSearcher,
+    OptunaSearcher,
+    RandomSearcher,
+    SearcherBase,
+)
 
-# What Tune adds to every result by itself; a time attribute or metric may name these too.
-RAY_RESULT_KEYS = ("training_iteration", "time_total_s", "time_this_iter_s", "timestamp")
-MONOTONE_KEYS = ("epoch", "training_iteration", "time_total_s", "timestamp")
-EPOCH_KEYS = ("epoch", "training_iteration")
+__all__ = ["Pairing", "Found", "RAY_RESULT_KEYS", "MONOTONE_KEYS", "EPOCH_KEYS", "SEARCHERS", "SCHEDULERS",
+           "SearcherBase", "SchedulerBase", "names"]
 
-Found = list[tuple[str, str]]  # (key path under the sweep, message)
-
-
-@dataclass(frozen=True)
-class Pairing:
-    """What a searcher's and a scheduler's rules may look at."""
-
-    space: Any  # a SpaceSpec (models.py builds Pairings from its models: typed loosely to keep imports one way)
-    searcher: "SearcherBase"
-    scheduler: "SchedulerBase"
-    max_epochs: int
-    num_samples: int
-    max_concurrent_trials: int | None = None
-    reuse_actors: bool = True
-
-    @property
-    def params(self) -> dict[str, Param]:
-        return self.space.params
-
-    def problems(self) -> Found:
-        return self.searcher.problems(self) + self.scheduler.problems(self)
-
-    def notices(self) -> list[str]:
-        return self.searcher.notices(self) + self.scheduler.notices(self)
-
-
-# ------------------------------------------------------------------------------------------ searchers
-
-
-class SearcherBase(Strict):
-    name: str
-    model_based: ClassVar[bool] = False  # learns from results: no grid parameters, no PBT/PB2
-    builder: ClassVar[str] = "hwk4tune.strategies:basic_variant"
-
-    def problems(self, p: Pairing) -> Found:
-        grid = [n for n, q in p.params.items() if q.kind == "grid"]
-        found: Found = []
-        if grid and self.model_based:
-            found.append(("searcher", f"{self.name} cannot search grid parameters ({', '.join(grid)}): use choice "
-                          "instead, or searcher: grid / random"))
-        points = getattr(self, "points_to_evaluate", None)
-        if points:
-            found.extend(_point_problems(p.params, points, self.name))
-        return found
-
-    def notices(self, p: Pairing) -> list[str]:
-        return []
-
-
-class GridSearcher(SearcherBase):
-    name: Literal["grid"]
-
-    def problems(self, p: Pairing) -> Found:
-        if not any(q.kind == "grid" for q in p.params.values()):
-            return [("searcher", "grid needs at least one {grid: [...]} parameter in the space")]
-        return super().problems(p)
-
-    def notices(self, p: Pairing) -> list[str]:
-        if p.num_samples > 1 and all(q.kind == "grid" for q in p.params.values()):
-            return [f"num_samples={p.num_samples} repeats the same grid {p.num_samples} times (only the seeds differ)"]
-        return []
-
-
-class RandomSearcher(SearcherBase):
-    name: Literal["random"]
-    seed: int | None = None
-
-
-class OptunaSearcher(SearcherBase):
-    name: Literal["optuna"]
-    model_based: ClassVar[bool] = True
-    builder: ClassVar[str] = "hwk4tune.strategies:optuna"
-    sampler: Literal["tpe", "gp", "cmaes", "qmc", "random"] = "tpe"
-    seed: int | None = None
-    points_to_evaluate: list[dict[str, Any]] | None = None
-    storage: str | None = Field(None, description="SQLAlchemy URL, e.g. sqlite:///optuna.db")
-    study_name: str | None = None
-
-    def problems(self, p: Pairing) -> Found:
-        found = super().problems(p)
-        if self.study_name and not self.storage:
-            found.append(("searcher.study_name", "study_name only makes sense with storage (an SQLAlchemy URL "
-                          "such as sqlite:///optuna.db)"))
-        normal = [n for n, q in p.params.items() if q.kind == "normal"]
-        if normal:
-            found.append(("searcher", f"optuna cannot sample normal distributions ({', '.join(normal)}): "
-                          "use uniform, or searcher: hyperopt / random"))
-        if self.sampler == "cmaes" and not importlib.util.find_spec("cmaes"):
-            found.append(("searcher.sampler", "optuna's cmaes sampler needs the package `cmaes` "
-                          "(pip install cmaes), or use sampler: tpe / gp"))
-        return found
-
-    def notices(self, p: Pairing) -> list[str]:
-        out = []
-        if self.sampler in ("tpe", "gp") and p.num_samples <= 10:
-            out.append(f"optuna's {self.sampler} sampler draws its first 10 trials at random: with "
-                       f"num_samples={p.num_samples} this is random search")
-        if any(q.kind == "qloguniform" for q in p.params.values()):
-            out.append("optuna ignores the quantization of qloguniform parameters")
-        if self.sampler == "cmaes" and any(q.is_categorical for q in p.params.values()):
-            out.append("optuna's cmaes sampler draws categorical parameters at random")
-        return out
-
-
-class HyperOptSearcher(SearcherBase):
-    name: Literal["hyperopt"]
-    model_based: ClassVar[bool] = True
-    builder: ClassVar[str] = "hwk4tune.strategies:hyperopt"
-    seed: int | None = None
-    n_initial_points: int = Field(20, gt=0)
-    points_to_evaluate: list[dict[str, Any]] | None = None
-
-    def notices(self, p: Pairing) -> list[str]:
-        if self.n_initial_points >= p.num_samples:
-            return [f"hyperopt draws its first n_initial_points={self.n_initial_points} trials at random: with "
-                    f"num_samples={p.num_samples} this is random search"]
-        return []
-
-
-SEARCHERS: tuple[type[SearcherBase], ...] = (GridSearcher, RandomSearcher, OptunaSearcher, HyperOptSearcher)
-
-
-def _point_problems(params: dict[str, Param], points: list[dict], searcher: str) -> Found:
-    """Ray's model-based searchers want every tunable parameter, and only those, in each start point."""
-    found: Found = []
-    for i, point in enumerate(points):
-        key = f"searcher.points_to_evaluate.{i}"
-        missing = [n for n in params if n not in point]
-        unknown = [n for n in point if n not in params]
-        if missing or unknown:
-            parts = ([f"missing {', '.join(missing)}"] if missing else []) + (
-                [f"unknown {', '.join(unknown)}"] if unknown else [])
-            found.append((key, f"{searcher} needs each start point to set every tunable parameter and no other: "
-                          + "; ".join(parts)))
-            continue
-        for name, value in point.items():
-            if not params[name].contains(value):
-                found.append((f"{key}.{name}", f"{value!r} is not in {params[name].describe()}"))
-    return found
+# the searchers a YAML file may name (their models are in searchers.py)
+SEARCHERS: tuple[type[SearcherBase], ...] = (
+    GridSearcher, RandomSearcher, OptunaSearcher, HyperOptSearcher, NevergradSearcher)
 
 
 # ------------------------------------------------------------------------------------------ schedulers
@@ -333,7 +205,10 @@ class PbtScheduler(_PopulationScheduler):
         elif not [n for n in p.params if n not in p.space.entry.fixed_while_training]:
             found.append(("scheduler", "pbt needs at least one tunable parameter in the space that may change "
                           "mid-training, to mutate"))
-        return found
+        return found + pbt_problems(p, self.hyperparam_mutations)
+
+    def notices(self, p: Pairing) -> list[str]:
+        return super().notices(p) + pbt_notices(p, self.hyperparam_mutations)
 
 
 class Pb2Scheduler(_PopulationScheduler):
@@ -367,7 +242,7 @@ class Pb2Scheduler(_PopulationScheduler):
                               "none (categorical or normal): give hyperparam_bounds for the numeric ones, or use pbt"))
             elif not params:
                 found.append(("scheduler", "pb2 needs at least one numeric range parameter in the space"))
-        return found
+        return found + pb2_problems(p, self.hyperparam_bounds)
 
 
 SCHEDULERS: tuple[type[SchedulerBase], ...] = (
