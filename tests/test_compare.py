@@ -31,7 +31,7 @@ def test_plan_is_the_cross_product_with_seeded_strategies(tmp_path):
                                                     ("random+asha", 0), ("random+asha", 1)]
     for r in runs:
         assert r.sweep.searcher.seed == r.seed
-        assert r.sweep.space.space["seed"] == r.seed  # every trial of the run starts from the run's seed
+        assert r.sweep.space.space.tree["seed"] == r.seed  # every trial of the run starts from the run's seed
         assert r.sweep.num_samples == 6 and r.sweep.space.max_epochs == 3 and r.sweep.max_concurrent_trials == 2
     assert len({r.name for r in runs}) == 4
 
