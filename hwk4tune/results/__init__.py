@@ -10,7 +10,7 @@
 from hwk4tune.records import is_experiment_dir
 from hwk4tune.results.best import best_yaml, write_best
 from hwk4tune.results.experiment import STATUSES, Experiment, ResultsError
-from hwk4tune.results.load import load_experiment, load_experiments
+from hwk4tune.results.load import load_experiment
 from hwk4tune.results.tables import (
     TABLE_FORMATS,
     display_columns,
@@ -18,10 +18,9 @@ from hwk4tune.results.tables import (
     sort_trials,
     to_html,
     to_markdown,
-    write_table,
 )
 from hwk4tune.results.tune_files import untracked_trial_dirs
 
-__all__ = ["Experiment", "ResultsError", "load_experiment", "load_experiments", "is_experiment_dir",
-           "best_yaml", "write_best", "format_table", "write_table", "display_columns", "sort_trials",
+__all__ = ["Experiment", "ResultsError", "load_experiment", "is_experiment_dir",
+           "best_yaml", "write_best", "format_table", "display_columns", "sort_trials",
            "to_markdown", "to_html", "untracked_trial_dirs", "STATUSES", "TABLE_FORMATS"]

@@ -21,7 +21,7 @@ machine: no path stored inside the files is trusted, only paths relative to the 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import pandas as pd
 
@@ -102,10 +102,6 @@ def load_experiment(source: str | Path | Any, *, metric: str | None = None, mode
         trials.insert(2, "seed", record.seed)
     return Experiment(path=exp, record=record, metric=metric, mode=mode, trials=trials,
                       history=_history(history_rows, start, metric), configs=configs, start_time=start, notes=notes)
-
-
-def load_experiments(sources: Iterable[str | Path | Any], **kwargs) -> list[Experiment]:
-    return [load_experiment(s, **kwargs) for s in sources]
 
 
 def _trials_on_disk(exp: Path, state: dict[str, dict]) -> tuple[dict[str, Path | None], dict[str, list[dict]]]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import math
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -113,13 +112,3 @@ def _parquet_safe(df: pd.DataFrame) -> pd.DataFrame:
                 out[col] = out[col].map(lambda v: None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v))
     return out
 
-
-def write_table(df: pd.DataFrame, fmt: str, path: str | Path) -> Path:
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    data = format_table(df, fmt)
-    if isinstance(data, bytes):
-        out.write_bytes(data)
-    else:
-        out.write_text(data)
-    return out
