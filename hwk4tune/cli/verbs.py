@@ -1,8 +1,5 @@
-"""The ``hwk4tune`` command: a thin table of verbs, each calling one library function.
-
-Heavy imports (torch, ray, matplotlib) happen inside the verb that needs them, so ``--help`` is instant.
-Bad input exits 2 with one line per problem (``FILE:LINE: key: what is wrong``), never a traceback.
-"""
+"""The verbs of the ``hwk4tune`` command, each a thin shell over one library function; its docstring is the
+verb's ``--help``. Heavy imports (torch, ray, matplotlib) happen inside the verb that needs them."""
 
 from __future__ import annotations
 
@@ -10,7 +7,6 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Callable
 
 from hwk4tune.errors import InputError
 from hwk4tune.spec import SpecError
@@ -20,9 +16,6 @@ EXIT_BAD_INPUT = 2
 
 class UsageError(InputError):
     """Bad input found outside a spec file (a flag, a folder): one line, exit 2."""
-
-
-# ------------------------------------------------------------------------------------------- verbs
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -240,176 +233,3 @@ Writes OUT/model.pt, OUT/config.yaml and OUT/metrics.json (test_accuracy, per-ep
 
     train_config(args.config, args.epochs, args.out, data_dir=args.data_dir, progress=not args.quiet)
     return 0
-
-
-def _train_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("config", metavar="CONFIG.yaml", help="best.yaml, or a space file of fixed values")
-    p.add_argument("--epochs", type=int, metavar="N",
-                   help="epochs to train (default: the file's epochs, else the best trial's epoch, else max_epochs)")
-    p.add_argument("--out", required=True, metavar="DIR", help="folder for model.pt, config.yaml, metrics.json")
-    p.add_argument("--data-dir", metavar="DIR", help="folder holding the data set (else HWK4TUNE_DATA, else download)")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-
-
-def _table_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("dirs", nargs="+", metavar="EXP_DIR", help="experiment folders (STORAGE/NAME)")
-    p.add_argument("--format", choices=("md", "csv", "html", "parquet", "json"), default="md")
-    p.add_argument("--top", type=int, metavar="N", help="only the first N rows")
-    p.add_argument("--sort", metavar="METRIC",
-                   help="column or metric to sort by (default best_<metric> of the experiment), "
-                        "optionally :asc or :desc, e.g. --sort val_loss or --sort wall_s:desc")
-    p.add_argument("--history", action="store_true", help="one row per trial-epoch instead of per trial")
-    p.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
-
-
-def _best_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("dir", metavar="EXP_DIR", help="experiment folder")
-    p.add_argument("-o", "--output", metavar="FILE", default="best.yaml", help="default: best.yaml")
-
-
-def _compare_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("file", metavar="COMPARE.yaml")
-    p.add_argument("--out", required=True, metavar="DIR", help="folder of the comparison (runs, tables, plots)")
-    p.add_argument("--resume", action="store_true", help="continue a comparison in DIR, keeping finished runs")
-    p.add_argument("--address", metavar="ADDR", help="Ray cluster (auto, ray://host:10001); default: embedded")
-    _add_set(p)
-
-
-def _report_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("dir", metavar="DIR", help="an experiment folder or a comparison folder")
-    p.add_argument("-o", "--output", metavar="FILE", help="default: DIR/report.html")
-
-
-def _demo_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", required=True, metavar="DIR")
-    p.add_argument("--address", metavar="ADDR", help="Ray cluster; default: embedded")
-    p.add_argument("--no-train", action="store_true", help="skip training the best config at the end")
-
-
-# ------------------------------------------------------------------------------------------- table
-
-Verb = tuple[Callable[[argparse.Namespace], int], Callable[[argparse.ArgumentParser], None]]
-
-
-def _validate_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("files", nargs="+", metavar="FILE", help="space, sweep or compare YAML files")
-    _add_set(p)
-
-
-def _schema_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-o", "--output", metavar="FILE", help="write the schema here instead of stdout")
-
-
-def _run_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("file", metavar="SWEEP.yaml", help="a sweep file")
-    p.add_argument("--storage", metavar="DIR_OR_URI", help="where experiments go (default: the file's "
-                   "storage, else ./runs); s3://, gs:// work where Ray's storage does")
-    p.add_argument("--name", help="experiment name (default: the file's name, else <file stem>-<date>-<time>)")
-    _add_address(p)
-    p.add_argument("--num-samples", type=int, metavar="N", help="trials to run (same as --set num_samples=N)")
-    p.add_argument("--max-concurrent", type=int, metavar="N", help="trials at a time "
-                   "(same as --set max_concurrent_trials=N)")
-    p.add_argument("--dashboard", action="store_true", help="start Ray's dashboard with the embedded Ray")
-    p.add_argument("--dashboard-host", default="127.0.0.1", metavar="HOST",
-                   help="address the dashboard listens on (default 127.0.0.1; never expose it unprotected)")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress table or summary")
-    _add_storage_shared(p)
-    _add_set(p)
-
-
-def _resume_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("dir", metavar="EXPERIMENT_DIR", help="the folder `hwk4tune run` printed")
-    p.add_argument("--restart-errored", action="store_true",
-                   help="start errored trials over instead of resuming them from their last checkpoint")
-    _add_address(p)
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress table or summary")
-    _add_storage_shared(p)
-
-
-def _submit_args(p: argparse.ArgumentParser) -> None:
-    import os
-
-    p.add_argument("file", metavar="SWEEP.yaml", help="a sweep file")
-    p.add_argument("--address", metavar="URL",
-                   default=os.environ.get("RAY_API_SERVER_ADDRESS") or "http://127.0.0.1:8265",
-                   help="the cluster's dashboard (default $RAY_API_SERVER_ADDRESS, else http://127.0.0.1:8265; "
-                        "for a remote head prefer an SSH tunnel: `ray dashboard cluster.yaml`)")
-    p.add_argument("--storage", metavar="DIR_OR_URI", help="where the experiment goes, as the cluster sees it: "
-                   "s3://…, gs://…, or an absolute path (default ~/hwk4tune-runs on the head)")
-    p.add_argument("--name", help="experiment name, also the job id hwk4tune-NAME (default <file stem>-<date>-<time>)")
-    p.add_argument("--num-samples", type=int, metavar="N", help="trials to run (same as --set num_samples=N)")
-    p.add_argument("--max-concurrent", type=int, metavar="N", help="trials at a time")
-    p.add_argument("--wait", action="store_true", help="follow the job's logs until it ends; exit 1 unless it succeeded")
-    _add_storage_shared(p)
-    _add_set(p)
-
-
-def _add_storage_shared(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--storage-shared", action="store_true",
-                   help="the storage folder is mounted at the same path on every node (NFS…): allow it on a "
-                        "multi-node cluster (URIs and detected network file systems need no flag; "
-                        "env HWK4TUNE_STORAGE_SHARED=1 does the same)")
-
-
-def _add_address(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--address", metavar="ADDR", help="Ray to use: none starts an embedded local Ray; "
-                   "`auto` or ray://host:10001 joins an existing cluster")
-
-
-def _add_set(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--set", action="append", default=[], metavar="KEY=VALUE",
-        help="override a value of the file, or of its space file where the file has no such key "
-             "(repeatable): --set num_samples=10 --set max_epochs=3 --set space.lr=0.01",
-    )
-
-
-COMMANDS: dict[str, Verb] = {
-    "validate": (cmd_validate, _validate_args),
-    "schema": (cmd_schema, _schema_args),
-    "run": (cmd_run, _run_args),
-    "submit": (cmd_submit, _submit_args),
-    "resume": (cmd_resume, _resume_args),
-    "table": (cmd_table, _table_args),
-    "best": (cmd_best, _best_args),
-    "train": (cmd_train, _train_args),
-    "compare": (cmd_compare, _compare_args),
-    "report": (cmd_report, _report_args),
-    "demo": (cmd_demo, _demo_args),
-}
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="hwk4tune",
-        description="Tune vision models from YAML with Ray Tune: validate, run, compare, train.",
-    )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name, (fn, add_args) in COMMANDS.items():
-        doc = (fn.__doc__ or "").strip()
-        p = sub.add_parser(name, help=doc.splitlines()[0] if doc else None, description=doc,
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
-        add_args(p)
-        p.set_defaults(func=fn)
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except SpecError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except InputError as exc:
-        print(f"hwk4tune {args.command}: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())
