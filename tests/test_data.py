@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from hwk4tune import data as data_mod
-from hwk4tune.data import DATASETS, DataNotFoundError, load_dataset
-from hwk4tune.names import DATASET_NAMES
+from hwk4tune.data import DataNotFoundError, load_dataset
+from hwk4tune.registry import DATASETS, RegistryError, dataset_entry
 
 
 @pytest.fixture(autouse=True)
@@ -21,8 +21,11 @@ def _isolated_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("HWK4TUNE_OFFLINE", "1")
 
 
-def test_registry_matches_names():
-    assert tuple(DATASETS) == DATASET_NAMES
+def test_registry_loaders_import_lazily_and_unknown_names_suggest():
+    assert dataset_entry("digits").load() is data_mod.load_digits
+    assert all(callable(entry.load()) for entry in DATASETS.values())
+    with pytest.raises(RegistryError, match=r"unknown data set 'mnits'; did you mean 'mnist'\? \(valid: digits, "):
+        dataset_entry("mnits")
 
 
 def test_digits_splits_are_normalized_tensors():
@@ -55,7 +58,7 @@ def test_fake_any_shape():
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    ({"name": "imagenet"}, "valid names: digits"),
+    ({"name": "imagenet"}, "unknown data set 'imagenet'.*valid: digits"),
     ({"name": "digits", "val_fraction": 1.0}, "0 < val_fraction < 1"),
     ({"name": "digits", "subset": 1}, "subset"),
     ({"name": "digits", "shape": (1, 8, 8)}, "fake"),

@@ -7,22 +7,21 @@ import torch
 import torch.nn as nn
 
 from hwk4tune import models
-from hwk4tune.models import MODELS, RANDOM_INIT, build_model
-from hwk4tune.names import TRAINABLE_NAMES
-from hwk4tune.training import TrainConfig
+from hwk4tune.hyperparams import CnnHyperparameters, ResNetHyperparameters
+from hwk4tune.models import RANDOM_INIT, build_model
 
 
-def cfg(**kw) -> TrainConfig:
-    return TrainConfig.from_config(kw)
+def cnn(**kw) -> CnnHyperparameters:
+    return CnnHyperparameters.from_config(kw)
 
 
-def test_registry_matches_names():
-    assert tuple(MODELS) == TRAINABLE_NAMES
+def resnet(**kw) -> ResNetHyperparameters:
+    return ResNetHyperparameters.from_config(kw)
 
 
 @pytest.mark.parametrize("shape", [(1, 28, 28), (3, 32, 32)])
 def test_cnn_shapes_and_hidden(shape):
-    model, weights = build_model("cnn", cfg(hidden=64, dropout=0.4), shape, 10)
+    model, weights = build_model("cnn", cnn(hidden=64, dropout=0.4), shape, 10)
     assert weights == RANDOM_INIT
     assert model(torch.randn(5, *shape)).shape == (5, 10)
     convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
@@ -34,8 +33,8 @@ def test_cnn_shapes_and_hidden(shape):
 
 
 def test_cnn_batch_norm_optional():
-    plain, _ = build_model("cnn", cfg(), (1, 28, 28), 10)
-    bn, _ = build_model("cnn", cfg(batch_norm=True), (1, 28, 28), 10)
+    plain, _ = build_model("cnn", cnn(), (1, 28, 28), 10)
+    bn, _ = build_model("cnn", cnn(batch_norm=True), (1, 28, 28), 10)
     assert not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in plain.modules())
     assert sum(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in bn.modules()) == 3
 
@@ -52,14 +51,14 @@ def no_hub_cache(tmp_path, monkeypatch):
 @pytest.mark.parametrize("finetune, trainable", [
     ("head", {"fc"}), ("layer4", {"fc", "layer4"}), ("all", {"conv1", "bn1", "layer1", "layer2", "layer3", "layer4", "fc"})])
 def test_resnet_finetune_freezes_the_rest(finetune, trainable, no_hub_cache):
-    model, weights = build_model("resnet", cfg(finetune=finetune), (3, 32, 32), 10)
+    model, weights = build_model("resnet", resnet(finetune=finetune), (3, 32, 32), 10)
     assert weights == RANDOM_INIT  # no cached DEFAULT weights, no download attempted
     live = {n.split(".")[1] for n, p in model.named_parameters() if p.requires_grad}
     assert live == trainable
 
 
 def test_resnet_adapts_gray_28(no_hub_cache):
-    model, _ = build_model("resnet", cfg(), (1, 28, 28), 10)
+    model, _ = build_model("resnet", resnet(), (1, 28, 28), 10)
     assert model(torch.randn(2, 1, 28, 28)).shape == (2, 10)
 
 
@@ -69,12 +68,12 @@ def test_resnet_weights_from_file(tmp_path, no_hub_cache):
     ref = resnet18(weights=None)
     path = tmp_path / "r18.pt"
     torch.save(ref.state_dict(), path)
-    model, weights = build_model("resnet", cfg(weights_path=str(path)), (3, 32, 32), 10)
+    model, weights = build_model("resnet", resnet(weights_path=str(path)), (3, 32, 32), 10)
     assert weights == f"file:{path}"
     assert torch.equal(model.backbone.conv1.weight, ref.conv1.weight)
     assert model.backbone.fc[-1].out_features == 10
     with pytest.raises(FileNotFoundError, match="weights_path"):
-        build_model("resnet", cfg(weights_path=str(tmp_path / "missing.pt")), (3, 32, 32), 10)
+        build_model("resnet", resnet(weights_path=str(tmp_path / "missing.pt")), (3, 32, 32), 10)
 
 
 def test_resnet_default_weights_when_cached(no_hub_cache):
@@ -84,13 +83,13 @@ def test_resnet_default_weights_when_cached(no_hub_cache):
     path.parent.mkdir(parents=True)
     ref = resnet18(weights=None)
     torch.save(ref.state_dict(), path)
-    model, weights = build_model("resnet", cfg(), (3, 32, 32), 10)
+    model, weights = build_model("resnet", resnet(), (3, 32, 32), 10)
     assert weights.startswith("torchvision DEFAULT")
     assert torch.equal(model.backbone.layer1[0].conv1.weight, ref.layer1[0].conv1.weight)
-    _, weights = build_model("resnet", cfg(pretrained="none"), (3, 32, 32), 10)
+    _, weights = build_model("resnet", resnet(pretrained="none"), (3, 32, 32), 10)
     assert weights == RANDOM_INIT
 
 
 def test_unknown_trainable():
-    with pytest.raises(ValueError, match="valid names: cnn, resnet"):
-        build_model("vgg", cfg(), (3, 32, 32), 10)
+    with pytest.raises(ValueError, match=r"no model builder for trainable 'vgg' \(built-ins: cnn, resnet\)"):
+        build_model("vgg", cnn(), (3, 32, 32), 10)

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from ray.tune.search.sample import Categorical, Float, Integer, Quantized
 
-from hwk4tune.space import Param, SpaceError, constants, describe, params, parse_space, to_tune
+from hwk4tune.space import Categorical as CategoricalParam
+from hwk4tune.space import FloatRange, IntRange, Normal, Param, Space, SpaceError, flatten, nest
 
 DRAWS = 2000
 
@@ -99,17 +100,81 @@ def test_bad_arguments_are_refused_naming_the_rule_and_values(kind, args, fragme
 
 
 def test_nested_constants_and_typos():
-    space = parse_space({"lr": {"loguniform": [1e-3, 1e-1]}, "opt": {"name": "adam", "beta": {"uniform": [0.8, 0.99]}}, "hidden": 64})
-    assert set(params(space)) == {"lr", "opt/beta"}
-    assert constants(space) == {"opt": {"name": "adam"}, "hidden": 64}
-    compiled = to_tune(space)
+    space = Space.parse({"lr": {"loguniform": [1e-3, 1e-1]},
+                         "opt": {"name": "adam", "beta": {"uniform": [0.8, 0.99]}}, "hidden": 64})
+    assert set(space.params) == {"lr", "opt/beta"}
+    assert space.constants == {"opt": {"name": "adam"}, "hidden": 64}
+    compiled = space.to_tune()
     assert compiled["hidden"] == 64 and compiled["opt"]["name"] == "adam"
     assert isinstance(compiled["opt"]["beta"], Float)
-    assert dict(describe(space))["lr"] == "loguniform(0.001, 0.1)"
-    with pytest.raises(SpaceError, match="did you mean 'uniform'"):
-        parse_space({"opt": {"beta": {"unifrom": [0.8, 0.99]}}})
+    assert dict(space.describe())["lr"] == "loguniform(0.001, 0.1)"
+    assert dict(space.describe())["hidden"] == "= 64"
+    with pytest.raises(SpaceError, match="did you mean 'uniform'") as info:
+        Space.parse({"opt": {"beta": {"unifrom": [0.8, 0.99]}}})
+    assert info.value.key == "space.opt.beta.unifrom"
+
+
+@pytest.mark.parametrize("raw, key, fragment", [
+    ({"x": {}}, "space.x", "empty mapping"),
+    ({"a/b": 1}, "space.a/b", "cannot contain '/'"),
+    ({1: 2}, "space.1", "must be strings"),
+    ([1, 2], "space", "must be a mapping"),
+    ({"g": {"h": {"choice": []}}}, "space.g.h", "at least one value"),
+])
+def test_bad_trees_name_the_dotted_key(raw, key, fragment):
+    with pytest.raises(SpaceError) as info:
+        Space.parse(raw)
+    assert info.value.key == key and fragment in info.value.message
+
+
+DSL = {
+    "lr": {"loguniform": [1e-4, 0.3]},
+    "hidden": {"qrandint": [8, 64, 8]},
+    "opt": {"name": "sgd", "momentum": {"uniform": [0.5, 0.9]}, "nesterov": {"choice": [True, False]}},
+    "noise": {"normal": [0.0, 1.0]},
+    "layers": {"grid": [1, 2]},
+    "seed": 3,
+}
+
+
+def test_to_yaml_is_the_inverse_of_parse():
+    space = Space.parse(DSL)
+    assert space.to_yaml() == DSL
+    assert Space.parse(space.to_yaml()) == space  # value objects: equal when written alike
+    assert space.params["opt/momentum"] == FloatRange("uniform", 0.5, 0.9)
+    assert space.params["hidden"] == IntRange("qrandint", 8, 64, False, 8)
+    assert space.params["noise"] == Normal("normal", 0.0, 1.0)
+    assert space.params["layers"] == CategoricalParam("grid", (1, 2)) and space.params["layers"].grid
+    assert hash(Param.parse("k", "uniform", [0.0, 1.0])) == hash(Param.parse("other", "uniform", [0.0, 1.0]))
+    assert Param.parse("k", "uniform", [0.0, 1.0]) != Param.parse("k", "uniform", [0.0, 2.0])
+    assert not Space.parse({}) and Space.parse({"a": 1})
+
+
+def test_flatten_and_nest_are_inverse():
+    tree = {"a": {"b": 1, "c": {"d": 2}}, "e": 3, "f": {}}
+    flat = flatten(tree)
+    assert flat == {"a/b": 1, "a/c/d": 2, "e": 3, "f": {}}
+    assert list(flat) == ["a/b", "a/c/d", "e", "f"]  # file order
+    assert nest(flat) == tree
+    assert flatten(tree, sep=".") == {"a.b": 1, "a.c.d": 2, "e": 3, "f": {}}
+
+
+@pytest.mark.parametrize("kind, args, inside, outside", [
+    ("uniform", [0.1, 0.6], [0.1, 0.35, 0.6], [0.09, 0.61, "0.3", True, float("nan")]),
+    ("loguniform", [1e-4, 0.3], [1e-4, 0.3], [1e-5, 1.0]),
+    ("randint", [1, 4], [1, 4], [0, 5, 2.5, True]),
+    ("lograndint", [1, 512], [1, 512], [0, 513]),
+    ("choice", ["sgd", 1, True], ["sgd", 1, True], ["adam", 2, None]),
+    ("normal", [0.0, 1.0], [-100.0, 100, 0.0], ["x", None, float("inf")]),
+])
+def test_contains(kind, args, inside, outside):
+    p = Param.parse("x", kind, args)
+    assert all(p.contains(v) for v in inside), [v for v in inside if not p.contains(v)]
+    assert not any(p.contains(v) for v in outside), [v for v in outside if p.contains(v)]
 
 
 def test_bounds_for_pb2():
     assert Param.parse("x", "loguniform", [1e-4, 1e-1]).bounds == (1e-4, 1e-1)
+    assert Param.parse("x", "randint", [2, 9]).bounds == (2.0, 9.0)
     assert Param.parse("x", "choice", [1, 2]).bounds is None
+    assert Param.parse("x", "normal", [0.0, 1.0]).bounds is None

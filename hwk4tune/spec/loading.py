@@ -73,10 +73,19 @@ def _fields_at(model: type[BaseModel] | None, data: Any, path: tuple) -> list[st
     for part in path[:-1]:
         if model is None:
             return []
-        node = node[part] if isinstance(node, (dict, list)) else None
+        node = _child(node, part)
         field = model.model_fields.get(part) if isinstance(part, str) else None
         model = _model_of(field, node)
     return [f for f in model.model_fields if f != "source"] if model else []
+
+
+def _child(node: Any, part: Any) -> Any:
+    """node[part] where it exists (pydantic's loc may name a key that is not in the data), else None."""
+    if isinstance(node, dict):
+        return node.get(part)
+    if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        return node[part]
+    return None
 
 
 def _model_of(field, node) -> type[BaseModel] | None:
@@ -191,6 +200,9 @@ def _load_with_space(model: type[BaseModel], path: str | Path, overrides: dict[s
         if not target.exists():
             raise SpecError([src.problem(("space",), f"no such file {value!r} (resolved to {target}; paths are "
                                          f"relative to the folder of {src.name})")])
+        if target.is_dir():
+            raise SpecError([src.problem(("space",), f"{value!r} is a folder (resolved to {target}); name a space "
+                                         "file in it")])
         space = load_space(target, to_space)
     elif isinstance(value, dict):
         space = _space_from(src, dict(value), ("space",), to_space)

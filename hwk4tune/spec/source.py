@@ -60,6 +60,10 @@ class _Loader(yaml.SafeLoader):
 _Loader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT_12, list("-+0123456789."))
 
 
+_NAME_TAGS = ("tag:yaml.org,2002:str", "tag:yaml.org,2002:merge")  # a key is a name, or `<<: *anchor`
+_TAG_WORDS = {"int": "a number", "float": "a number", "bool": "a boolean", "null": "null", "timestamp": "a date"}
+
+
 class _Limit(Exception):
     def __init__(self, line: int | None, message: str):
         self.line, self.message = line, message
@@ -96,7 +100,7 @@ class Source:
             raise SpecError([Problem(self.name, 1, "(file)", "is empty; expected a mapping of keys")])
         if not isinstance(self.data, dict):
             raise SpecError([Problem(self.name, node.start_mark.line + 1, "(top)",
-                                     f"expected a mapping of keys, got a {type(self.data).__name__}")])
+                                     f"expected a mapping of keys, got {_kind(self.data)}")])
 
     def _read(self, path: Path) -> str:
         try:
@@ -135,6 +139,10 @@ class Source:
                 if not isinstance(key_node, yaml.ScalarNode):
                     raise _Limit(key_node.start_mark.line + 1, "keys must be plain names, not lists or mappings")
                 key = key_node.value
+                if key_node.tag not in _NAME_TAGS:  # `1:`, `null:`, `on:` are read as numbers, None, booleans
+                    what = _TAG_WORDS.get(key_node.tag.rsplit(":", 1)[-1], key_node.tag)
+                    raise _Limit(key_node.start_mark.line + 1, f"key {key!r} is not a name (YAML reads it as "
+                                 f"{what}): write it in quotes, '{key}'")
                 if key in seen:
                     raise _Limit(key_node.start_mark.line + 1, f"duplicate key {key!r}")
                 seen.add(key)
@@ -158,6 +166,11 @@ class Source:
         return p if p.is_absolute() else Path(os.path.normpath(self.path.parent / p))
 
 
+def _kind(value: Any) -> str:
+    words = {str: "text", int: "a number", float: "a number", bool: "a boolean", list: "a list"}
+    return words.get(type(value), type(value).__name__)
+
+
 def _compose(text: str) -> yaml.Node | None:
     loader = _Loader(text)
     try:
@@ -167,7 +180,9 @@ def _compose(text: str) -> yaml.Node | None:
 
 
 def _yaml_message(exc: yaml.MarkedYAMLError) -> str:
-    text = f"YAML: {exc.problem or exc.context}"
+    # "expected a single document in the stream" (context) explains "but found another document" (problem)
+    parts = [part for part in (exc.context, exc.problem) if part]
+    text = "YAML: " + ", ".join(parts)
     if "python/" in str(exc):
         text += " (python tags are refused: only plain YAML is read)"
     elif "constructor for the tag" in str(exc):
