@@ -226,3 +226,18 @@ def test_a_trials_config_is_the_one_at_its_best_epoch(tmp_path):
     _, page = build_report(exp_dir)
     shown = re.search(r'<pre class="config">(.*?)</pre>', page, re.S).group(1)
     assert yaml.safe_load(html.unescape(shown)) == {"lr": 0.02, "net": {"hidden": 32}}
+
+
+def test_a_record_written_before_labels_still_reads(sweep_dir, tmp_path, capsys):
+    """hwk4tune.json of an older version: `strategy` (the derived searcher+scheduler), no `label`."""
+    copy = tmp_path / "old"
+    shutil.copytree(sweep_dir, copy)
+    record = json.loads((copy / "hwk4tune.json").read_text())
+    record["strategy"] = record.pop("label")
+    (copy / "hwk4tune.json").write_text(json.dumps(record))
+    assert load_experiment(copy).record.label == "grid+fifo"
+    record["surprise"] = 1  # an unknown key: one line naming the file, exit 2
+    (copy / "hwk4tune.json").write_text(json.dumps(record))
+    assert main(["table", str(copy)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "hwk4tune.json: surprise" in err[0], err

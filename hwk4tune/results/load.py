@@ -25,7 +25,7 @@ from typing import Any
 
 import pandas as pd
 
-from hwk4tune.records import METADATA_FILE, ExperimentRecord, is_experiment_dir, is_uri, read_record
+from hwk4tune.records import METADATA_FILE, ExperimentRecord, is_experiment_dir, is_uri, read_record, storage_location
 from hwk4tune.results import tune_files as tf
 from hwk4tune.results.experiment import Experiment, ResultsError, config_at_best
 from hwk4tune.space import flatten
@@ -44,7 +44,7 @@ def _source_dir(source: Any) -> Path:
         path = str(source.experiment_path)
         if is_uri(path):
             raise ResultsError(f"{path}: results in remote storage: copy the folder locally first")
-        return Path(path.removeprefix("file://"))
+        return Path(storage_location(path))
     return Path(source).expanduser()
 
 
