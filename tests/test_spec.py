@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -17,43 +18,49 @@ BAD = sorted((ROOT / "tests/data/bad").glob("*.yaml"))
 SHIPPED = sorted((ROOT / "search_spaces").glob("*.yaml")) + sorted((ROOT / "launch").glob("*.yaml"))
 
 
-def _expectation(path: Path) -> tuple[str, str, str]:
-    """First line of each bad file: `# expect: LINE KEY message-fragment` (LINE may be a file name)."""
+def _expectation(path: Path) -> tuple[int, str, str]:
+    """First line of each bad file: `# expect: LINE KEY message-fragment`."""
     header = path.read_text().splitlines()[0].removeprefix("# expect: ")
-    where, key, fragment = header.split(" ", 2)
-    return where, key, fragment
+    line, key, fragment = header.split(" ", 2)
+    return int(line), key, fragment
 
 
 def test_corpus_is_large_enough():
-    assert len(BAD) >= 25
+    assert len(BAD) >= 30
 
 
 @pytest.mark.parametrize("path", BAD, ids=lambda p: p.stem)
 def test_bad_file_exits_2_naming_key_and_line(path, capsys):
-    where, key, fragment = _expectation(path)
+    line, key, fragment = _expectation(path)
     code = cli.main(["validate", str(path)])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2
-    expected_prefix = f"{path}:{where}: {key}: " if where.isdigit() else None
-    matching = [
-        line for line in err
-        if (line.startswith(expected_prefix) if expected_prefix else f"{where}: {key}: " in line) and fragment in line
-    ]
-    assert matching, f"expected '{where} {key} ...{fragment}...' in:\n" + "\n".join(err)
+    matching = [text for text in err if text.startswith(f"{path}:{line}: {key}: ") and fragment in text]
+    assert matching, f"expected '{line} {key} ...{fragment}...' in:\n" + "\n".join(err)
     assert "Traceback" not in "\n".join(err)
 
 
-def test_bad_files_through_the_real_command_have_no_traceback():
+def test_bad_files_through_the_real_command_one_located_line_each():
     proc = subprocess.run(
         [sys.executable, "-m", "hwk4tune.cli", "validate", *map(str, BAD)],
         capture_output=True, text=True, cwd=ROOT, timeout=120,
     )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    # every line is FILE:LINE: key: message, FILE one of the bad files, LINE inside it
+    pattern = re.compile(r"(?P<file>/\S+?\.yaml):(?P<line>[1-9]\d*): (?P<key>\S+): (?P<message>\S.*)")
+    by_file: dict[str, list[re.Match]] = {}
+    for text in lines:
+        match = pattern.fullmatch(text)
+        assert match, f"not FILE:LINE: key: message: {text!r}"
+        by_file.setdefault(match["file"], []).append(match)
+    assert set(by_file) == {str(p) for p in BAD}  # every bad file was refused, none silently passed
     for path in BAD:
-        assert path.name in proc.stderr or "nowhere.yaml" in proc.stderr
-    # one line per problem, each of the form FILE[:LINE]: key: message
-    assert all(line.count(": ") >= 2 for line in proc.stderr.strip().splitlines())
+        line, key, fragment = _expectation(path)
+        found = [(int(m["line"]), m["key"]) for m in by_file[str(path)]]
+        assert (line, key) in found, (path.name, found)
+        assert all(n <= len(path.read_text().splitlines()) for n, _ in found), (path.name, found)
 
 
 def test_missing_file_and_folder(tmp_path, capsys):
@@ -94,7 +101,7 @@ def test_overrides_go_to_the_sweep_or_else_to_its_space():
     spec = load_sweep(ROOT / "launch/optuna_asha.yaml", overrides)
     assert spec.num_samples == 3
     assert spec.space.max_epochs == 1
-    assert spec.space.space["lr"] == 0.01  # a constant now
+    assert spec.space.space.constants["lr"] == 0.01 and "lr" not in spec.space.params  # a constant now
     assert spec.scheduler.grace_period == 1
     with pytest.raises(SpecError, match="num_samples: Input should be greater than 0"):
         load_sweep(ROOT / "launch/optuna_asha.yaml", parse_overrides(["num_samples=0"]))

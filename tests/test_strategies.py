@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -9,8 +12,7 @@ import pytest
 
 from hwk4tune import strategies
 from hwk4tune.cli import main
-from hwk4tune.spec import SCHEDULER_NAMES, SEARCHER_NAMES, SpecError, load_sweep
-from hwk4tune.sweep import check_sweep
+from hwk4tune.spec import SCHEDULERS, SEARCHERS, SpecError, load_sweep
 
 SPACE = """\
 trainable: cnn
@@ -35,9 +37,10 @@ def args_for(path: Path) -> strategies.StrategyArgs:
     return strategies.StrategyArgs.from_sweep(load_sweep(path), name="t")
 
 
-def test_registries_cover_every_name():
-    assert set(strategies.SEARCHERS) == set(SEARCHER_NAMES)
-    assert set(strategies.SCHEDULERS) == set(SCHEDULER_NAMES)
+def test_every_registered_model_names_a_builder_that_exists():
+    for model in SEARCHERS + SCHEDULERS:
+        module, _, function = model.builder.partition(":")
+        assert module == "hwk4tune.strategies" and callable(getattr(strategies, function)), model.builder
 
 
 @pytest.mark.parametrize("searcher", ["grid", "random", "optuna", "hyperopt"])
@@ -64,15 +67,23 @@ def test_optuna_sampler_seed_and_storage(tmp_path):
     assert built._study_name == "t"  # the experiment's name, so optuna-dashboard can tell sweeps apart
 
 
-@pytest.mark.parametrize("scheduler", ["fifo", "asha", "hyperband", "median", "pbt", "pb2"])
-def test_schedulers_count_epochs(tmp_path, scheduler):
-    path = write_sweep(tmp_path, f"searcher: random\nscheduler: {scheduler}\n"
-                       + ("scheduler: {name: pb2, hyperparam_bounds: {lr: [0.001, 0.1]}}\n" if scheduler == "pb2" else ""))
+SCHEDULER_CLASSES = {"fifo": "FIFOScheduler", "asha": "AsyncHyperBandScheduler", "hyperband": "HyperBandScheduler",
+                     "median": "MedianStoppingRule", "pbt": "PopulationBasedTraining", "pb2": "PB2"}
+
+
+@pytest.mark.parametrize("scheduler", sorted(SCHEDULER_CLASSES))
+def test_schedulers_build_and_count_epochs(tmp_path, scheduler):
+    body = ("scheduler: {name: pb2, hyperparam_bounds: {lr: [0.001, 0.1]}}\n" if scheduler == "pb2"
+            else f"scheduler: {scheduler}\n")
+    path = write_sweep(tmp_path, "searcher: random\n" + body)
     built = strategies.build_scheduler(args_for(path))
-    if scheduler != "fifo":
+    assert type(built).__name__ == SCHEDULER_CLASSES[scheduler]
+    if scheduler != "fifo":  # FIFO has no time attribute: it never stops a trial
         assert built._time_attr == "epoch"  # Ray's own default for pbt/pb2/median is time_total_s
     if scheduler == "asha":
-        assert built._max_t == 3
+        assert built._max_t == 3  # max_epochs of the space
+    if scheduler == "hyperband":
+        assert built._max_t_attr == 3
 
 
 def test_pbt_mutations_from_the_space(tmp_path):
@@ -130,48 +141,86 @@ if not __import__("importlib").util.find_spec("cmaes"):
 
 
 @pytest.mark.parametrize("rule", sorted(RULES))
-def test_pairing_rule_refused_before_ray_starts(tmp_path, capsys, rule):
-    import ray
-
+def test_pairing_rule_refused_in_one_located_line(tmp_path, capsys, rule):
     body, space, key = RULES[rule]
     path = write_sweep(tmp_path, body, space or SPACE)
-    ray_was_up = ray.is_initialized()
     code = main(["run", str(path), "--storage", str(tmp_path / "runs"), "--name", "x"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2
     assert len(err) == 1, err
     assert str(tmp_path) in err[0] and f": {key}: " in err[0], err[0]  # the sweep file or its space file
-    assert not (tmp_path / "runs").exists()  # nothing written, no trial started
-    assert ray.is_initialized() == ray_was_up  # and no Ray started
+    assert not (tmp_path / "runs").exists()  # nothing written
 
 
-def test_trainable_that_cannot_checkpoint_refused_for_pbt(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr("hwk4tune.spec.CHECKPOINTING_TRAINABLES", ())  # registered trainables without checkpoints
-    for scheduler in ("pbt", "hyperband"):
-        path = write_sweep(tmp_path, f"searcher: random\nscheduler: {scheduler}\n")
+RUN_ALL = """
+import contextlib, io, json, sys
+from hwk4tune.cli import main
+out = []
+for path, storage in json.loads(sys.argv[1]):
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = main(["run", path, "--storage", storage, "--name", "x"])
+    out.append([code, err.getvalue()])
+ray = sys.modules.get("ray")
+print(json.dumps({"results": out, "ray_started": bool(ray and ray.is_initialized())}))
+"""
+
+
+def test_refused_sweeps_start_no_ray_and_no_trial(tmp_path):
+    """In a fresh process (the test session's Ray would hide it): every refused sweep exits 2 before Ray
+    starts and before its experiment folder exists."""
+    cases = []
+    for rule in sorted(RULES):
+        folder = tmp_path / rule
+        folder.mkdir()
+        body, space, _ = RULES[rule]
+        cases.append([str(write_sweep(folder, body, space or SPACE)), str(folder / "runs")])
+    proc = subprocess.run([sys.executable, "-c", RUN_ALL, json.dumps(cases)], capture_output=True, text=True,
+                          timeout=300, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert [code for code, _ in report["results"]] == [2] * len(RULES)
+    assert all(len(err.strip().splitlines()) == 1 for _, err in report["results"]), report["results"]
+    assert report["ray_started"] is False
+    assert not any(Path(storage).exists() for _, storage in cases)
+
+
+OWN_NO_CHECKPOINTS = """\
+def train(config, max_epochs=1):
+    from ray import tune
+
+    for epoch in range(1, max_epochs + 1):
+        tune.report({"score": config.get("lr", 0.0) * epoch, "epoch": epoch})
+
+
+train.reports = ("score", "epoch")
+train.checkpoints = False
+"""
+
+
+def test_trainable_that_cannot_checkpoint_refused_for_pbt_and_hyperband(tmp_path, capsys):
+    (tmp_path / "own.py").write_text(OWN_NO_CHECKPOINTS)
+    space = "trainable: own.py:train\nmetric: score\nmax_epochs: 3\nspace:\n  lr: {uniform: [0.1, 1.0]}\n"
+    for scheduler in ("pbt", "hyperband", "pb2"):
+        path = write_sweep(tmp_path, f"searcher: random\nscheduler: {scheduler}\n", space)
         assert main(["run", str(path), "--storage", str(tmp_path / "runs")]) == 2
-        err = capsys.readouterr().err
-        assert ": scheduler: " in err and "checkpoint" in err
-    path = write_sweep(tmp_path, "searcher: random\nscheduler: asha\n")
-    check_sweep(load_sweep(path))  # asha does not need them
-
-
-def test_shipped_sweeps_pass_every_rule(root):
-    for path in sorted((root / "launch").glob("*.yaml")):
-        if "strategies" in path.read_text():
-            continue  # a compare file
-        check_sweep(load_sweep(path))
+        err = capsys.readouterr().err.strip()
+        assert err.startswith(f"{path}:3: scheduler: {scheduler} restores trials from checkpoints, but trainable "), err
+        assert err.endswith("own.py:train' saves none: use asha, median or fifo") and "\n" not in err, err
+    path = write_sweep(tmp_path, "searcher: random\nscheduler: asha\n", space)
+    assert load_sweep(path).scheduler.name == "asha"  # asha does not need them
+    assert not (tmp_path / "runs").exists()
 
 
 def test_notices_for_wasteful_choices(tmp_path):
     path = write_sweep(tmp_path, "searcher: {name: optuna}\nscheduler: {name: asha, grace_period: 3}\n"
                        "num_samples: 5\nreuse_actors: false\n")
-    found = check_sweep(load_sweep(path))
+    found = load_sweep(path).notices()
     assert any("random search" in n for n in found)
     assert any("stops no trial early" in n for n in found)
     assert any("reuse_actors" in n for n in found)
     quiet = write_sweep(tmp_path, "searcher: {name: hyperopt, n_initial_points: 4}\nscheduler: asha\nnum_samples: 20\n")
-    assert check_sweep(load_sweep(quiet)) == []
+    assert load_sweep(quiet).notices() == []
 
 
 def test_problems_raise_spec_error_naming_the_file(tmp_path):

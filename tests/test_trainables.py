@@ -7,8 +7,8 @@ import math
 import pytest
 
 from hwk4tune.data import load_dataset
-from hwk4tune.names import TRAINABLE_NAMES
-from hwk4tune.trainables import METRICS, TRAINABLES, build_trainable, cnn_trainable
+from hwk4tune.registry import RegistryError
+from hwk4tune.trainables import METRICS, build_trainable, cnn_trainable
 
 pytestmark = pytest.mark.usefixtures("ray_local")
 
@@ -38,10 +38,11 @@ def digits():
     return load_dataset("digits")
 
 
-def test_registry_matches_names():
-    assert tuple(TRAINABLES) == TRAINABLE_NAMES
-    with pytest.raises(ValueError, match="valid names"):
-        build_trainable("vgg", None, 1)
+def test_unknown_trainable_and_bad_max_epochs_refused():
+    with pytest.raises(RegistryError, match=r"unknown trainable 'cnm'; did you mean 'cnn'\?"):
+        build_trainable("cnm", None, 1)
+    with pytest.raises(ValueError, match="max_epochs must be an integer >= 1, but got 0"):
+        build_trainable("cnn", None, 0)
 
 
 def test_cnn_learns_digits_and_reports_every_epoch(digits, tmp_path):
@@ -81,10 +82,11 @@ def test_restore_continues_at_the_next_epoch(tmp_path):
     def crash_once(config, data=None, max_epochs=4):
         """Dies after epoch 2 on its first attempt when ``crash`` is set, as a lost node would.
         (Defined here, not at module level, so Ray pickles it by value: workers cannot import tests.)"""
-        if config.get("crash") and tune.get_checkpoint() is None:
-            cnn_trainable(config, data=data, max_epochs=2)
+        hyperparameters = {k: v for k, v in config.items() if k != "crash"}  # cnn refuses unknown keys
+        if config["crash"] and tune.get_checkpoint() is None:
+            cnn_trainable(hyperparameters, data=data, max_epochs=2)
             raise RuntimeError("simulated crash after epoch 2")
-        cnn_trainable(config, data=data, max_epochs=max_epochs)
+        cnn_trainable(hyperparameters, data=data, max_epochs=max_epochs)
 
     data = load_dataset("digits", subset=300)
     trainable = tune.with_parameters(crash_once, data=data, max_epochs=4)
@@ -93,11 +95,15 @@ def test_restore_continues_at_the_next_epoch(tmp_path):
     assert results.num_errors == 0
     by_crash = {r.config["crash"]: r for r in results}
     restored, straight = history(by_crash[True]), history(by_crash[False])
-    # The restored attempt reported epochs 3 and 4 only: it started from the epoch-2 checkpoint, not 0.
-    assert restored["epoch"].tolist() == [1, 2, 3, 4]
-    assert by_crash[True].metrics["epoch"] == 4
+    # The restored attempt reported epochs 3 and 4 only: it started from the epoch-2 checkpoint, not 0
+    # (a restart from scratch would report 4 results since the restore, epochs 1 to 4).
+    assert by_crash[True].metrics["epoch"] == 4 and by_crash[True].metrics["iterations_since_restore"] == 2
+    assert by_crash[False].metrics["iterations_since_restore"] == 4
+    # Ray keeps the rows of the first attempt or not; those of the second are epochs 3 and 4
+    assert restored["epoch"].tolist() in ([1, 2, 3, 4], [3, 4])
     # Per-epoch seeding: the resumed run repeats the uninterrupted one.
-    assert restored["val_loss"].tolist() == pytest.approx(straight["val_loss"].tolist(), rel=1e-4)
+    by_epoch = dict(zip(straight["epoch"], straight["val_loss"]))
+    assert restored["val_loss"].tolist() == pytest.approx([by_epoch[e] for e in restored["epoch"]], rel=1e-4)
 
 
 def test_bad_values_fail_only_their_trial_and_divergence_ends_cleanly(tmp_path):
@@ -124,6 +130,17 @@ def test_bad_values_fail_only_their_trial_and_divergence_ends_cleanly(tmp_path):
     assert diverged["train_status"] == "diverged" and diverged["val_accuracy"] == 0.0
     assert math.isinf(diverged["val_loss"]) and diverged["epoch"] <= 2  # ended there, no crash
     assert ok[(1e-3, "adam")].metrics["epoch"] == 2 and ok[(1e-3, "adam")].metrics["train_status"] == "ok"
+
+
+def test_unknown_key_fails_its_trial_naming_it(tmp_path):
+    """A misspelled hyperparameter would otherwise tune nothing: the trial ends in ERROR with the key named."""
+    data = load_dataset("digits", subset=100)
+    results = fit(build_trainable("cnn", data, 1), {"lr": 1e-3, "learning_rate": 0.1}, tmp_path)
+    assert len(results) == 1 and results.num_errors == 1
+    error = str(results[0].error)
+    assert "ConfigError" in error and "learning_rate = 0.1: unknown hyperparameter" in error, error
+    assert "valid: optimizer, lr," in error
+    assert results[0].metrics.get("epoch") is None  # it failed before training, not after
 
 
 def test_reused_actor_leaks_nothing(tmp_path):
