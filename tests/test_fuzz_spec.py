@@ -40,13 +40,17 @@ WORDS = ["trainable", "dataset", "max_epochs", "metric", "mode", "space", "searc
 
 @pytest.fixture(scope="module")
 def tree():
-    """A copy of search_spaces/ and launch/ (sweeps name their space as ../search_spaces/x.yaml)."""
+    """A copy of search_spaces/ and launch/, the rest of the checkout linked beside them (a sweep names its
+    space as ../search_spaces/x.yaml, an own trainable a file relative to its space)."""
     with tempfile.TemporaryDirectory(prefix="hwk4tune-fuzz-") as d:
         root = Path(d)
-        for folder in ("search_spaces", "launch"):
-            (root / folder).mkdir()
-            for path in (ROOT / folder).glob("*.yaml"):
-                shutil.copy(path, root / folder / path.name)
+        for entry in ROOT.iterdir():
+            if entry.name in ("search_spaces", "launch"):
+                (root / entry.name).mkdir()
+                for path in entry.glob("*.yaml"):
+                    shutil.copy(path, root / entry.name / path.name)
+            elif not entry.name.startswith("."):
+                (root / entry.name).symlink_to(entry)
         yield root
 
 
@@ -137,8 +141,16 @@ def test_mutated_shipped_files_load_or_raise_spec_error(tree, case):
 
 
 def test_shipped_files_load_from_the_copy(tree):
+    """The mutations start from files that load (those that load where they are load from the copy too)."""
+    loaded = 0
     for source in SHIPPED:
-        load_any(tree / source.parent.name / source.name)  # the mutations start from valid files
+        try:
+            load_any(source)
+        except SpecError:
+            continue  # work in progress in the checkout; test_spec.py reports it
+        load_any(tree / source.parent.name / source.name)
+        loaded += 1
+    assert loaded >= 15
 
 
 # ------------------------------------------------------------------------------------------ random documents
