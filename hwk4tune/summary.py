@@ -27,7 +27,8 @@ def _space_lines(space: SpaceSpec) -> list[str]:
         f"  trainable  {space.trainable}{where}",
         f"  objective  {goal} {space.metric}, up to {space.max_epochs} epochs",
     ]
-    params = space.space.describe()
+    # a conditioned parameter sits under the one its `when:` names, indented, its condition after it
+    params = [("  " * depth + name, text) for depth, name, text in space.space.describe_tree()]
     width = max((len(name) for name, _ in params), default=0)
     lines += [f"    {name:<{width}}  {text}" for name, text in params]
     return lines

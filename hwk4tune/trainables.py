@@ -117,6 +117,12 @@ def build_trainable(trainable: str | TrainableEntry, data, max_epochs: int):
     fn = entry.load()
     if entry.builtin:
         return tune.with_parameters(fn, data=data, max_epochs=max_epochs)
+    if entry.name.rpartition(":")[0].endswith(".py"):
+        # a file the workers cannot import: Ray must pickle its functions and classes by value, and Ray
+        # pickles with its own copy of cloudpickle (registering with the `cloudpickle` package does nothing)
+        import ray.cloudpickle
+
+        ray.cloudpickle.register_pickle_by_value(inspect.getmodule(fn))
     if "max_epochs" in inspect.signature(fn).parameters:
         return tune.with_parameters(fn, max_epochs=max_epochs)
     return fn

@@ -9,12 +9,9 @@ TOP_K = 5
 
 
 def planned_trials(spec: SweepSpec) -> int:
-    """How many trials the sweep runs: ``num_samples``, times the size of the grid when there is one."""
-    grid = 1
-    for p in spec.space.params.values():
-        if p.kind == "grid":
-            grid *= len(p.args)
-    return spec.num_samples * grid
+    """How many trials the sweep runs: ``num_samples``, times the valid combinations of the grid (all of
+    them, unless conditions leave some grid parameters out)."""
+    return spec.num_samples * len(spec.space.space.grid_points())
 
 
 def summary(results, exp_dir: str, planned: int, hidden_tracebacks: int = 0) -> str:

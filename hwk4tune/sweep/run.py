@@ -15,7 +15,7 @@ from hwk4tune.errors import InputError
 from hwk4tune.records import default_name, default_storage, is_experiment_dir, is_uri, join
 from hwk4tune.records import storage_location as _location
 from hwk4tune.spec import SweepSpec
-from hwk4tune.strategies import StrategyArgs, build_scheduler, build_searcher
+from hwk4tune.strategies import StrategyArgs, build_scheduler, build_searcher, param_space
 from hwk4tune.sweep.console import quiet_early_stops, say
 from hwk4tune.sweep.final_summary import planned_trials, summary
 from hwk4tune.sweep.ray_setup import check_resources, ensure_ray, shutdown
@@ -120,7 +120,7 @@ def _trial_dirname(trial) -> str:
 
 
 def _param_space(spec: SweepSpec) -> dict:
-    return spec.space.space.to_tune()
+    return param_space(spec.space)  # empty for a conditional space: its searcher holds it
 
 
 def _checkpoint_config(spec: SweepSpec):

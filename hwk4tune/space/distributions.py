@@ -1,13 +1,9 @@
-"""The search-space DSL: YAML one-key mappings -> distribution value objects -> ``ray.tune`` domains.
-
-A parameter is written as a one-key mapping, ``lr: {loguniform: [1.0e-4, 0.3]}``. Anything else is a
-constant, and a mapping whose key is not a distribution is a nested group of parameters.
+"""Distributions as value objects: YAML one-key mappings -> :class:`Param` -> ``ray.tune`` domains.
 
 Each distribution is a frozen value object (:class:`FloatRange`, :class:`IntRange`, :class:`Normal`,
 :class:`Categorical`, all :class:`Param`) that parses and checks its arguments, turns into a Ray Tune domain,
-back into YAML, and says whether a value lies in it. :class:`Space` holds the nested tree of parameters and
-constants; :func:`flatten` and :func:`nest` are the one place that joins nested keys with ``/`` (as Ray
-flattens configs) and splits them again.
+back into YAML, and says whether a value lies in it. A parameter may carry a ``when`` condition
+(:class:`~hwk4tune.space.conditions.Condition`): it is then drawn only where the condition holds.
 
 Integer ranges (``randint``, ``qrandint``, ``lograndint``) include BOTH bounds here: ``randint: [1, 3]``
 draws 1, 2 or 3. Ray's ``tune.randint`` and ``tune.lograndint`` exclude the upper bound, so
@@ -18,12 +14,12 @@ No Ray at import time: ``to_tune`` imports ``ray.tune`` when called.
 
 from __future__ import annotations
 
-import difflib
 import math
-from dataclasses import dataclass
-from typing import Any, ClassVar, Iterator
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
-SEP = "/"  # how nested keys are joined in flat configs (Ray's own separator)
+from hwk4tune.space.conditions import Condition
+from hwk4tune.space.keys import SpaceError
 
 # name -> (what the arguments are, for messages)
 DISTRIBUTIONS: dict[str, str] = {
@@ -40,15 +36,6 @@ DISTRIBUTIONS: dict[str, str] = {
 }
 
 
-class SpaceError(ValueError):
-    """A bad parameter; ``key`` is the dotted path inside ``space``."""
-
-    def __init__(self, key: str, message: str):
-        super().__init__(f"{key}: {message}")
-        self.key = key
-        self.message = message
-
-
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
@@ -62,9 +49,11 @@ def _is_int(value: Any) -> bool:
 
 @dataclass(frozen=True)
 class Param:
-    """One tunable parameter. ``kind`` is its YAML name; ``args`` its arguments as written."""
+    """One tunable parameter. ``kind`` is its YAML name; ``args`` its arguments as written; ``when`` the
+    condition under which it is drawn (None: always)."""
 
     kind: str
+    when: Condition | None = field(default=None, kw_only=True)
     is_categorical: ClassVar[bool] = False
 
     @property
@@ -83,7 +72,10 @@ class Param:
         raise NotImplementedError
 
     def to_yaml(self) -> dict:
-        return {self.kind: list(self.args)}
+        out: dict = {self.kind: list(self.args)}
+        if self.when is not None:
+            out["when"] = self.when.to_yaml()
+        return out
 
     def describe(self) -> str:
         return f"{self.kind}({', '.join(repr(v) for v in self.args)})"
@@ -226,102 +218,3 @@ class Categorical(Param):
 
     def describe(self) -> str:
         return f"{self.kind} {list(self.values)}"
-
-
-# ------------------------------------------------------------------------------------------ nested keys
-
-
-def flatten(config: dict, sep: str = SEP, prefix: str = "") -> dict[str, Any]:
-    """{"a": {"b": 1}} -> {"a/b": 1}: nested groups joined by ``sep``, in order."""
-    out: dict[str, Any] = {}
-    for name, value in config.items():
-        key = f"{prefix}{name}"
-        if isinstance(value, dict) and value:
-            out.update(flatten(value, sep, key + sep))
-        else:
-            out[key] = value
-    return out
-
-
-def nest(flat: dict[str, Any], sep: str = SEP) -> dict[str, Any]:
-    """{"a/b": 1} -> {"a": {"b": 1}}: the inverse of :func:`flatten`."""
-    out: dict[str, Any] = {}
-    for key, value in flat.items():
-        node = out
-        *parents, leaf = key.split(sep)
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = value
-    return out
-
-
-# ------------------------------------------------------------------------------------------ the space
-
-
-@dataclass(frozen=True)
-class Space:
-    """The parsed tree under ``space:``: parameter name -> Param | constant | nested group (a dict)."""
-
-    tree: dict
-
-    @classmethod
-    def parse(cls, raw: Any, prefix: str = "space") -> "Space":
-        return cls(_parse_group(raw, prefix))
-
-    def items(self) -> Iterator[tuple[str, Any]]:
-        """(flat name, Param | constant), in file order."""
-        return iter(flatten(self.tree).items())
-
-    @property
-    def params(self) -> dict[str, Param]:
-        """Only the tunable parameters, by flat name (``/`` between nesting levels, as Ray flattens)."""
-        return {name: value for name, value in self.items() if isinstance(value, Param)}
-
-    @property
-    def constants(self) -> dict[str, Any]:
-        """Only the fixed values, nested as written."""
-        return nest({name: value for name, value in self.items() if not isinstance(value, Param)})
-
-    def to_tune(self) -> dict:
-        """The ``param_space`` for ``ray.tune.Tuner``: Params become domains, constants stay."""
-        return nest({n: v.to_tune() if isinstance(v, Param) else v for n, v in self.items()})
-
-    def to_yaml(self) -> dict:
-        """The DSL as written (the inverse of :meth:`parse`)."""
-        return nest({n: v.to_yaml() if isinstance(v, Param) else v for n, v in self.items()})
-
-    def describe(self) -> list[tuple[str, str]]:
-        """(flat name, human text) for summaries and reports."""
-        return [(n, v.describe() if isinstance(v, Param) else f"= {v!r}") for n, v in self.items()]
-
-    def __bool__(self) -> bool:
-        return bool(self.tree)
-
-
-def _parse_group(raw: Any, prefix: str) -> dict:
-    if not isinstance(raw, dict):
-        raise SpaceError(prefix, f"must be a mapping of parameter names, got {type(raw).__name__}")
-    out: dict = {}
-    for name, value in raw.items():
-        key = f"{prefix}.{name}"
-        if not isinstance(name, str):
-            raise SpaceError(key, "parameter names must be strings")
-        if SEP in name:
-            raise SpaceError(key, f"parameter names cannot contain {SEP!r} (it joins nested names)")
-        out[name] = _parse_value(key, value)
-    return out
-
-
-def _parse_value(key: str, value: Any) -> Any:
-    if not isinstance(value, dict):
-        return value  # a constant
-    if len(value) == 1:
-        (kind, raw), = value.items()
-        if kind in DISTRIBUTIONS:
-            return Param.parse(key, kind, raw)
-        close = difflib.get_close_matches(str(kind), DISTRIBUTIONS, n=1, cutoff=0.75)
-        if close:
-            raise SpaceError(f"{key}.{kind}", f"unknown distribution {kind!r}; did you mean {close[0]!r}?")
-    if not value:
-        raise SpaceError(key, "an empty mapping is neither a distribution nor a group of parameters")
-    return _parse_group(value, key)
