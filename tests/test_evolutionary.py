@@ -4,6 +4,7 @@ NevergradSearch, and Optuna's NSGA-II. Real sweeps, their pairing errors, and se
 from __future__ import annotations
 
 import json
+import pickle
 import textwrap
 from pathlib import Path
 
@@ -77,6 +78,7 @@ def test_real_sweep(ray_local, tmp_path, which):
     state = searcher_state(exp)
     expected = {"pso": b"ConfPSO", "de": b"DifferentialEvolution", "nsga2": b"NSGAIISampler"}[which]
     assert expected in state  # the configurations came from the named algorithm
+    assert pickle.loads(state)  # and `resume` can load the searcher back (the seeded factory pickles)
 
 
 # ------------------------------------------------------------------------------------------ reproducibility
