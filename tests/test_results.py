@@ -166,6 +166,7 @@ def test_best_tie_breaks(exp):
     assert tied.best()["trial_id"] == ids[0]  # same value, same epochs: the smaller trial id
     t.loc[t["trial_id"] == ids[1], "best_epoch"] = 1
     assert tied.best()["trial_id"] == ids[1]  # same value: fewer epochs first
+    assert sort_trials(t, None, "max", "val_accuracy")["trial_id"].iloc[0] == ids[1]  # `table` agrees
     t.loc[t["trial_id"] == ids[0], "best_val_accuracy"] = 0.95
     assert tied.best()["trial_id"] == ids[0]  # the metric first
     assert sort_trials(t, "best_epoch", "max", "val_accuracy")["trial_id"].iloc[0] == ids[1]

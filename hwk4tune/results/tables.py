@@ -17,7 +17,8 @@ TABLE_FORMATS = ("md", "csv", "html", "parquet", "json")
 def sort_trials(trials: pd.DataFrame, by: str | None, mode: str, metric: str) -> pd.DataFrame:
     """Sort by a column (``best_<metric>`` by default). ``by`` may name a metric (``val_loss`` ->
     ``best_val_loss`` or ``last_val_loss``) and end in ``:asc``/``:desc``; otherwise the direction is the
-    experiment's mode for its metric, ascending for losses and times, descending for the rest."""
+    experiment's mode for its metric, ascending for losses and times, descending for the rest. Ties: fewer
+    epochs to the best (for the metric), then the smaller trial id."""
     if trials.empty:
         return trials
     direction = None
@@ -40,7 +41,10 @@ def sort_trials(trials: pd.DataFrame, by: str | None, mode: str, metric: str) ->
             direction = "asc"
         else:
             direction = "desc"
-    return trials.sort_values([col, "trial_id"], ascending=[direction == "asc", True], kind="mergesort",
+    # ties as Experiment.ranked breaks them (fewer epochs to the best, then trial id): the first row of the
+    # default order is the best trial
+    keys = [col, "best_epoch", "trial_id"] if col == f"best_{metric}" and "best_epoch" in trials else [col, "trial_id"]
+    return trials.sort_values(keys, ascending=[direction == "asc"] + [True] * (len(keys) - 1), kind="mergesort",
                               na_position="last")
 
 
@@ -48,7 +52,7 @@ def display_columns(trials: pd.DataFrame, metric: str) -> list[str]:
     """The columns worth showing to a person (md, html): the rest stay in csv / parquet / json."""
     cols = ["experiment"] if trials.get("experiment", pd.Series(dtype=object)).nunique() > 1 else []
     cols += [c for c in ("strategy", "seed") if c in trials and trials[c].nunique() > 1]
-    cols += ["trial_id", "status", "epochs", f"best_{metric}", "best_epoch", f"last_{metric}", "wall_s"]
+    cols += ["trial_id", "status", "stop_reason", "epochs", f"best_{metric}", "best_epoch", f"last_{metric}", "wall_s"]
     cols += [c for c in trials.columns if isinstance(c, str) and c.startswith("config/")]
     if "error" in trials and trials["error"].notna().any():
         cols.append("error")
