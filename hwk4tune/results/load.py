@@ -4,6 +4,8 @@ Two tables:
 
 - ``trials``: one row per trial — ``experiment``, ``strategy`` (the label in ``hwk4tune.json``) and
   ``seed`` where the folder has one, ``trial_id``, ``status`` (TERMINATED / ERROR / RUNNING / PENDING),
+  ``stop_reason`` (why it ended: finished, scheduler, plateau, target, budget, diverged, error; see
+  :mod:`~hwk4tune.results.stop_reasons`),
   ``epochs`` (reports = epochs this trial trained), ``last_epoch``, ``best_<metric>``, ``best_epoch``,
   ``last_<metric>``, ``last_train_loss`` / ``last_val_loss`` / ``last_val_accuracy``, ``stopped_early``
   (a scheduler ended it before ``max_epochs``), ``diverged``, ``wall_s`` (the trial's own training time),
@@ -28,6 +30,7 @@ import pandas as pd
 from hwk4tune.records import METADATA_FILE, ExperimentRecord, is_experiment_dir, is_uri, read_record, storage_location
 from hwk4tune.results import tune_files as tf
 from hwk4tune.results.experiment import Experiment, ResultsError, config_at_best
+from hwk4tune.results.stop_reasons import stop_reasons
 from hwk4tune.space import flatten
 
 LAST_METRICS = ("train_loss", "val_loss", "val_accuracy")
@@ -97,6 +100,7 @@ def load_experiment(source: str | Path | Any, *, metric: str | None = None, mode
         start = min(first_times) if first_times else None
     empty = pd.DataFrame(columns=[*_EMPTY_TRIALS, f"best_{metric}", f"last_{metric}"])
     trials = _typed(pd.DataFrame(trial_rows) if trial_rows else empty)
+    trials.insert(3, "stop_reason", stop_reasons(exp, trials, record.max_epochs if record else None))
     if record is not None:
         trials.insert(1, "strategy", record.label)
         trials.insert(2, "seed", record.seed)

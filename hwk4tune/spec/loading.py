@@ -174,6 +174,8 @@ def _trainable_problems(spec: SpaceSpec) -> list[tuple[tuple, str]]:
         valid = entry.reports + RAY_RESULT_KEYS
         found.append((("metric",), f"trainable {spec.trainable!r} does not report {spec.metric!r}"
                       f"{suggest(spec.metric, valid)} (valid: {', '.join(valid)})"))
+    if spec.stop is not None:
+        found += [(_path(key), message) for key, message in spec.stop.problems(spec)]
     return found
 
 

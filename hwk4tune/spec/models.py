@@ -25,6 +25,7 @@ from hwk4tune.registry import (
 )
 from hwk4tune.space import Param, Space
 from hwk4tune.spec.base import Strict
+from hwk4tune.spec.stopping import StopSpec
 from hwk4tune.spec.strategies import SCHEDULERS, SEARCHERS, FifoScheduler, Pairing, SchedulerBase, SearcherBase
 
 SearcherSpec = Annotated[Union[SEARCHERS], Field(discriminator="name")]  # type: ignore[valid-type]
@@ -62,6 +63,7 @@ class SpaceSpec(Strict):
     mode: Literal["max", "min"] = "max"
     max_epochs: int = Field(gt=0)
     space: Space = Field(description="parameter -> {distribution: [args]} | constant | nested mapping")
+    stop: StopSpec | None = Field(None, description="plateau (per trial), target and time_budget (per sweep)")
 
     @field_validator("trainable")
     @classmethod
@@ -113,9 +115,16 @@ class SweepSpec(Strict):
     label: str | None = Field(None, description="the strategy's label (a comparison sets it); "
                               "default searcher+scheduler")
     storage: str | None = Field(None, description="folder or URI (s3://, gs://); default ./runs")
+    stop: StopSpec | None = Field(None, description="plateau, target, time_budget; wins over the space's, key by key")
     source: SkipJsonSchema[Path | None] = Field(None, exclude=True)
 
     _named = field_validator("searcher", "scheduler", mode="before")(lambda cls, v: _named(v))
+
+    @property
+    def stopping(self) -> StopSpec | None:
+        """The stop rules in force: the space's, with the sweep's keys winning; None when there are none."""
+        merged = self.space.stop.merged(self.stop) if self.space.stop else self.stop
+        return None if merged is None or merged.empty else merged
 
     @property
     def strategy_label(self) -> str:
@@ -124,10 +133,10 @@ class SweepSpec(Strict):
     @property
     def pairing(self) -> Pairing:
         return Pairing(self.space, self.searcher, self.scheduler, self.space.max_epochs, self.num_samples,
-                       self.max_concurrent_trials, self.reuse_actors)
+                       self.max_concurrent_trials, self.reuse_actors, self.stop)
 
     def notices(self) -> list[str]:
-        out = self.pairing.notices()
+        out = self.pairing.notices() + (self.stopping.notices(self.pairing) if self.stopping else [])
         if not self.reuse_actors:
             out.append("reuse_actors: false starts a new worker process for every trial (about 2 s each on a "
                        "small machine)")

@@ -27,6 +27,7 @@ class Pairing:
     num_samples: int
     max_concurrent_trials: int | None = None
     reuse_actors: bool = True
+    stop: Any = None  # the sweep file's own stop.StopSpec (a space's stop is checked when the space loads)
 
     @property
     def params(self) -> dict[str, Any]:
@@ -34,7 +35,8 @@ class Pairing:
         return self.space.params
 
     def problems(self) -> Found:
-        return self.searcher.problems(self) + self.scheduler.problems(self)
+        own_stop = self.stop.problems(self.space) if self.stop else []
+        return self.searcher.problems(self) + self.scheduler.problems(self) + own_stop
 
     def notices(self) -> list[str]:
         return self.searcher.notices(self) + self.scheduler.notices(self)

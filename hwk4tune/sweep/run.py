@@ -142,13 +142,19 @@ def _checkpoint_config(spec: SweepSpec):
 def _run_config(spec: SweepSpec, name: str, storage: str, verbose: bool):
     from ray import tune
 
+    from hwk4tune.stopping import build_stop
+
+    # stop: {"epoch": max_epochs}, or with `stop:` rules a stopper that also ends trials there, and the
+    # callback noting why each trial ended (stopping.json; its state resumes with the sweep)
+    stop, callbacks = build_stop(spec, join(storage, name))
     return tune.RunConfig(
         name=name,
         storage_path=storage,
         # The trainable ends by itself after max_epochs; saying so to Tune makes the last result a STOP
         # rather than a scheduler's decision (Ray's synchronous HyperBand otherwise PAUSEs a trial at its
         # last epoch and can leave it PAUSED when the sweep ends).
-        stop={"epoch": spec.space.max_epochs},
+        stop=stop,
+        callbacks=callbacks,
         failure_config=tune.FailureConfig(max_failures=spec.max_failures),
         checkpoint_config=_checkpoint_config(spec),
         verbose=1 if verbose else 0,
@@ -183,4 +189,8 @@ def fit(tuner, exp_dir: str, spec: SweepSpec) -> str:
         except KeyboardInterrupt:
             print(f"\ninterrupted; resume with:  hwk4tune resume {exp_dir}", file=sys.stderr)
             raise
-    return summary(results, exp_dir, planned_trials(spec), hidden_tracebacks=quiet.hidden)
+    text = summary(results, exp_dir, planned_trials(spec), hidden_tracebacks=quiet.hidden)
+    from hwk4tune.stopping import describe_budget
+
+    stopped = describe_budget(exp_dir) if not is_uri(exp_dir) else None
+    return f"{text}\n{stopped}" if stopped else text
