@@ -1,8 +1,11 @@
-"""``hwk4tune demo``: the comparison of ``launch/demo.yaml``, its report, and the winner trained for real.
+"""``hwk4tune demo``: the comparison of ``launch/demo.yaml``, its report, and the winner trained for real;
+then the same five strategies x 10 seeds replayed on the shipped Fashion-MNIST table (``launch/demo_replay.yaml``).
 
 Runs five strategies x two seeds on digits (ships with scikit-learn, so it works offline on a fresh
 machine), prints the comparison table and the report's path, writes the overall best trial's ``best.yaml``
-and trains it with :func:`hwk4tune.train.train_config`, printing its test accuracy.
+and trains it with :func:`hwk4tune.train.train_config`, printing its test accuracy. The replayed comparison
+(only in a source checkout: the table lives in ``benchmarks/tables/``) prints its table, the winner and the
+verdicts, and how much faster than real time it ran (simulated seconds / wall seconds).
 
 The compare file is ``launch/demo.yaml`` in a source checkout; an installed package without the checkout
 uses the copy below (a test keeps the two identical).
@@ -16,6 +19,7 @@ from typing import Callable
 __all__ = ["run_demo", "demo_yaml", "DEMO_FILE", "DEMO_YAML"]
 
 DEMO_FILE = Path(__file__).resolve().parent.parent / "launch" / "demo.yaml"
+REPLAY_FILE = DEMO_FILE.with_name("demo_replay.yaml")
 DEMO_YAML = "# The demo (`hwk4tune demo`, `make demo`): five strategies head to head on scikit-learn's digits with the\n# seed's CNN, two seeds each, the same budget for every run. Works offline; about 2 minutes on 2 cores.\nname: demo\nspace:\n  trainable: cnn\n  dataset: {name: digits, subset: 1000}\n  metric: val_accuracy\n  mode: max\n  max_epochs: 6\n  space:\n    optimizer: {choice: [momentum, adam]}\n    lr: {loguniform: [1.0e-4, 0.1]}\n    momentum: {uniform: [0.5, 0.95]}\n    dropout: {uniform: [0.0, 0.5]}\n    hidden: {choice: [32, 64, 128]}\n    batch_size: {choice: [32, 64]}\nbudget: {num_samples: 12}\nseeds: [0, 1]\nmax_concurrent_trials: 2\nresources_per_trial: {cpu: 1}\nstrategies:\n  random+fifo: {searcher: random, scheduler: fifo}\n  random+asha: {searcher: random, scheduler: {name: asha, grace_period: 1, reduction_factor: 3}}\n  optuna+asha: {searcher: optuna, scheduler: {name: asha, grace_period: 1, reduction_factor: 3}}\n  hyperopt+hyperband: {searcher: {name: hyperopt, n_initial_points: 4}, scheduler: hyperband}\n  # PBT mutates only what keeps the weights loadable (not hidden: a copied checkpoint must fit the model)\n  random+pbt:\n    searcher: random\n    scheduler:\n      name: pbt\n      perturbation_interval: 2\n      hyperparam_mutations: {lr: {loguniform: [1.0e-4, 0.1]}, momentum: {uniform: [0.5, 0.95]}, dropout: {uniform: [0.0, 0.5]}}\n"
 
 
@@ -24,7 +28,7 @@ def demo_yaml() -> str:
     return DEMO_FILE.read_text() if DEMO_FILE.is_file() else DEMO_YAML
 
 
-def run_demo(out: str | Path, *, address: str | None = None, train: bool = True,
+def run_demo(out: str | Path, *, address: str | None = None, train: bool = True, replay: bool = True,
              say: Callable[[str], None] = print) -> dict:
     """Compare, report, train the best. Returns ``{comparison, report, best_yaml, model_dir, test_accuracy}``.
 
@@ -54,7 +58,7 @@ def run_demo(out: str | Path, *, address: str | None = None, train: bool = True,
     best_file = write_best(exp, out / BEST_FILE)
     say(f"wrote {best_file}")
     result = {"comparison": comparison, "report": report, "best_yaml": best_file, "model_dir": None,
-              "test_accuracy": None}
+              "test_accuracy": None, "replay": None}
     if train:
         from hwk4tune.train import train_config
 
@@ -65,4 +69,33 @@ def run_demo(out: str | Path, *, address: str | None = None, train: bool = True,
         metrics = train_config(best_file, None, model_dir, progress=False)
         result.update(model_dir=model_dir, test_accuracy=metrics["test_accuracy"])
         say(f"test accuracy of the best config: {metrics['test_accuracy']:.4f}")
+    if replay and REPLAY_FILE.is_file():
+        result["replay"] = run_replay_demo(out / "replay", address=address, say=say)
     return result
+
+
+def run_replay_demo(out: Path, *, address: str | None = None, say: Callable[[str], None] = print) -> dict:
+    """The five strategies x 10 seeds replayed on the Fashion-MNIST table: table, winner, verdicts, speed."""
+    import time
+
+    from hwk4tune.compare import decide, run_compare, summary_table
+    from hwk4tune.results import to_markdown
+    from hwk4tune.spec import load_compare
+
+    say("")
+    say(f"replayed comparison on the recorded Fashion-MNIST table ({REPLAY_FILE.name}):")
+    t0 = time.perf_counter()
+    comparison = run_compare(load_compare(REPLAY_FILE), out, resume=True, address=address, say=say)
+    wall = time.perf_counter() - t0
+    d = decide(comparison)
+    simulated = float(comparison.runs["seconds"].sum())
+    run_wall = float(comparison.runs["wall_s"].sum())
+    say("")
+    say(to_markdown(summary_table(comparison.summary, comparison.metric), short_config=False))
+    say("")
+    say(d.winner_line)
+    for line in d.verdicts:
+        say(f"- {line}")
+    say(f"replay speed: {simulated:.0f} simulated s in {run_wall:.0f} wall s of runs = {simulated / run_wall:.0f}x "
+        f"real time ({wall:.0f} s with setup)")
+    return {"comparison": comparison, "decision": d, "simulated_s": simulated, "wall_s": run_wall}

@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from hwk4tune.compare import LEGEND, load_comparison, plot_anytime, summary_table
+from hwk4tune.compare import LEGEND, decide, load_comparison, plot_anytime, summary_table
 from hwk4tune.records import PLAN_FILE, REPORT_FILE, is_comparison_dir, is_experiment_dir
 from hwk4tune.results import Experiment, ResultsError, display_columns, load_experiment, sort_trials, to_html
 
@@ -201,10 +201,16 @@ def _comparison_body(c) -> list[str]:
     ])]
     body += ["<h2>Strategies</h2>", _summary_html(summary_table(c.summary, c.metric)),
              f'<p class="note">{html.escape(LEGEND)}</p>']
-    for x, title in (("epochs", "Best so far against epochs consumed"), ("elapsed_s", "Best so far against wall time")):
+    seconds = "simulated time (a replay)" if c.replayed else "wall time"
+    for x, title in (("epochs", "Best so far against epochs consumed"), ("elapsed_s", f"Best so far against {seconds}")):
         buf = io.BytesIO()
         plot_anytime(c, x, buf)
         body += [f"<h2>{title}</h2>", _img(buf.getvalue(), title)]
+    d = decide(c)
+    body += ["<h2>Verdicts</h2>", f"<p>{html.escape(d.winner_line)}</p>",
+             "<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in d.verdicts) + "</ul>",
+             f'<p class="note">Reference {html.escape(d.reference)}, target its median final best {d.target:.4g}; '
+             "stated only where 95 % bootstrap intervals over seeds support them (docs/replay.md).</p>"]
     try:
         key, exp = c.best()
         best = exp.best()

@@ -87,10 +87,11 @@ def test_curves_are_monotone(compared):
     for x in ("epochs", "elapsed_s"):
         grid, bands = c.band(x)
         assert np.all(np.diff(grid) > 0)
-        for strategy, (mean, se) in bands.items():
+        for strategy, (mean, lo, hi) in bands.items():
             shown = mean[~np.isnan(mean)]
             assert shown.size and np.all(np.diff(shown) >= -1e-12), (x, strategy)
-            assert np.all(se[~np.isnan(se)] >= 0)
+            ok = ~np.isnan(mean)
+            assert np.all(lo[ok] <= mean[ok] + 1e-12) and np.all(hi[ok] >= mean[ok] - 1e-12)  # a 95 % band
     ranks = c.summary["mean_rank"]
     assert ranks.between(1, 2).all() and math.isclose(ranks.sum(), 3.0)
 

@@ -29,6 +29,7 @@ COMMANDS: dict[str, Verb] = {
     "table": (v.cmd_table, a.table_args),
     "best": (v.cmd_best, a.best_args),
     "train": (v.cmd_train, a.train_args),
+    "record": (v.cmd_record, a.record_args),
     "compare": (v.cmd_compare, a.compare_args),
     "report": (v.cmd_report, a.report_args),
     "demo": (v.cmd_demo, a.demo_args),

@@ -38,6 +38,19 @@ def compare_args(p: argparse.ArgumentParser) -> None:
     _add_set(p)
 
 
+def record_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", metavar="SPACE.yaml", help="the space to record (its max_epochs, data set, metric)")
+    p.add_argument("--configs", type=int, required=True, metavar="N", help="configurations drawn (a grid: all)")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="seeds the draws and every trial (default 0)")
+    p.add_argument("--out", required=True, metavar="TABLE.parquet", help="the table; the sweep goes to TABLE.sweep/")
+    p.add_argument("--max-concurrent", type=int, metavar="K", help="trials at once (default: as many as fit)")
+    p.add_argument("--cpu", type=float, default=1, metavar="C", help="CPUs per trial (default 1)")
+    p.add_argument("--resume", action="store_true", help="finish an interrupted recording in TABLE.sweep/")
+    p.add_argument("--address", metavar="ADDR", help="Ray cluster; default: embedded")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress table")
+    _add_set(p)
+
+
 def report_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("dir", metavar="DIR", help="an experiment folder or a comparison folder")
     p.add_argument("-o", "--output", metavar="FILE", help="default: DIR/report.html")

@@ -184,6 +184,24 @@ best: {value, epoch, trial_id, checkpoint}. Ties are broken by fewer epochs to t
     return 0
 
 
+def cmd_record(args: argparse.Namespace) -> int:
+    """Record learning curves: train N configurations of SPACE.yaml to max_epochs (no early stopping) and write
+one row per configuration x epoch (configuration, every metric, the epoch's seconds) to TABLE.parquet.
+
+A normal sweep (random searcher seeded with --seed, FIFO) in TABLE.sweep/, with its progress table; a grid
+space records every point of its grid. A compare file with `replay: TABLE.parquet` then replays it."""
+    from hwk4tune.record import record
+    from hwk4tune.spec import load_space, parse_overrides
+
+    if args.configs < 1:
+        raise UsageError(f"--configs must be at least 1, got {args.configs}")
+    spec = load_space(args.file, parse_overrides(args.set))
+    out = record(spec, args.configs, args.seed, args.out, resume=args.resume, max_concurrent=args.max_concurrent,
+                 cpu=args.cpu, address=args.address, verbose=not args.quiet)
+    print(f"wrote {out}")
+    return 0
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     """Strategies head to head: every strategy x seed of COMPARE.yaml under the same budget.
 

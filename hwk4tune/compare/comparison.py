@@ -16,8 +16,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from hwk4tune.compare.statistics import first_reach, iqm, nanmean, nanstd, step_at
+from hwk4tune.compare.statistics import bootstrap_ci, first_reach, iqm, mean_band, step_at
 from hwk4tune.records import PLAN_FILE, RUN_FILE, RUNS_DIR, ComparisonRecord, RecordError, RunRecord, read_record
+from hwk4tune.replay import simulate
 from hwk4tune.results import Experiment, ResultsError, load_experiment
 
 WALL_GRID_POINTS = 200
@@ -45,6 +46,11 @@ class Comparison:
         order = [r.label for r in self.record.runs]
         seen = list(dict.fromkeys(order + [k[0] for k in self.experiments]))
         return [s for s in seen if any(k[0] == s for k in self.experiments)]
+
+    @property
+    def replayed(self) -> bool:
+        """A replay (``replay:`` in the compare file): times are simulated seconds (:mod:`hwk4tune.replay`)."""
+        return "replay" in self.record.definition
 
     @property
     def seeds(self) -> list[int]:
@@ -79,20 +85,12 @@ class Comparison:
                 out[s] = max(out.get(s, 0.0), float(c[x].max()))
         return out
 
-    def band(self, x: str = "epochs") -> tuple[np.ndarray, dict[str, tuple[np.ndarray, np.ndarray]]]:
-        """Per strategy, mean and standard error over seeds of best-so-far on the common grid, where every
-        seed has a value (a mean over a changing set of seeds would not be monotone)."""
+    def band(self, x: str = "epochs") -> tuple[np.ndarray, dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]]:
+        """Per strategy, the mean over seeds of best-so-far on the common grid and its 95 % bootstrap
+        interval (low, high), where every seed has a value (a mean over a changing set of seeds would not be
+        monotone)."""
         grid, per = self.anytime(x)
-        out = {}
-        for strategy, arr in per.items():  # arr: [seeds, grid]
-            if arr.size == 0:
-                continue
-            complete = ~np.isnan(arr).any(axis=0)  # [grid]
-            n = arr.shape[0]
-            mean = np.where(complete, nanmean(arr), np.nan)
-            se = np.where(complete, nanstd(arr) / math.sqrt(n), np.nan)
-            out[strategy] = (mean, se)
-        return grid, out
+        return grid, {s: mean_band(arr) for s, arr in per.items() if arr.size}
 
     def best(self) -> tuple[Key, Experiment]:
         """The run holding the overall best trial: best metric, then fewer epochs to it, then strategy order
@@ -133,6 +131,11 @@ def load_comparison(out: str | Path, target: float | None = None) -> Comparison:
             continue
         experiments[(run.label, run.seed)] = load_experiment(f.parent)
         run_records[(run.label, run.seed)] = run
+    replay = record.definition.get("replay")
+    if replay:  # the curves' seconds are the recorded ones, laid out on the comparison's slots
+        for exp in experiments.values():
+            if not exp.history.empty and "epoch_seconds" in exp.history:
+                exp.history["elapsed_s"] = simulate(exp.history, record.definition.get("max_concurrent_trials"))
     if not experiments:
         raise ResultsError(f"{out}: no finished run yet (run `hwk4tune compare ... --out {out} --resume`)")
     c = Comparison(out=out, record=record, experiments=experiments, run_records=run_records,
@@ -158,6 +161,7 @@ def _analyse(c: Comparison, given_target: float | None) -> None:
             "final_best": float(finite_best.iloc[-1]) if len(finite_best) else float("nan"),
             "epochs": int(t["epochs"].sum()) if len(t) else 0,
             "wall_s": float(c.run_records[(label, seed)].wall_s or float("nan")),
+            "seconds": float(curve["elapsed_s"].max()) if len(curve) else float("nan"),  # simulated in a replay
             "trials_started": int((t["status"] != "PENDING").sum()) if len(t) else 0,
             "trials_stopped_early": counts["stopped_early"],
             "trials_errored": counts["ERROR"],
@@ -192,11 +196,14 @@ def _analyse(c: Comparison, given_target: float | None) -> None:
             "best_mean": float(finite.mean()) if n else float("nan"),
             "best_std": float(finite.std(ddof=1)) if n > 1 else 0.0,
             "best_se": float(finite.std(ddof=1) / math.sqrt(n)) if n > 1 else 0.0,
+            "best_ci_low": bootstrap_ci(finite)[0],
+            "best_ci_high": bootstrap_ci(finite)[1],
             "best_iqm": iqm(finite),
             "epochs_mean": float(g["epochs"].mean()),
             "epochs_total": int(g["epochs"].sum()),
             "wall_s_mean": float(g["wall_s"].mean()),
             "wall_s_total": float(g["wall_s"].sum()),
+            "seconds_mean": float(g["seconds"].mean()),
             "trials_started": int(g["trials_started"].sum()),
             "trials_stopped_early": int(g["trials_stopped_early"].sum()),
             "trials_errored": int(g["trials_errored"].sum()),

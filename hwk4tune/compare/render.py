@@ -10,13 +10,15 @@ from typing import Any
 import pandas as pd
 
 from hwk4tune.compare.comparison import Comparison
+from hwk4tune.compare.decide import Decision, decide
 from hwk4tune.results import to_markdown
 
 FILES = {"md": "comparison.md", "csv": "comparison.csv", "runs_csv": "runs.csv",
          "epochs_png": "anytime_epochs.png", "wall_png": "anytime_wall.png"}
-LEGEND = ("best: final best over seeds, mean ± std (IQM: interquartile mean); epochs: consumed per run, mean "
-          "(total over seeds); trials: over all seeds; to target: mean over the runs that reached it; rank: "
-          "mean over seeds of the final best's rank (1 = best), and averaged over the epoch budget.")
+LEGEND = ("best: final best over seeds, mean ± std (IQM: interquartile mean); 95 % CI: percentile bootstrap of "
+          "the mean over seeds; epochs: consumed per run, mean (total over seeds); s/run: seconds per run "
+          "(simulated in a replay); trials: over all seeds; to target: mean over the runs that reached it; "
+          "rank: mean over seeds of the final best's rank (1 = best), and averaged over the epoch budget.")
 
 
 def summary_table(summary: pd.DataFrame, metric: str) -> pd.DataFrame:
@@ -33,9 +35,12 @@ def summary_table(summary: pd.DataFrame, metric: str) -> pd.DataFrame:
     return pd.DataFrame({
         "strategy": summary["strategy"],
         f"best {metric}": [pm(m, s) for m, s in zip(summary["best_mean"], summary["best_std"])],
+        "95 % CI": [f"{lo:.4f}–{hi:.4f}" if math.isfinite(lo) else "" for lo, hi in
+                    zip(summary["best_ci_low"], summary["best_ci_high"])],
         "IQM": [num(v, "{:.4f}") for v in summary["best_iqm"]],
         "epochs/run (total)": [f"{num(m)} ({int(t)})" for m, t in zip(summary["epochs_mean"], summary["epochs_total"])],
         "wall s/run": [num(v) for v in summary["wall_s_mean"]],
+        "s/run": [num(v) for v in summary["seconds_mean"]],
         "trials": summary["trials_started"].astype(int),
         "stopped early": summary["trials_stopped_early"].astype(int),
         "errored": summary["trials_errored"].astype(int),
@@ -48,7 +53,7 @@ def summary_table(summary: pd.DataFrame, metric: str) -> pd.DataFrame:
 
 
 def plot_anytime(c: Comparison, x: str, path: Any) -> Any:
-    """Best-so-far against ``x`` (``epochs`` | ``elapsed_s``): mean over seeds, band = ± standard error.
+    """Best-so-far against ``x`` (``epochs`` | ``elapsed_s``): mean over seeds, band = its 95 % bootstrap CI.
     ``path``: a file name or a binary file object (PNG)."""
     import matplotlib
 
@@ -59,19 +64,20 @@ def plot_anytime(c: Comparison, x: str, path: Any) -> Any:
     seeds = {s: sum(1 for k in c.experiments if k[0] == s) for s in bands}
     extent = c.extent(x)
     fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
-    for strategy, (mean, se) in bands.items():
+    for strategy, (mean, lo, hi) in bands.items():
         # a line ends where the strategy's longest run ended: fewer epochs consumed shows as a shorter line
         keep = grid <= extent.get(strategy, grid[-1]) + 1e-9
-        g, mean, se = grid[keep], mean[keep], se[keep]
+        g, mean, lo, hi = grid[keep], mean[keep], lo[keep], hi[keep]
         line, = ax.step(g, mean, where="post", label=f"{strategy} ({seeds[strategy]} seeds)")
-        ax.fill_between(g, mean - se, mean + se, step="post", alpha=0.2, color=line.get_color())
+        ax.fill_between(g, lo, hi, step="post", alpha=0.2, color=line.get_color())
         if g.size:
             ax.plot(g[-1:], mean[-1:], "o", color=line.get_color(), ms=4)
     if math.isfinite(c.target):
         ax.axhline(c.target, color="grey", lw=0.8, ls="--", label=f"target {c.target:.4g}")
-    ax.set_xlabel("epochs consumed (all trials)" if x == "epochs" else "wall time (s)")
+    seconds = "simulated time (s)" if c.replayed else "wall time (s)"
+    ax.set_xlabel("epochs consumed (all trials)" if x == "epochs" else seconds)
     ax.set_ylabel(f"best {c.metric} so far")
-    ax.set_title(f"best-so-far {c.metric}: mean ± standard error over seeds")
+    ax.set_title(f"best-so-far {c.metric}: mean over seeds, 95 % bootstrap CI")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right" if c.mode == "max" else "upper right")
     fig.tight_layout()
@@ -81,14 +87,44 @@ def plot_anytime(c: Comparison, x: str, path: Any) -> Any:
     return out
 
 
+def decision_lines(d: Decision) -> list[str]:
+    """The decision as markdown: P(A ends better than B), costs to the reference's target, verdicts."""
+    prob = d.prob_text.reset_index().rename(columns={"index": "P(row ends better than column)"})
+    costs = d.costs.copy()
+    costs["ratio to reference (95 % CI)"] = [f"{r:.2f} ({lo:.2f}–{hi:.2f})" if math.isfinite(r) else "" for r, lo, hi
+                                             in zip(costs["ratio to reference"], costs["ci_low"], costs["ci_high"])]
+    costs["mean to target"] = [f"{v:.1f}" if math.isfinite(v) else "" for v in costs["mean to target"]]
+    costs = costs.drop(columns=["ratio to reference", "ci_low", "ci_high"])
+    return [
+        "## Which strategy wins",
+        "",
+        f"Reference: {d.reference}; target: its median final best, {d.target:.4g}. Intervals: 95 % percentile "
+        f"bootstrap over the {d.seeds} seeds (seeds of two strategies resampled independently).",
+        "",
+        to_markdown(prob, short_config=False),
+        "",
+        "Cost to reach the target (runs that never reached it count at what they consumed):",
+        "",
+        to_markdown(costs, short_config=False),
+        "",
+        "## Verdicts",
+        "",
+        d.winner_line,
+        *[f"- {line}" for line in d.verdicts],
+    ]
+
+
 def markdown(c: Comparison) -> str:
+    d = decide(c)
     budget = c.record.budget
     lines = [
         f"# Comparison{': ' + c.record.name if c.record.name else ''}",
         "",
         f"{len(c.strategies)} strategies x {len(c.seeds)} seeds {c.seeds}; budget per run: "
         f"{budget.get('num_samples')} trials of up to {budget.get('max_epochs')} epochs. "
-        f"Metric: {c.metric} ({c.mode}); target {c.target:.4g} ({c.target_source}).",
+        f"Metric: {c.metric} ({c.mode}); target {c.target:.4g} ({c.target_source})."
+        + (f" Replayed from {Path(c.record.definition['replay']['table']).name} (speedup "
+           f"{c.record.definition['replay']['speedup']:g}): seconds are simulated." if c.replayed else ""),
         "",
         to_markdown(summary_table(c.summary, c.metric), short_config=False),
         "",
@@ -99,7 +135,9 @@ def markdown(c: Comparison) -> str:
         to_markdown(c.runs.drop(columns=["experiment_dir"], errors="ignore"), short_config=False),
         "",
         f"Anytime curves: `{FILES['epochs_png']}` (against epochs consumed), `{FILES['wall_png']}` "
-        "(against wall time).",
+        f"(against {'simulated' if c.replayed else 'wall'} time).",
+        "",
+        *decision_lines(d),
     ]
     return "\n".join(lines) + "\n"
 

@@ -61,7 +61,8 @@ def run_compare(spec: CompareSpec, out: str | Path, *, resume: bool = False, add
     out.mkdir(parents=True, exist_ok=True)
     write_record(record, out / PLAN_FILE)
     say(f"comparison: {len(spec.strategies)} strategies x {len(spec.seeds)} seeds = {len(runs)} runs of "
-        f"{spec.budget.num_samples} trials x up to {spec.max_epochs} epochs -> {out}")
+        f"{spec.budget.num_samples} trials x up to {spec.max_epochs} epochs -> {out}"
+        + (f" (replayed from {spec.replay.name}, {spec.speedup:g}x)" if spec.replay else ""))
 
     todo = []
     for r in runs:
@@ -69,6 +70,7 @@ def run_compare(spec: CompareSpec, out: str | Path, *, resume: bool = False, add
             say(f"  {r.name}: done before, skipped")
         else:
             todo.append(r)
+    replay = _replay_trainable(spec) if todo else None
     started_ray = _start_ray(address) if todo else False
     try:
         for i, r in enumerate(todo, start=1):
@@ -84,7 +86,8 @@ def run_compare(spec: CompareSpec, out: str | Path, *, resume: bool = False, add
                 f"seed {r.seed} ...")
             t0 = time.perf_counter()
             with _quiet_tune():  # a failing trial's traceback is in its error.txt and in the tables
-                run_sweep(r.sweep, storage=str(runs_dir), name=r.name, address=address, verbose=False)
+                run_sweep(r.sweep, storage=str(runs_dir), name=r.name, address=address, verbose=False,
+                          trainable_fn=replay() if replay else None)
             wall = time.perf_counter() - t0
             exp = load_experiment(exp_dir)
             run = run.model_copy(update={"status": "done", "finished": now(), "finished_unix": time.time(),
@@ -100,6 +103,17 @@ def run_compare(spec: CompareSpec, out: str | Path, *, resume: bool = False, add
     for path in write_comparison(comparison):
         say(f"wrote {path}")
     return comparison
+
+
+def _replay_trainable(spec: CompareSpec):
+    """For a replayed comparison, a maker of the ``replay`` trainable (the table read once); else None."""
+    if spec.replay is None:
+        return None
+    from hwk4tune.replay import read_table
+    from hwk4tune.replay.trainable import build_replay
+
+    table = read_table(spec.replay)
+    return lambda: build_replay(table, spec.max_epochs, spec.speedup)
 
 
 def _done(run_file: Path) -> bool:

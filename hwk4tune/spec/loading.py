@@ -212,8 +212,15 @@ def _load_with_space(model: type[BaseModel], path: str | Path, overrides: dict[s
         raise SpecError([src.problem(("space",), f"expected a path to a space file, got {type(value).__name__}")])
     if isinstance(data.get("storage"), str) and "://" not in data["storage"]:
         data["storage"] = str(src.resolve(data["storage"]))
+    if model is CompareSpec and isinstance(data.get("replay"), str):
+        data["replay"] = str(src.resolve(data["replay"]))
     spec = _validate(model, src, {**data, "space": space}, source=src.path)
     problems = [src.problem(_path(key), message) for key, message in _pairing_problems(spec)]
+    if isinstance(spec, CompareSpec) and spec.replay is not None:
+        from hwk4tune.replay import table_problems
+
+        problems += [src.problem(("replay",), f"{m} ({spec.replay.name})")
+                     for m in table_problems(spec.replay, spec.space, spec.max_epochs)]
     if problems:
         raise SpecError(problems)
     return spec

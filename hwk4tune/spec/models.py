@@ -165,6 +165,9 @@ class CompareSpec(Strict):
     resources_per_trial: Resources = Resources()
     max_concurrent_trials: int | None = Field(None, gt=0)
     target: float | None = Field(None, description="metric value to reach; default the median final best")
+    replay: Path | None = Field(None, description="a table of `hwk4tune record` (relative to this file): every "
+                                "trial replays recorded curves instead of training")
+    speedup: float = Field(100, gt=0, description="a replayed epoch sleeps its recorded seconds / speedup")
     name: str | None = None
     source: SkipJsonSchema[Path | None] = Field(None, exclude=True)
 

@@ -35,13 +35,14 @@ def check_sweep(spec: SweepSpec) -> list[str]:
 
 def run_sweep(spec: SweepSpec, *, storage: str | None = None, name: str | None = None, address: str | None = None,
               dashboard: bool = False, dashboard_host: str = "127.0.0.1", verbose: bool = True,
-              storage_shared: bool = False) -> Path:
+              storage_shared: bool = False, trainable_fn=None) -> Path:
     """Run one sweep to the end; return its experiment folder ``STORAGE/NAME`` (for a URI storage the
     returned value is ``Path(uri)``, use ``str()``).
 
     Ctrl-C stops the sweep, Tune saves its state, and the resume command is printed. On a cluster of
     several nodes, storage must be shared (a URI, a network file system, or ``storage_shared``): see
-    :func:`hwk4tune.cluster.check_storage`.
+    :func:`hwk4tune.cluster.check_storage`. ``trainable_fn`` runs instead of the space's trainable (a
+    replay, :mod:`hwk4tune.replay`): the searcher, scheduler and everything else stay the same.
     """
     from ray import tune
 
@@ -55,7 +56,7 @@ def run_sweep(spec: SweepSpec, *, storage: str | None = None, name: str | None =
                                f"`hwk4tune resume {exp_dir}`, or give another --name")
     say(verbose, *(f"notice: {n}" for n in check_sweep(spec)))
 
-    data = load_data(spec)  # on the driver, once; into the object store with the trainable
+    data = load_data(spec) if trainable_fn is None else None  # on the driver, once; into the object store
     started = ensure_ray(address, dashboard, dashboard_host, job_name=name)
     try:
         check_storage(storage, shared=storage_shared, on_cluster=address is not None)
@@ -64,7 +65,7 @@ def run_sweep(spec: SweepSpec, *, storage: str | None = None, name: str | None =
         search_alg, scheduler = build_searcher(args), build_scheduler(args)
         write_saved(exp_dir, spec, name)
         tuner = tune.Tuner(
-            trainable(spec, data, name),
+            trainable(spec, data, name, trainable_fn),
             param_space=_param_space(spec),
             tune_config=tune.TuneConfig(
                 metric=spec.space.metric,
@@ -97,7 +98,7 @@ def load_data(spec: SweepSpec):
     return load_dataset(ds.name, subset=ds.subset, data_dir=ds.data_dir, val_fraction=ds.val_fraction, seed=ds.seed)
 
 
-def trainable(spec: SweepSpec, data, name: str):
+def trainable(spec: SweepSpec, data, name: str, fn=None):
     """The sweep's trainable with its resources; actors and log lines read ``hwk4tune.<sweep>`` in the
     dashboard, and resume needs the same name."""
     from ray import tune
@@ -105,7 +106,7 @@ def trainable(spec: SweepSpec, data, name: str):
     from hwk4tune.cluster import name_trainable
     from hwk4tune.trainables import build_trainable
 
-    fn = name_trainable(build_trainable(spec.space.entry, data, spec.space.max_epochs), name)
+    fn = name_trainable(fn or build_trainable(spec.space.entry, data, spec.space.max_epochs), name)
     res = spec.resources_per_trial
     return tune.with_resources(fn, {"cpu": res.cpu, "gpu": res.gpu})
 
