@@ -101,9 +101,14 @@ def resolve(config: str | Path | Mapping[str, Any]) -> dict[str, Any]:
 
 
 def train_config(config: str | Path | Mapping[str, Any], epochs: int | None, out_dir: str | Path,
-                 data_dir: str | Path | None = None, progress: bool = True) -> dict[str, Any]:
+                 data_dir: str | Path | None = None, progress: bool = True, early_stop: bool = False,
+                 min_delta: float = 0.01, patience: int = 5) -> dict[str, Any]:
     """Train one configuration on train + validation for ``epochs`` epochs, evaluate it on test, write
     ``out_dir/{model.pt, config.yaml, metrics.json}`` and return the metrics (what metrics.json holds).
+
+    ``early_stop`` trains on train only and watches val_accuracy on the validation split: training ends once
+    it has not improved by ``min_delta`` for ``patience`` epochs, and the best epoch's weights are kept
+    (``metrics["early_stop"]`` says which epoch).
 
     ``epochs=None`` takes the file's ``epochs``, else best.yaml's ``best.epoch``, else the space's
     ``max_epochs``. ``data_dir`` overrides the file's ``dataset.data_dir``. ``progress`` shows a bar per
@@ -125,7 +130,8 @@ def train_config(config: str | Path | Mapping[str, Any], epochs: int | None, out
     if data_dir is not None:
         ds_args["data_dir"] = Path(data_dir)
     data = load_dataset(ds_args.pop("name"), **ds_args)
-    train_x, train_y = data.train_and_val()
+    train_x, train_y = (data.train_x, data.train_y) if early_stop else data.train_and_val()
+    watch = _EarlyStop(min_delta, patience) if early_stop else None
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     seed = cfg.seed if cfg.seed is not None else 0
@@ -134,7 +140,8 @@ def train_config(config: str | Path | Mapping[str, Any], epochs: int | None, out
         train_x, train_y = train_x.to(device), train_y.to(device)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    _say(f"training {spec['trainable']} on {data.name} ({len(train_y)} train+val images, {len(data.test_y)} test) "
+    _say(f"training {spec['trainable']} on {data.name} ({len(train_y)} {'train' if early_stop else 'train+val'} "
+         f"images, {len(data.test_y)} test{'; early stop on val_accuracy' if early_stop else ''}) "
          f"for {epochs} epochs on {device} ({torch.get_num_threads()} threads); weights: {learner.weights}")
 
     history: list[dict[str, Any]] = []
@@ -157,6 +164,10 @@ def train_config(config: str | Path | Mapping[str, Any], epochs: int | None, out
             _say(f"training loss became {stats.train_loss} in epoch {epoch} (optimizer={cfg.optimizer}, "
                  f"lr={cfg.lr}): stopping; the model written is not usable")
             break
+        if watch is not None and watch.epoch(learner, data, epoch, row, progress):
+            break
+    if watch is not None:
+        metrics_early = watch.restore(learner)
     train_seconds = time.perf_counter() - t_start
     test_loss, test_accuracy = learner.evaluate(data.test_x, data.test_y)
 
@@ -173,12 +184,14 @@ def train_config(config: str | Path | Mapping[str, Any], epochs: int | None, out
         "config": cfg.model_dump(),
         "seed": seed,
         "dataset": {"name": data.name, "source": data.source, "sizes": data.sizes(),
-                    "trained_on": "train+val", "evaluated_on": "test"},
+                    "trained_on": "train" if early_stop else "train+val", "evaluated_on": "test"},
         "device": str(device),
         "threads": torch.get_num_threads(),
         "source_file": spec["source"],
         "best": spec["best"],
     }
+    if watch is not None:
+        metrics["early_stop"] = metrics_early
     files = {
         "model": out / "model.pt",
         "config": out / "config.yaml",
@@ -207,6 +220,41 @@ def train_config(config: str | Path | Mapping[str, Any], epochs: int | None, out
     _say(f"test accuracy {test_accuracy:.4f} ({len(data.test_y)} images), "
          f"{metrics['seconds_per_epoch']:.1f} s/epoch")
     return metrics
+
+
+class _EarlyStop:
+    """``train --early-stop``: val_accuracy each epoch, a copy of the best epoch's weights, patience."""
+
+    def __init__(self, min_delta: float, patience: int):
+        from hwk4tune.stopping import Plateau
+
+        self.rule, self.state = Plateau("max", min_delta, patience), {}
+        self.min_delta, self.patience = min_delta, patience
+        self.best_epoch, self.best_weights, self.stopped_at = None, None, None
+
+    def epoch(self, learner, data, epoch: int, row: dict, progress: bool) -> bool:
+        """Evaluate on validation; keep the weights if better; True when patience ran out."""
+        val_loss, val_accuracy = learner.evaluate(data.val_x, data.val_y)
+        row.update(val_loss=val_loss, val_accuracy=val_accuracy)
+        improved, stop = self.rule.update(self.state, val_accuracy)
+        if improved:
+            self.best_epoch = epoch
+            self.best_weights = {k: v.detach().to("cpu", copy=True) for k, v in learner.model.state_dict().items()}
+        if progress:
+            _say(f"epoch {epoch}: val_accuracy {val_accuracy:.4f}" + (" (best so far)" if improved else ""))
+        if stop:
+            self.stopped_at = epoch
+            _say(f"early stop after epoch {epoch}: val_accuracy did not improve by {self.min_delta:g} for "
+                 f"{self.patience} epochs")
+        return stop
+
+    def restore(self, learner) -> dict:
+        if self.best_weights is not None:
+            learner.model.load_state_dict(self.best_weights)
+            _say(f"kept the weights of epoch {self.best_epoch} (val_accuracy {self.state['best']:.4f})")
+        return {"metric": "val_accuracy", "min_delta": self.min_delta, "patience": self.patience,
+                "best_epoch": self.best_epoch, "best_val_accuracy": self.state.get("best"),
+                "stopped_at": self.stopped_at}
 
 
 def load_model(path: str | Path):

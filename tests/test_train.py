@@ -98,3 +98,23 @@ def test_train_command_bad_input_is_one_line_and_exit_2(tmp_path, capsys, monkey
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and fragment in err[0] and "Traceback" not in err[0], err
     assert not (tmp_path / "out" / "model.pt").exists()
+
+
+def test_early_stop_keeps_the_best_epoch(tmp_path, capsys):
+    """A gain of 0.5 is never reached after epoch 1: training stops at epoch 2 and keeps epoch 1's weights."""
+    import torch.nn.functional as F
+
+    from hwk4tune.data import load_dataset
+
+    space = {"trainable": "cnn", "dataset": {"name": "digits", "subset": 300}, "max_epochs": 4,
+             "space": {"optimizer": "adam", "lr": 3e-3, "seed": 0}}
+    metrics = train_config(space, 4, tmp_path / "m", progress=False, early_stop=True, min_delta=0.5, patience=1)
+    assert metrics["early_stop"]["best_epoch"] == 1 and metrics["early_stop"]["stopped_at"] == 2
+    assert metrics["epochs"] == 2 and metrics["dataset"]["trained_on"] == "train"
+    assert "kept the weights of epoch 1" in capsys.readouterr().err
+    h1, h2 = metrics["history"]
+    assert abs(h1["val_loss"] - h2["val_loss"]) > 1e-6  # epoch 2 moved the weights
+    data = load_dataset("digits", subset=300)
+    with torch.no_grad():
+        val_loss = F.cross_entropy(load_model(tmp_path / "m" / "model.pt")(data.val_x), data.val_y).item()
+    assert val_loss == pytest.approx(h1["val_loss"], abs=1e-5)

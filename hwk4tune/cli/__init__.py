@@ -11,6 +11,7 @@ import sys
 from typing import Callable
 
 from hwk4tune.cli import arguments as a
+from hwk4tune.cli import pictures as pic
 from hwk4tune.cli import verbs as v
 from hwk4tune.cli.verbs import EXIT_BAD_INPUT
 from hwk4tune.errors import InputError
@@ -29,6 +30,7 @@ COMMANDS: dict[str, Verb] = {
     "table": (v.cmd_table, a.table_args),
     "best": (v.cmd_best, a.best_args),
     "train": (v.cmd_train, a.train_args),
+    "filters": (pic.cmd_filters, pic.filters_args),
     "record": (v.cmd_record, a.record_args),
     "compare": (v.cmd_compare, a.compare_args),
     "report": (v.cmd_report, a.report_args),

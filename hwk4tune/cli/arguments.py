@@ -12,6 +12,13 @@ def train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, metavar="DIR", help="folder for model.pt, config.yaml, metrics.json")
     p.add_argument("--data-dir", metavar="DIR", help="folder holding the data set (else HWK4TUNE_DATA, else download)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--early-stop", action="store_true",
+                   help="train on the training split only and stop once val_accuracy on the validation split has "
+                        "not improved by --min-delta for --patience epochs; keeps the best epoch's weights")
+    p.add_argument("--min-delta", type=float, default=0.01, metavar="D",
+                   help="with --early-stop: the smallest gain that counts as an improvement (default 0.01)")
+    p.add_argument("--patience", type=int, default=5, metavar="N",
+                   help="with --early-stop: epochs without improvement before stopping (default 5)")
 
 
 def table_args(p: argparse.ArgumentParser) -> None:

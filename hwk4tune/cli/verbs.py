@@ -246,8 +246,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     """Train one configuration for real: on train + validation, then evaluated on test.
 
 CONFIG is a best.yaml written by `hwk4tune best`, or a space file whose space holds only fixed values.
-Writes OUT/model.pt, OUT/config.yaml and OUT/metrics.json (test_accuracy, per-epoch history)."""
+Writes OUT/model.pt, OUT/config.yaml and OUT/metrics.json (test_accuracy, per-epoch history).
+With --early-stop it trains on the training split only (the validation split decides when to stop) and
+keeps the weights of the best epoch; metrics.json's early_stop names that epoch."""
     from hwk4tune.train import train_config
 
-    train_config(args.config, args.epochs, args.out, data_dir=args.data_dir, progress=not args.quiet)
+    if args.early_stop and (args.patience < 1 or args.min_delta < 0):
+        print("hwk4tune train: --patience must be >= 1 and --min-delta >= 0", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    train_config(args.config, args.epochs, args.out, data_dir=args.data_dir, progress=not args.quiet,
+                 early_stop=args.early_stop, min_delta=args.min_delta, patience=args.patience)
     return 0

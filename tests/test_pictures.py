@@ -1,0 +1,61 @@
+"""``hwk4tune filters``: one cell per filter of the first convolutional layer, one or two models."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from PIL import Image
+
+from hwk4tune.cli import main
+from hwk4tune.pictures import GAP, PAD, PictureError, first_conv_weight, grid_layout, write_filters
+
+
+def _panel_size(rows: int, cols: int, cell: int) -> tuple[int, int]:
+    return cols * (cell + PAD) + PAD, rows * (cell + PAD) + PAD
+
+
+def test_grid_layout():
+    assert [grid_layout(n) for n in (1, 6, 16, 32, 64)] == [(1, 1), (2, 3), (4, 4), (6, 6), (8, 8)]
+
+
+def test_resnet18_state_dicts_side_by_side(tmp_path):
+    from torchvision.models import resnet18
+
+    before = resnet18(weights=None).state_dict()
+    after = {k: v.clone() for k, v in before.items()}
+    after["conv1.weight"][3] += 0.5  # only filter 3 changes
+    torch.save(before, tmp_path / "before.pth")
+    torch.save(after, tmp_path / "after.pth")
+    pic = write_filters([tmp_path / "before.pth", tmp_path / "after.pth"], tmp_path / "f.png", zoom=4)
+    assert (pic.filters, pic.grid, pic.panels) == (64, (8, 8), 3)  # conv1: 64 filters of 3x7x7
+    w, h = _panel_size(8, 8, 7 * 4)
+    assert pic.size == (3 * w + 2 * GAP, h)
+    with Image.open(tmp_path / "f.png") as img:
+        assert img.size == pic.size and img.mode == "RGB"
+    assert max(range(64), key=lambda i: pic.change[i]) == 3
+    assert pic.change[3] == pytest.approx(0.5 * (3 * 7 * 7) ** 0.5, rel=1e-4)
+    assert sum(pic.change) == pytest.approx(pic.change[3])
+
+
+def test_one_trained_model_through_the_command(tmp_path, capsys):
+    from hwk4tune.train import load_model, train_config
+
+    space = {"trainable": "cnn", "dataset": {"name": "digits", "subset": 200}, "max_epochs": 1,
+             "space": {"optimizer": "adam", "lr": 1e-3, "seed": 0}}
+    train_config(space, 1, tmp_path / "m", progress=False)
+    conv = next(m for m in load_model(tmp_path / "m" / "model.pt").modules() if isinstance(m, torch.nn.Conv2d))
+    assert main(["filters", str(tmp_path / "m"), "-o", str(tmp_path / "cnn.png"), "--zoom", "5"]) == 0
+    rows, cols = grid_layout(conv.out_channels)
+    with Image.open(tmp_path / "cnn.png") as img:
+        assert img.size == _panel_size(rows, cols, conv.kernel_size[0] * 5)
+    assert f"{conv.out_channels} filters in a {rows}x{cols} grid, 1 panel(s)" in capsys.readouterr().out
+    assert first_conv_weight(tmp_path / "m").shape == tuple(conv.weight.shape)
+
+
+def test_not_a_model_is_one_line(tmp_path, capsys):
+    (tmp_path / "x.pth").write_text("not torch")
+    with pytest.raises(PictureError):
+        first_conv_weight(tmp_path / "missing")
+    assert main(["filters", str(tmp_path / "x.pth"), "-o", str(tmp_path / "x.png")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not a torch file" in err[0]
