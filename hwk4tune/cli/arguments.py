@@ -71,6 +71,7 @@ def demo_args(p: argparse.ArgumentParser) -> None:
 
 def validate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("files", nargs="+", metavar="FILE", help="space, sweep or compare YAML files")
+    p.add_argument("--strict", action="store_true", help="notices are errors: exit 2 when there is one")
     _add_set(p)
 
 

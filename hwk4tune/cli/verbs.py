@@ -19,8 +19,12 @@ class UsageError(InputError):
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    """Check spec files (space, sweep or compare) and print a normalized summary of each."""
+    """Check spec files (space, sweep or compare) and print a normalized summary of each.
+
+Then its notices: legal choices that waste the budget or do nothing (a scheduler that can stop no trial, a
+one-value choice...), each with the numbers and a fix. --strict makes notices errors (exit 2)."""
     from hwk4tune.spec import load_any, parse_overrides
+    from hwk4tune.spec.notices import notices_of
     from hwk4tune.summary import summarize
 
     overrides = parse_overrides(args.set)
@@ -32,6 +36,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
             problems.extend(str(p) for p in exc.problems)
             continue
         print(summarize(spec, path))
+        for notice in notices_of(spec):
+            (problems.append(f"{path}: error (--strict): {notice}") if args.strict
+             else print(f"notice: {notice}", file=sys.stderr))
     for line in problems:
         print(line, file=sys.stderr)
     return EXIT_BAD_INPUT if problems else 0

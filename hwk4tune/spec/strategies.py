@@ -17,6 +17,7 @@ from pydantic import Field, field_validator
 
 from hwk4tune.space import Param, Space, SpaceError
 from hwk4tune.spec.base import Strict
+from hwk4tune.spec.budgets import asha_notice, hyperband_notice
 from hwk4tune.spec.conditional import pb2_problems, pbt_notices, pbt_problems
 from hwk4tune.spec.pairing import EPOCH_KEYS, MONOTONE_KEYS, RAY_RESULT_KEYS, Found, Pairing
 from hwk4tune.spec.searchers import (
@@ -102,9 +103,10 @@ class AshaScheduler(SchedulerBase):
         return found
 
     def notices(self, p: Pairing) -> list[str]:
-        if self._epochs() and self.grace_period >= p.max_epochs:
-            return [f"asha with grace_period={self.grace_period} >= max_epochs={p.max_epochs} stops no trial early"]
-        return []
+        if not self._epochs():
+            return []
+        found = asha_notice(p.max_epochs, self.grace_period, self.reduction_factor, self.brackets)
+        return [found] if found else []
 
 
 class HyperBandScheduler(SchedulerBase):
@@ -115,6 +117,12 @@ class HyperBandScheduler(SchedulerBase):
     time_attr: str = _time_attr()
     reduction_factor: float = Field(3, gt=1)
 
+    def notices(self, p: Pairing) -> list[str]:
+        if not self._epochs():
+            return []
+        found = hyperband_notice(p.max_epochs, self.reduction_factor, p.num_samples)
+        return [found] if found else []
+
 
 class MedianScheduler(SchedulerBase):
     name: Literal["median"]
@@ -124,10 +132,16 @@ class MedianScheduler(SchedulerBase):
     min_samples_required: int = Field(3, gt=0)
 
     def notices(self, p: Pairing) -> list[str]:
-        if p.num_samples <= self.min_samples_required or (self._epochs() and self.grace_period >= p.max_epochs):
-            return ["the median rule will stop no trial early (grace_period >= max_epochs or "
-                    "num_samples <= min_samples_required)"]
-        return []
+        out = []
+        if p.num_samples <= self.min_samples_required:
+            out.append(f"median stops no trial early: it compares a trial with at least min_samples_required="
+                       f"{self.min_samples_required} others, but the sweep has {p.num_samples} trial(s): raise "
+                       f"num_samples above {self.min_samples_required} or lower min_samples_required to "
+                       f"{max(1, p.num_samples - 1)}")
+        if self._epochs() and self.grace_period >= p.max_epochs:
+            out.append(f"median stops no trial early: grace_period={self.grace_period} >= max_epochs="
+                       f"{p.max_epochs}: set grace_period below {p.max_epochs}")
+        return out
 
 
 class _PopulationScheduler(SchedulerBase):
@@ -156,10 +170,14 @@ class _PopulationScheduler(SchedulerBase):
     def notices(self, p: Pairing) -> list[str]:
         out = []
         if self._epochs() and self.perturbation_interval >= p.max_epochs:
-            out.append(f"{self.name} perturbs every {self.perturbation_interval} epochs, but trials last "
-                       f"{p.max_epochs}: no trial will ever exploit another")
-        if p.num_samples < 2 or (p.max_concurrent_trials or p.num_samples) < 2:
-            out.append(f"{self.name} compares trials that run at the same time: with one at a time, none exploits")
+            out.append(f"{self.name} perturbs no trial: perturbation_interval={self.perturbation_interval} but "
+                       f"trials last max_epochs={p.max_epochs}, so it never fires before they end: set "
+                       f"perturbation_interval below {p.max_epochs} (e.g. {max(1, p.max_epochs // 3)})")
+        together = min(p.num_samples, p.max_concurrent_trials or p.num_samples)
+        if together < 2:
+            out.append(f"{self.name} perturbs no trial: it clones trials that run at the same time, but at most "
+                       f"{together} runs at once (num_samples={p.num_samples}, max_concurrent_trials="
+                       f"{p.max_concurrent_trials}): run at least 2 (4 or more is better) at the same time")
         return out
 
 
