@@ -30,7 +30,9 @@ class ExperimentExists(InputError):
 
 def check_sweep(spec: SweepSpec) -> list[str]:
     """The notices of a (valid) sweep: legal but wasteful choices, one line each. Starts no Ray."""
-    return spec.notices()
+    from hwk4tune.spec.notices import notices_of
+
+    return notices_of(spec)
 
 
 def run_sweep(spec: SweepSpec, *, storage: str | None = None, name: str | None = None, address: str | None = None,
