@@ -29,8 +29,10 @@ from pydantic import BaseModel
 from hwk4tune.errors import InputError
 from hwk4tune.hyperparams import CnnHyperparameters, ResNetHyperparameters
 
-# What the built-in trainables report each epoch (plus train_status, device, weights, threads, num_params).
-BUILTIN_METRICS = ("train_loss", "val_loss", "val_accuracy", "epoch", "epoch_seconds", "images_per_second")
+# What the built-in trainables report each epoch (plus train_status, device, weights, threads);
+# num_params (trainable parameters) and latency_ms (inference per batch of 256) are measured once per trial.
+BUILTIN_METRICS = ("train_loss", "val_loss", "val_accuracy", "epoch", "epoch_seconds", "images_per_second",
+                   "num_params", "latency_ms")
 
 
 class RegistryError(InputError, ValueError):

@@ -55,10 +55,13 @@ class StrategyArgs:
 # ------------------------------------------------------------------------------------------ searchers
 
 
-def param_space(space: SpaceSpec) -> dict:
+def param_space(space: SpaceSpec, searcher: Any = None) -> dict:
     """The Tuner's ``param_space``: Ray Tune domains and constants; empty for a conditional space, whose
-    searcher holds it and draws every key of a config itself (:mod:`hwk4tune.conditional_search`)."""
-    return {} if space.space.conditional else space.space.to_tune()
+    searcher holds it and draws every key of a config itself (:mod:`hwk4tune.conditional_search`), and for
+    optuna on several objectives (:func:`optuna` gives it the space with its metric and mode lists)."""
+    if space.space.conditional or (space.objectives and getattr(searcher, "name", None) == "optuna"):
+        return {}
+    return space.space.to_tune()
 
 
 def _holds_space(args: StrategyArgs) -> dict:
@@ -116,10 +119,14 @@ def optuna(args: StrategyArgs):
 
         storage = optuna.storages.RDBStorage(s.storage)
     conditional = {}
-    if args.space.space.conditional:  # define-by-run: inactive parameters are never suggested
-        from hwk4tune.conditional_search import DefineByRun
+    if args.space.space.conditional or args.space.objectives:  # define-by-run: inactive parameters are never
+        from hwk4tune.conditional_search import DefineByRun  # suggested, constants are returned
 
         conditional = {"space": DefineByRun(args.space.space), **_holds_space(args)}
+    if args.space.objectives:  # several objectives: Ray's OptunaSearch takes metric and mode lists, and
+        # tells the study every objective's value at the trial's last result (TuneConfig keeps the first)
+        conditional.update(metric=[o.metric for o in args.space.objectives],
+                           mode=[o.mode for o in args.space.objectives])
     searcher = OptunaSearch(
         sampler=_optuna_sampler(s),  # the seed goes to the sampler (Ray ignores it otherwise)
         points_to_evaluate=s.points_to_evaluate,

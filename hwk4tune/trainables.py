@@ -3,7 +3,8 @@
 ``build_trainable(name, data, max_epochs)`` returns ``tune.with_parameters(...)``: the data set goes into
 Ray's object store once and every trial (and every reused actor) reads it from there.
 
-Each epoch a trial reports ``METRICS`` (plus ``train_status``, ``weights`` and ``threads``) with a checkpoint holding
+Each epoch a trial reports ``METRICS`` (plus ``train_status``, ``weights`` and ``threads``; ``num_params`` and
+``latency_ms`` are measured once per run, :mod:`hwk4tune.costs`) with a checkpoint holding
 model and optimizer state and the epoch (every ``checkpoint_interval`` epochs and always the last). A trial
 started with a checkpoint (resume, PBT exploit) continues at the epoch after it. ``epoch`` is 1-based and
 equals ``training_iteration`` for a trial that was never restored: use it as schedulers' time attribute.
@@ -61,6 +62,12 @@ def _run_trial(config: dict[str, Any], *, trainable: str, data, max_epochs: int)
         with checkpoint.as_directory() as d:
             start_epoch = learner.load(Path(d) / CHECKPOINT_FILE)
 
+    from hwk4tune.costs import latency_ms, num_params
+
+    # what the model costs to deploy: measured once per run, reported every epoch (objectives may name them)
+    costs = {"num_params": num_params(learner.model),
+             "latency_ms": latency_ms(learner.model, tuple(data.input_shape), device)}
+
     train_x, train_y, val_x, val_y = data.train_x, data.train_y, data.val_x, data.val_y
     if device.type == "cuda":  # the whole data set fits on any GPU we use; copy it once
         train_x, train_y, val_x, val_y = (t.to(device) for t in (train_x, train_y, val_x, val_y))
@@ -75,6 +82,7 @@ def _run_trial(config: dict[str, Any], *, trainable: str, data, max_epochs: int)
             "weights": learner.weights,
             "threads": cpus,
             "device": device.type,
+            **costs,
         }
         if stats.diverged:
             print(f"hwk4tune: trial {trial_id}: training loss became {stats.train_loss} in epoch {epoch} "

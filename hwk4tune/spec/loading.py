@@ -16,6 +16,7 @@ from hwk4tune.space import Space, SpaceError
 from hwk4tune.spec.errors import Problem, SpecError
 from hwk4tune.spec.hyperparameters import space_problems, suggest
 from hwk4tune.spec.models import CompareSpec, SpaceSpec, SweepSpec
+from hwk4tune.spec.objectives import objectives_problems
 from hwk4tune.spec.source import Source, read_value
 from hwk4tune.spec.strategies import RAY_RESULT_KEYS, SCHEDULERS, SEARCHERS, names
 
@@ -149,6 +150,10 @@ def _space_from(src: Source, data: dict, prefix: tuple, overrides: dict | None =
         except SpaceError as exc:
             problems.append(src.problem(prefix + tuple(exc.key.split(".")), exc.message))
             data = {**data, "space": Space({})}  # reported once, not again by pydantic
+    if data.get("objectives") is not None and ("metric" in data or "mode" in data):  # one or the other
+        key = "metric" if "metric" in data else "mode"
+        problems.append(src.problem(prefix + (key,), "give either metric/mode or objectives, not both"))
+        data = {k: v for k, v in data.items() if k not in ("metric", "mode")}
     dataset = data.get("dataset")
     if isinstance(dataset, str):  # `dataset: digits` is short for `dataset: {name: digits}`
         data = {**data, "dataset": {"name": dataset}}
@@ -170,10 +175,13 @@ def _trainable_problems(spec: SpaceSpec) -> list[tuple[tuple, str]]:
     found = []
     if entry.hyperparameters is not None:
         found += list(space_problems(spec.space.tree, entry.hyperparameters, spec.trainable))
-    if entry.reports is not None and spec.metric not in entry.reports + RAY_RESULT_KEYS:
-        valid = entry.reports + RAY_RESULT_KEYS
-        found.append((("metric",), f"trainable {spec.trainable!r} does not report {spec.metric!r}"
-                      f"{suggest(spec.metric, valid)} (valid: {', '.join(valid)})"))
+    metrics = [(("objectives", i, "metric"), o.metric) for i, o in enumerate(spec.objectives or [])]
+    found += [(_path(k), m) for k, m in objectives_problems(spec.objectives)] if spec.objectives else []
+    for key, metric in metrics or [(("metric",), spec.metric)]:
+        if entry.reports is not None and metric not in entry.reports + RAY_RESULT_KEYS:
+            valid = entry.reports + RAY_RESULT_KEYS
+            found.append((key, f"trainable {spec.trainable!r} does not report {metric!r}"
+                          f"{suggest(metric, valid)} (valid: {', '.join(valid)})"))
     if spec.stop is not None:
         found += [(_path(key), message) for key, message in spec.stop.problems(spec)]
     return found

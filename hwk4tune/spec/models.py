@@ -11,7 +11,7 @@ import functools
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from hwk4tune.registry import (
@@ -25,6 +25,7 @@ from hwk4tune.registry import (
 )
 from hwk4tune.space import Param, Space
 from hwk4tune.spec.base import Strict
+from hwk4tune.spec.objectives import Objective
 from hwk4tune.spec.stopping import StopSpec
 from hwk4tune.spec.strategies import SCHEDULERS, SEARCHERS, FifoScheduler, Pairing, SchedulerBase, SearcherBase
 
@@ -61,9 +62,30 @@ class SpaceSpec(Strict):
     dataset: DatasetSpec | None = Field(None, description="required by the built-in trainables")
     metric: str = "val_accuracy"
     mode: Literal["max", "min"] = "max"
+    objectives: list[Objective] | None = Field(None, description="several metrics instead of metric/mode: "
+                                               "[{metric: val_accuracy, mode: max}, {metric: num_params, mode: min}]")
     max_epochs: int = Field(gt=0)
     space: Space = Field(description="parameter -> {distribution: [args]} | constant | nested mapping")
     stop: StopSpec | None = Field(None, description="plateau (per trial), target and time_budget (per sweep)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _first_objective(cls, data: Any) -> Any:
+        """With ``objectives:``, ``metric``/``mode`` are the first objective's (the loader refuses both, with
+        a line; see :mod:`hwk4tune.spec.objectives`)."""
+        if isinstance(data, dict) and data.get("objectives") and isinstance(data["objectives"], list):
+            first = data["objectives"][0]
+            first = first.model_dump() if isinstance(first, Objective) else first
+            if isinstance(first, dict):
+                own = {k: first[k] for k in ("metric", "mode") if k in first}
+                if any(k in data and data[k] != v for k, v in own.items()):  # a dumped model round-trips
+                    raise ValueError("give either metric/mode or objectives, not both")
+                data = {**data, **own}
+        return data
+
+    @property
+    def multi_objective(self) -> bool:
+        return bool(self.objectives)
 
     @field_validator("trainable")
     @classmethod

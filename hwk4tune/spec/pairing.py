@@ -35,8 +35,10 @@ class Pairing:
         return self.space.params
 
     def problems(self) -> Found:
+        from hwk4tune.spec.objectives import pairing_problems  # several objectives: who may search them
+
         own_stop = self.stop.problems(self.space) if self.stop else []
-        return self.searcher.problems(self) + self.scheduler.problems(self) + own_stop
+        return self.searcher.problems(self) + self.scheduler.problems(self) + own_stop + pairing_problems(self)
 
     def notices(self) -> list[str]:
         return self.searcher.notices(self) + self.scheduler.notices(self)

@@ -33,6 +33,8 @@ def space_record(space: SpaceSpec) -> dict:
     (``{loguniform: [a, b]}``), the data folder absolute."""
     data = space.model_dump(mode="json", exclude_none=True)
     data["space"] = space.space.to_yaml()
+    if space.objectives:  # metric/mode are the first objective's; a space file holds one or the other
+        data.pop("metric", None), data.pop("mode", None)
     if space.dataset is not None and space.dataset.data_dir:
         data["dataset"]["data_dir"] = str(Path(space.dataset.data_dir).resolve())
     return data

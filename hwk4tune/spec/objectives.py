@@ -1,0 +1,67 @@
+"""``objectives:`` in a space file: several metrics at once (accuracy against model size and latency), and
+the rules on what may search and schedule them (no Ray).
+
+A space declares either ``metric``/``mode`` (one objective) or ``objectives: [{metric, mode}, ...]`` (two
+or more). With objectives, ``SpaceSpec.metric``/``mode`` are the first objective's: what Tune's progress
+table sorts by and what checkpoints are kept by. The sweep's result is a Pareto front
+(:mod:`hwk4tune.results.pareto`), each trial judged by its last reported epoch.
+
+Who can search several objectives: ``random`` and ``grid`` (they never look at results), and ``optuna``
+with a sampler that has a multi-objective mode (TPE, NSGA-II, GP, QMC, random). Schedulers: ``fifo`` only,
+since every other one stops or clones trials by one metric.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from hwk4tune.spec.base import Strict
+
+Found = list[tuple[str, str]]  # as in spec.pairing, which calls pairing_problems (so no import of it here)
+
+# searcher name -> the optuna samplers (or None: any) that take several objectives
+MULTI_OBJECTIVE_SEARCHERS: dict[str, tuple[str, ...] | None] = {
+    "random": None,
+    "grid": None,
+    "optuna": ("tpe", "nsga2", "gp", "qmc", "random"),
+}
+MULTI_OBJECTIVE_SCHEDULERS = ("fifo",)
+
+
+class Objective(Strict):
+    metric: str
+    mode: Literal["max", "min"]
+
+
+def objectives_problems(objectives: list[Objective]) -> Found:
+    """The list on its own: at least two, each metric once."""
+    found: Found = []
+    if len(objectives) < 2:
+        found.append(("objectives", "needs at least two objectives (for one, write metric: and mode:)"))
+    seen: set[str] = set()
+    for i, o in enumerate(objectives):
+        if o.metric in seen:
+            found.append((f"objectives.{i}.metric", f"{o.metric!r} is already an objective"))
+        seen.add(o.metric)
+    return found
+
+
+def pairing_problems(p: Any) -> Found:
+    """A multi-objective space against its searcher and scheduler; nothing for a single objective."""
+    if not getattr(p.space, "objectives", None):
+        return []
+    found: Found = []
+    name = p.searcher.name
+    if name not in MULTI_OBJECTIVE_SEARCHERS:
+        found.append(("searcher", f"{name} optimizes one metric, but the space declares objectives: use searcher: "
+                      "optuna (sampler: nsga2 or tpe), random or grid"))
+    else:
+        samplers = MULTI_OBJECTIVE_SEARCHERS[name]
+        sampler = getattr(p.searcher, "sampler", None)
+        if samplers is not None and sampler not in samplers:
+            found.append(("searcher.sampler", f"optuna's {sampler} sampler optimizes one objective, but the space "
+                          f"declares objectives: use sampler: {' / '.join(samplers)}"))
+    if p.scheduler.name not in MULTI_OBJECTIVE_SCHEDULERS:
+        found.append(("scheduler", f"{p.scheduler.name} stops or clones trials by one metric, but the space "
+                      "declares objectives: use scheduler: fifo (every trial runs its max_epochs)"))
+    return found
