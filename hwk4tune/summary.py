@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from hwk4tune.space import Param
 from hwk4tune.spec import CompareSpec, SpaceSpec, SweepSpec
 
 
 def _options(model, skip=("name",)) -> str:
     values = model.model_dump(exclude_none=True, exclude=set(skip))
-    return ", ".join(f"{k}={v}" for k, v in values.items())
+    return ", ".join(f"{k}={_text(getattr(model, k))}" for k in values)
+
+
+def _text(value) -> str:
+    """A distribution as the DSL describes it (``loguniform(0.001, 0.3)``), not as a dumped dataclass."""
+    if isinstance(value, Param):
+        return value.describe()
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_text(v)}" for k, v in value.items()) + "}"
+    return str(value)
 
 
 def strategy_text(searcher, scheduler) -> str:
@@ -22,10 +32,11 @@ def strategy_text(searcher, scheduler) -> str:
 def _space_lines(space: SpaceSpec) -> list[str]:
     ds = space.dataset
     where = f" on {ds.name}" + (f" (subset {ds.subset})" if ds.subset else "") if ds else ""
-    goal = "maximize" if space.mode == "max" else "minimize"
+    goals = [(o.mode, o.metric) for o in space.objectives] if space.objectives else [(space.mode, space.metric)]
+    goal = ", ".join(f"{'maximize' if mode == 'max' else 'minimize'} {metric}" for mode, metric in goals)
     lines = [
         f"  trainable  {space.trainable}{where}",
-        f"  objective  {goal} {space.metric}, up to {space.max_epochs} epochs",
+        f"  {'objectives' if space.objectives else 'objective '} {goal}, up to {space.max_epochs} epochs",
     ]
     # a conditioned parameter sits under the one its `when:` names, indented, its condition after it
     params = [("  " * depth + name, text) for depth, name, text in space.space.describe_tree()]

@@ -285,6 +285,16 @@ def test_round_trip_tree_and_shipped_spaces(tmp_path):
            "      momentum    uniform(0.5, 0.99)  when optimizer = momentum\n    lr  " in text
 
 
+def test_the_documented_example_validates_as_shown():
+    from hwk4tune.spec import load_any
+
+    folder = ROOT / "docs" / "examples" / "conditional"
+    for path in sorted(folder.glob("*.yaml")):
+        load_any(path)
+    text = summarize(load_space(folder / "space.yaml"), "docs/examples/conditional/space.yaml")
+    assert text in (ROOT / "docs" / "conditional_spaces.md").read_text()  # the page shows the real output
+
+
 def test_when_is_checked_before_the_trainable_sees_it():
     with pytest.raises(SpaceError, match="space.x.when: a condition needs a distribution beside it"):
         Space.parse({"x": {"when": {"y": 1}}})
