@@ -20,6 +20,9 @@ from hwk4tune.errors import InputError
 
 PAD = 2  # pixels between cells and around a panel
 GAP = 12  # pixels between panels
+# a trial's curve by why it stopped (results.stop_reasons)
+STOP_COLOURS = {"finished": "tab:green", "scheduler": "tab:orange", "plateau": "tab:blue", "target": "tab:purple",
+                "budget": "tab:brown", "error": "tab:red", "diverged": "tab:pink", "not started": "tab:gray"}
 
 
 class PictureError(InputError):
@@ -135,8 +138,7 @@ def validation_curves_png(history, reasons: dict[str, str], metric: str, out: st
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    colours = {"finished": "tab:green", "scheduler": "tab:orange", "plateau": "tab:blue", "target": "tab:purple",
-               "budget": "tab:brown", "error": "tab:red", "diverged": "tab:pink"}
+    colours = STOP_COLOURS
     fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
     seen = set()
     for trial_id, rows in history.groupby("trial_id", sort=True):

@@ -74,13 +74,22 @@ def _learning_curves(exp: Experiment):
     import matplotlib.pyplot as plt
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.8))
+    from hwk4tune.pictures import STOP_COLOURS
+
     h = exp.history
+    reasons = dict(zip(exp.trials["trial_id"], exp.trials["stop_reason"])) if "stop_reason" in exp.trials else {}
     if not h.empty and exp.metric in h:
+        seen: set[str] = set()
         for trial_id, g in h.groupby("trial_id", sort=True):
-            ax1.plot(g["epoch"], g[exp.metric], marker=".", lw=1, alpha=0.7)
+            reason = str(reasons.get(trial_id) or "other")
+            ax1.plot(g["epoch"], g[exp.metric], marker=".", lw=1, alpha=0.7, color=STOP_COLOURS.get(reason, "tab:gray"),
+                     label=None if reason in seen else reason)
+            seen.add(reason)
+        if seen:
+            ax1.legend(title="stopped by", fontsize=8)
     ax1.set_xlabel("epoch")
     ax1.set_ylabel(exp.metric)
-    ax1.set_title(f"{exp.metric} per trial (one line each)")
+    ax1.set_title(f"{exp.metric} per trial, coloured by why it stopped")
     ax1.grid(alpha=0.3)
     curve = exp.curve()
     if len(curve):
@@ -150,7 +159,7 @@ def _sweep_body(exp: Experiment) -> list[str]:
         ("searcher", json.dumps(r.searcher) if r else None),
         ("scheduler", json.dumps(r.scheduler) if r else None),
         ("trainable", r.trainable if r else None),
-        ("data set", json.dumps(r.dataset.model_dump(mode="json", exclude_none=True)) if r else None),
+        ("data set", json.dumps(r.dataset.model_dump(mode="json", exclude_none=True)) if r and r.dataset else None),
         ("objective", f"{exp.mode} {exp.metric}"),
         ("budget", f"{r.num_samples} trials x up to {r.max_epochs} epochs" if r else None),
         ("created", r.created if r else None),

@@ -96,6 +96,17 @@ def test_plateau_ends_the_flat_trial(ray_local, tmp_path):
     noted = json.loads((exp / "stopping.json").read_text())
     assert [v["reason"] for v in noted["trials"].values()] == ["plateau"]
 
+    from hwk4tune.pictures import STOP_COLOURS
+    from hwk4tune.report import _learning_curves, write_report
+    from hwk4tune.results import load_experiment
+
+    page = write_report(exp, tmp_path / "report.html").read_text()
+    assert "<td>plateau</td>" in page and "<td>finished</td>" in page  # the table's stop_reason column
+    ax = _learning_curves(load_experiment(exp)).axes[0]  # every trial's curve, coloured by why it stopped
+    assert sorted(t.get_text() for t in ax.get_legend().get_texts()) == ["finished", "plateau"]
+    assert sorted(line.get_color() for line in ax.get_lines()) == sorted([STOP_COLOURS["finished"],
+                                                                         STOP_COLOURS["plateau"]])
+
 
 def test_target_ends_the_sweep(ray_local, tmp_path):
     from hwk4tune.sweep import run_sweep
