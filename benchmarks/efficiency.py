@@ -50,7 +50,7 @@ def strategies() -> dict:
     return out
 
 
-def compare_file(folder: Path, seeds: int, trials: int, epochs: int | None) -> Path:
+def compare_file(folder: Path, seeds: int, trials: int, epochs: int | None, only: list[str] | None = None) -> Path:
     data = {
         "name": "efficiency",
         "space": str(TABLES / "cnn_fashion_mnist_small.yaml"),
@@ -59,7 +59,7 @@ def compare_file(folder: Path, seeds: int, trials: int, epochs: int | None) -> P
         "budget": {"num_samples": trials, **({"max_epochs": epochs} if epochs else {})},
         "seeds": list(range(seeds)),
         "max_concurrent_trials": 2,
-        "strategies": strategies(),
+        "strategies": {k: v for k, v in strategies().items() if not only or k in only},
     }
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "efficiency.yaml"
@@ -121,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--trials", type=int, default=64)
     p.add_argument("--epochs", type=int, default=None, help="default: the table's")
     p.add_argument("--out", default=str(ROOT / "runs" / "efficiency"))
+    p.add_argument("--strategies", help="comma-separated subset of the pairings (default: all)")
     p.add_argument("--md", default=str(ROOT / "benchmarks" / "efficiency.md"))
     args = p.parse_args(argv)
     from hwk4tune.compare import decide, run_compare
@@ -128,11 +129,13 @@ def main(argv: list[str] | None = None) -> int:
 
     load = os.getloadavg()[0]
     t0 = time.perf_counter()
-    spec = load_compare(compare_file(Path(args.out), args.seeds, args.trials, args.epochs))
+    only = args.strategies.split(",") if args.strategies else None
+    spec = load_compare(compare_file(Path(args.out), args.seeds, args.trials, args.epochs, only))
     c = run_compare(spec, args.out, resume=True)
     wall = time.perf_counter() - t0
     command = shlex.join(["python", "benchmarks/efficiency.py", *(argv if argv is not None else sys.argv[1:])])
     write_markdown(c, decide(c), wall, command, load, Path(args.md))
+    print(f"simulated {c.runs['seconds'].sum():.0f} s in {c.runs['wall_s'].sum():.0f} wall s of runs")
     print(Path(args.md).read_text())
     return 0
 

@@ -87,7 +87,7 @@ def run_compare(spec: CompareSpec, out: str | Path, *, resume: bool = False, add
             t0 = time.perf_counter()
             with _quiet_tune():  # a failing trial's traceback is in its error.txt and in the tables
                 run_sweep(r.sweep, storage=str(runs_dir), name=r.name, address=address, verbose=False,
-                          trainable_fn=replay() if replay else None)
+                          trainable_fn=replay(r.sweep.scheduler.restores_checkpoints) if replay else None)
             wall = time.perf_counter() - t0
             exp = load_experiment(exp_dir)
             run = run.model_copy(update={"status": "done", "finished": now(), "finished_unix": time.time(),
@@ -113,7 +113,7 @@ def _replay_trainable(spec: CompareSpec):
     from hwk4tune.replay.trainable import build_replay
 
     table = read_table(spec.replay)
-    return lambda: build_replay(table, spec.max_epochs, spec.speedup)
+    return lambda checkpoints: build_replay(table, spec.max_epochs, spec.speedup, checkpoints)
 
 
 def _done(run_file: Path) -> bool:

@@ -59,6 +59,7 @@ def first_reach(curve: pd.DataFrame, target: float, mode: str) -> tuple[float, f
 
 BOOTSTRAP = 2000
 LEVEL = 0.95
+MIN_SEEDS = 5  # fewer seeds per strategy: no verdict (a bootstrap over 2-4 values says little)
 
 
 def _rng(seed: int = 0) -> np.random.Generator:
@@ -160,6 +161,8 @@ def verdicts(finals: dict[str, np.ndarray], costs: dict[str, dict[str, tuple[np.
     lines = []
     ref = finals[reference]
     n_seeds = min((_finite(v).size for v in finals.values()), default=0)
+    if n_seeds < MIN_SEEDS:
+        return [f"no verdicts: {n_seeds} seeds per strategy; verdicts need at least {MIN_SEEDS}"]
     for s, fin in finals.items():
         if s == reference:
             continue
