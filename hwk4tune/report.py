@@ -22,6 +22,7 @@ import yaml
 from hwk4tune.compare import LEGEND, decide, load_comparison, plot_anytime, summary_table
 from hwk4tune.records import PLAN_FILE, REPORT_FILE, is_comparison_dir, is_experiment_dir
 from hwk4tune.results import Experiment, ResultsError, display_columns, load_experiment, sort_trials, to_html
+from hwk4tune.results.experiment import best_rule
 
 __all__ = ["build_report", "write_report"]
 
@@ -30,8 +31,10 @@ TOP_N = 20
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem auto;max-width:1200px;color:#222;padding:0 1rem}
 h1{font-size:1.5rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #ddd}
-table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0}
-th,td{padding:.25rem .6rem;border-bottom:1px solid #eee;text-align:right;white-space:nowrap}
+table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0;max-width:100%}
+th,td{padding:.25rem .45rem;border-bottom:1px solid #eee;text-align:right;overflow-wrap:anywhere}
+th{white-space:normal;word-break:break-word}td{white-space:nowrap}
+.wide td{white-space:normal;font-size:.8rem}.wide th{font-size:.8rem}
 th{background:#f5f5f5}td:first-child,th:first-child{text-align:left}
 .meta td{text-align:left}.note{color:#666;font-size:.85rem}img{max-width:100%;margin:.5rem 0}
 .err{color:#a00;white-space:normal;text-align:left}pre{background:#f7f7f7;padding:.6rem;font-size:.85rem}
@@ -50,6 +53,11 @@ def _png(fig) -> str:
 
 def _img(data: bytes, alt: str = "plot") -> str:
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(data).decode()}">'
+
+
+def _fitted(table_html: str, df) -> str:
+    """A table of many columns wraps its cells so that it fits the page (1280 px) instead of scrolling."""
+    return f'<div class="wide">{table_html}</div>' if len(df.columns) > 8 else table_html
 
 
 def _meta_table(items: list[tuple[str, Any]]) -> str:
@@ -102,9 +110,28 @@ def _learning_curves(exp: Experiment):
     return fig
 
 
+LOG_DISTRIBUTIONS = ("loguniform", "qloguniform", "lograndint")
+
+
+def log_scaled(space: Any, prefix: str = "") -> set[str]:
+    """The parameters (flat names, ``/`` between levels, as the ``config/`` columns) drawn on a log scale:
+    their axes are logarithmic, every other axis linear."""
+    out: set[str] = set()
+    for name, value in (space.items() if isinstance(space, dict) else ()):
+        if not isinstance(value, dict):
+            continue
+        if any(k in LOG_DISTRIBUTIONS for k in value):
+            out.add(prefix + str(name))
+        elif not any(k in ("uniform", "quniform", "randint", "qrandint", "normal", "choice", "grid") for k in value):
+            out |= log_scaled(value, f"{prefix}{name}/")
+    return out
+
+
 def _param_scatter(exp: Experiment):
-    """Best metric of each trial against each tuned numeric hyperparameter (log axis for wide ranges)."""
+    """Best metric of each trial against each tuned numeric hyperparameter: a log axis for a parameter drawn
+    on a log scale (loguniform, qloguniform, lograndint), a linear one for the rest."""
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -120,6 +147,7 @@ def _param_scatter(exp: Experiment):
     params = params[:8]
     if not params:
         return None
+    log_params = log_scaled(exp.record.space.get("space", {}) if exp.record else {})
     n = len(params)
     cols = min(4, n)
     rows = math.ceil(n / cols)
@@ -128,9 +156,12 @@ def _param_scatter(exp: Experiment):
         x, y = t[p], t[col]
         if pd.api.types.is_numeric_dtype(x) and not pd.api.types.is_bool_dtype(x):
             ax.scatter(x, y, s=14)
-            pos = x[x > 0]
-            if len(pos) == len(x.dropna()) and len(pos) and pos.max() / pos.min() > 20:
+            if p.removeprefix("config/") in log_params:
                 ax.set_xscale("log")
+            ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(4))
+            if p.removeprefix("config/") in log_params:
+                ax.xaxis.set_major_locator(matplotlib.ticker.LogLocator(numticks=4))
+            ax.tick_params(axis="x", labelsize=7)
         else:
             cats = sorted(map(str, x.dropna().unique()))
             ax.scatter([cats.index(str(v)) if pd.notna(v) else -1 for v in x], y, s=14)
@@ -179,7 +210,7 @@ def _sweep_body(exp: Experiment) -> list[str]:
     trials = sort_trials(exp.trials, None, exp.mode, exp.metric)
     shown = trials[display_columns(trials, exp.metric)].drop(columns=["error"], errors="ignore").head(TOP_N)
     body += [f"<h2>Trials (top {min(TOP_N, len(trials))} of {len(trials)} by {exp.best_column})</h2>",
-             to_html(shown)]
+             f'<p class="note">{html.escape(best_rule(exp.metric))}</p>', _fitted(to_html(shown), shown)]
     errors = exp.trials[exp.trials["status"] == "ERROR"] if len(exp.trials) else exp.trials
     if len(errors):
         rows = "".join(f"<tr><td>{html.escape(str(r.trial_id))}</td><td class=\"err\">{html.escape(str(r.error))}"
@@ -230,7 +261,7 @@ def _comparison_body(c) -> list[str]:
     except ResultsError:
         pass
     runs = c.runs.drop(columns=["experiment_dir"], errors="ignore")
-    body += ["<h2>Runs</h2>", to_html(runs)]
+    body += ["<h2>Runs</h2>", _fitted(to_html(runs), runs)]
     return body
 
 

@@ -28,6 +28,8 @@ def table_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sort", metavar="METRIC",
                    help="column or metric to sort by (default best_<metric> of the experiment), "
                         "optionally :asc or :desc, e.g. --sort val_loss or --sort wall_s:desc")
+    p.add_argument("--last", action="store_true", help="rank by the last epoch's value (last_<metric>) instead "
+                   "of each trial's best epoch (best_<metric>, the default everywhere)")
     p.add_argument("--history", action="store_true", help="one row per trial-epoch instead of per trial")
     p.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
 

@@ -140,10 +140,13 @@ def cmd_table(args: argparse.Namespace) -> int:
 
 One row per trial: status, epochs, best and last metric, wall time, error, config/* columns. Reads the
 files only (no Ray): works on finished, interrupted and errored experiments, and on copied folders.
-md and html show the main columns; csv, parquet and json hold them all (--history: one row per epoch)."""
+md and html show the main columns; csv, parquet and json hold them all (--history: one row per epoch).
+"Best" is each trial's best epoch (best_<metric>, at best_epoch), as run, best, report and compare use it;
+--last ranks by the last epoch's value (last_<metric>) instead."""
     import pandas as pd
 
     from hwk4tune.results import display_columns, format_table, load_experiment, sort_trials
+    from hwk4tune.results.experiment import best_rule
 
     if args.format == "parquet" and not args.output:
         raise UsageError("--format parquet is binary: give -o FILE")
@@ -153,7 +156,11 @@ md and html show the main columns; csv, parquet and json hold them all (--histor
         df = pd.concat([e.history.drop(columns=["_order"], errors="ignore") for e in exps], ignore_index=True)
     else:
         df = pd.concat([e.trials for e in exps], ignore_index=True)
-        df = sort_trials(df, args.sort, mode, metric)
+        if args.last and args.sort:
+            raise UsageError("give --last or --sort, not both")
+        df = sort_trials(df, f"last_{metric}" if args.last else args.sort, mode, metric)
+        if args.format in ("md", "html"):
+            print(f"ranked by {'last' if args.last else 'best'}_{metric}; {best_rule(metric)}", file=sys.stderr)
         if args.top:
             df = df.head(args.top)
         if args.format in ("md", "html"):

@@ -26,6 +26,12 @@ class ResultsError(InputError, ValueError):
     """A folder that is not an experiment, or one that lacks what was asked of it."""
 
 
+def best_rule(metric: str) -> str:
+    """The one definition of "best", as table captions, the run summary and the report state it."""
+    return (f"best_{metric} = each trial's best epoch's value (best_epoch = that epoch; ties: fewer epochs, then "
+            f"trial id); last_{metric} = its last epoch's")
+
+
 def config_at_best(best_report: dict | None, start_config: dict | None) -> dict:
     """A trial's hyperparameters at its best epoch (Tune writes the config into every report); the start
     config for a trial that reported no finite value of the metric."""

@@ -38,7 +38,7 @@ LAST_METRICS = ("train_loss", "val_loss", "val_accuracy")
 _NOT_METRICS = {"config", "date", "hostname", "node_ip", "pid", "experiment_tag", "trial_id", "done",
                 "should_checkpoint", "checkpoint_dir_name", "weights", "train_status", "threads",
                 "time_since_restore", "iterations_since_restore", "time_this_iter_s"}
-_EMPTY_TRIALS = ["experiment", "trial_id", "status", "epochs", "last_epoch", "best_epoch", "stopped_early",
+_EMPTY_TRIALS = ["experiment", "trial_id", "status", "epochs", "last_epoch", "best_epoch", "stopped_early", "perturbations",
                  "diverged", "wall_s", "num_failures", "error", "checkpoint", "last_checkpoint", "trial_dir"]
 
 
@@ -161,6 +161,7 @@ def _trial_row(exp: Path, trial_id: str, d: Path | None, info: dict, reports: li
         "stopped_early": bool(status == "TERMINATED" and not diverged and max_epochs is not None
                               and last_epoch is not None and last_epoch < max_epochs),
         "diverged": diverged,
+        "perturbations": config_changes(reports),
         "wall_s": last.get("time_total_s"),
         # training speed and where it ran: what GPU and cluster users compare configs by
         "images_per_second": _mean([r.get("images_per_second") for r in reports]),
@@ -173,6 +174,13 @@ def _trial_row(exp: Path, trial_id: str, d: Path | None, info: dict, reports: li
         "trial_dir": d.name if d else None,
     })
     return row, best_report
+
+
+def config_changes(reports: list[dict]) -> int:
+    """How often a trial's configuration changed between two reports (PBT and PB2 perturb it): Tune writes
+    the config in force into every report."""
+    configs = [r.get("config") for r in reports if isinstance(r.get("config"), dict)]
+    return sum(1 for a, b in zip(configs, configs[1:]) if a != b)
 
 
 def _history_rows(experiment: str, trial_id: str, info: dict, reports: list[dict]) -> list[dict]:

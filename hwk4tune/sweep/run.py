@@ -192,7 +192,8 @@ def fit(tuner, exp_dir: str, spec: SweepSpec) -> str:
         except KeyboardInterrupt:
             print(f"\ninterrupted; resume with:  hwk4tune resume {exp_dir}", file=sys.stderr)
             raise
-    text = summary(results, exp_dir, planned_trials(spec), hidden_tracebacks=quiet.hidden)
+    text = summary(results, exp_dir, planned_trials(spec), hidden_tracebacks=quiet.hidden,
+                   scheduler=spec.scheduler.name)
     from hwk4tune.stopping import describe_budget
 
     stopped = describe_budget(exp_dir) if not is_uri(exp_dir) else None
