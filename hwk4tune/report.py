@@ -222,6 +222,11 @@ def _sweep_body(exp: Experiment) -> list[str]:
     scatter = _param_scatter(exp)
     if scatter is not None:
         body += [f"<h2>{html.escape(exp.best_column)} against each hyperparameter</h2>", _png(scatter)]
+    from hwk4tune.results.pareto_plot import plot_front  # several objectives: the front
+
+    front = plot_front(exp)
+    if front is not None:
+        body += ["<h2>Pareto front</h2>", _png(front)]
     return body
 
 

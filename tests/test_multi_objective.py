@@ -238,3 +238,34 @@ def test_best_pick_and_where_cli(nsga2_experiment, tmp_path):
                            capture_output=True, text=True)
     assert table.returncode == 0, table.stderr
     assert len(table.stdout.strip().splitlines()) == 2 + len(front)
+
+
+def test_hypervolume_over_the_budget(nsga2_experiment):
+    from hwk4tune.results.pareto import hypervolume_history
+
+    exp = load_experiment(nsga2_experiment)
+    objectives = objectives_of(exp)
+    values = final_values(exp, objectives)[["val_accuracy", "num_params"]].to_numpy(dtype=float)
+    reference = [0.0, 1e6]
+    curve = hypervolume_history(exp, objectives, reference)
+    assert len(curve) == len(exp.history) and np.all(np.diff(curve["best"]) >= 0)
+    assert curve["best"].iloc[-1] == pytest.approx(hypervolume(values, reference, ["max", "min"]))
+    assert curve["best"].iloc[-1] > 0
+
+
+@pytest.mark.parametrize("reference, words", [("{val_accuracy: 0}", "one value per objective"),
+                                              ("{val_accuracy: 0, num_params: 1.0e+6}", None)])
+def test_compare_reference_point(tmp_path, reference, words):
+    _files(tmp_path)
+    path = tmp_path / "compare.yaml"
+    path.write_text("space: space.yaml\nbudget: {num_samples: 4}\nstrategies:\n  r: {searcher: random}\n"
+                    f"reference_point: {reference}\n")
+    from hwk4tune.spec import load_compare
+
+    if words is None:
+        assert load_compare(path).reference_point == {"val_accuracy": 0.0, "num_params": 1e6}
+        return
+    with pytest.raises(SpecError) as e:
+        load_compare(path)
+    (problem,) = e.value.problems
+    assert problem.key == "reference_point" and problem.line == 5 and words in problem.message

@@ -31,12 +31,19 @@ def table_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--last", action="store_true", help="rank by the last epoch's value (last_<metric>) instead "
                    "of each trial's best epoch (best_<metric>, the default everywhere)")
     p.add_argument("--history", action="store_true", help="one row per trial-epoch instead of per trial")
+    p.add_argument("--pareto", action="store_true", help="several objectives: only the Pareto front (each trial "
+                   "at its last epoch), best first by the first objective")
     p.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
 
 
 def best_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("dir", metavar="EXP_DIR", help="experiment folder")
     p.add_argument("-o", "--output", metavar="FILE", default="best.yaml", help="default: best.yaml")
+    p.add_argument("--pick", metavar="METRIC", help="several objectives: the Pareto front's best trial by this "
+                   "objective (default: the first)")
+    p.add_argument("--where", metavar="COND", action="append", default=[],
+                   help='several objectives: only front trials meeting METRIC OP NUMBER (OP: >= <= > < ==), '
+                        'e.g. --where "val_accuracy>=0.98"; repeatable')
 
 
 def compare_args(p: argparse.ArgumentParser) -> None:

@@ -152,7 +152,14 @@ md and html show the main columns; csv, parquet and json hold them all (--histor
         raise UsageError("--format parquet is binary: give -o FILE")
     exps = [load_experiment(d) for d in _experiment_dirs(args.dirs)]
     metric, mode = exps[0].metric, exps[0].mode
-    if args.history:
+    if args.pareto:  # several objectives: the non-dominated trials (hwk4tune.results.pareto)
+        from hwk4tune.results.pareto import pareto_front
+
+        if args.history or args.sort:
+            raise UsageError("--pareto orders the front by its objectives: no --history or --sort with it")
+        df = pd.concat([pareto_front(e) for e in exps], ignore_index=True)
+        df = df.head(args.top) if args.top else df
+    elif args.history:
         df = pd.concat([e.history.drop(columns=["_order"], errors="ignore") for e in exps], ignore_index=True)
     else:
         df = pd.concat([e.trials for e in exps], ignore_index=True)
@@ -185,11 +192,23 @@ def cmd_best(args: argparse.Namespace) -> int:
     """Write the best trial of an experiment as best.yaml, a file `hwk4tune train` takes as it is.
 
 It holds trainable, dataset, config (the hyperparameters at the best epoch), metric, mode, epochs and
-best: {value, epoch, trial_id, checkpoint}. Ties are broken by fewer epochs to the best, then trial id."""
+best: {value, epoch, trial_id, checkpoint}. Ties are broken by fewer epochs to the best, then trial id.
+With several objectives it also writes the Pareto front (pareto.md, pareto.csv beside the output) and picks
+one trial of it: the best by --pick METRIC among those meeting every --where, at its last epoch."""
     from hwk4tune.results import load_experiment, write_best
 
     (exp_dir,) = _experiment_dirs([args.dir])
     exp = load_experiment(exp_dir)
+    from hwk4tune.results.pareto import objectives_of, write_picked
+
+    if args.pick or args.where or objectives_of(exp):  # several objectives: the front, and one trial of it
+        row, front, out = write_picked(exp, args.output, args.pick, args.where)
+        metric = args.pick or objectives_of(exp)[0][0]
+        print(f"Pareto front: {len(front)} trials -> {out.parent / 'pareto.md'}, {out.parent / 'pareto.csv'}")
+        print(f"picked trial {row['trial_id']}: {metric} {row[metric]:.4g} at epoch {row['epoch']}")
+        print(f"wrote {out}")
+        print(f"train it:  hwk4tune train {out}")
+        return 0
     out = write_best(exp, args.output)
     best = exp.best()
     print(f"best trial {best['trial_id']}: {exp.metric} {best[exp.best_column]:.4f} at epoch {best['best_epoch']}")

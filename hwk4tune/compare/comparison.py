@@ -39,6 +39,8 @@ class Comparison:
     target_source: str  # "given" | "median final best"
     runs: pd.DataFrame = field(default_factory=pd.DataFrame)  # one row per (strategy, seed)
     summary: pd.DataFrame = field(default_factory=pd.DataFrame)  # one row per strategy
+    reference_point: dict[str, float] | None = None  # several objectives: the hypervolume's reference
+    reference_source: str = ""  # "given" | "worst observed"
 
     @property
     def strategies(self) -> list[str]:
@@ -140,8 +142,36 @@ def load_comparison(out: str | Path, target: float | None = None) -> Comparison:
         raise ResultsError(f"{out}: no finished run yet (run `hwk4tune compare ... --out {out} --resume`)")
     c = Comparison(out=out, record=record, experiments=experiments, run_records=run_records,
                    metric=record.metric, mode=record.mode, target=float("nan"), target_source="")
+    _hypervolume_curves(c)
     _analyse(c, target if target is not None else record.target)
     return c
+
+
+def _hypervolume_curves(c: Comparison) -> None:
+    """Several objectives: every run's curve becomes its hypervolume so far (each finished trial at its last
+    epoch), to the compare file's reference_point or the worst value each objective took in any run; the
+    comparison's metric is then ``hypervolume`` (max), and every statistic below reads it."""
+    import functools
+
+    from hwk4tune.results.hypervolume import derived_reference
+    from hwk4tune.results.pareto import final_values, hypervolume_history
+
+    given = c.record.definition.get("space", {}).get("objectives")
+    if not given:
+        return
+    objectives = [(o["metric"], o["mode"]) for o in given]
+    metrics = [m for m, _ in objectives]
+    declared = c.record.definition.get("reference_point")
+    if declared:
+        reference, c.reference_source = [float(declared[m]) for m in metrics], "given"
+    else:
+        values = pd.concat([final_values(e, objectives) for e in c.experiments.values()], ignore_index=True)
+        reference = derived_reference(values[metrics].to_numpy(dtype=float), [md for _, md in objectives])
+        c.reference_source = "worst observed"
+    c.reference_point = dict(zip(metrics, reference))
+    for exp in c.experiments.values():  # the instance's curve, read by the analysis and the plots
+        exp.curve = functools.partial(hypervolume_history, exp, objectives, reference)  # type: ignore[method-assign]
+    c.metric, c.mode = "hypervolume", "max"
 
 
 def _analyse(c: Comparison, given_target: float | None) -> None:

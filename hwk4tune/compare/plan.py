@@ -73,6 +73,8 @@ def plan_record(spec: CompareSpec, runs: list[RunPlan]) -> ComparisonRecord:
         "resources_per_trial": spec.resources_per_trial.model_dump(mode="json"),
         "max_concurrent_trials": spec.max_concurrent_trials,
     }
+    if spec.reference_point is not None:  # several objectives: the hypervolume's reference
+        definition["reference_point"] = dict(spec.reference_point)
     if spec.replay is not None:  # a replay: its table and speed are part of what --resume must match
         definition["replay"] = {"table": str(spec.replay), "speedup": spec.speedup}
     return ComparisonRecord(

@@ -123,6 +123,8 @@ def markdown(c: Comparison) -> str:
         f"{len(c.strategies)} strategies x {len(c.seeds)} seeds {c.seeds}; budget per run: "
         f"{budget.get('num_samples')} trials of up to {budget.get('max_epochs')} epochs. "
         f"Metric: {c.metric} ({c.mode}); target {c.target:.4g} ({c.target_source})."
+        + (f" Hypervolume of each run's Pareto front (trials at their last epoch) to the reference point "
+           f"{_reference(c)} ({c.reference_source})." if c.reference_point else "")
         + (f" Replayed from {Path(c.record.definition['replay']['table']).name} (speedup "
            f"{c.record.definition['replay']['speedup']:g}): seconds are simulated." if c.replayed else ""),
         "",
@@ -151,3 +153,7 @@ def write_comparison(c: Comparison, out: str | Path | None = None) -> list[Path]
     c.runs.to_csv(out / FILES["runs_csv"], index=False)
     return [out / FILES["md"], out / FILES["csv"], out / FILES["runs_csv"],
             plot_anytime(c, "epochs", out / FILES["epochs_png"]), plot_anytime(c, "elapsed_s", out / FILES["wall_png"])]
+
+
+def _reference(c: Comparison) -> str:
+    return "{" + ", ".join(f"{k}: {v:g}" for k, v in (c.reference_point or {}).items()) + "}"

@@ -182,3 +182,25 @@ def write_picked(exp: Experiment, output: str | Path, metric: str | None = None,
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(picked_yaml(exp, row, metric, dict(objectives)[metric]).to_yaml(header))
     return row, front, out
+
+
+def hypervolume_history(exp: Experiment, objectives: Objectives, reference: list[float]):
+    """Hypervolume of the finished trials' points (each at its last report) after each report in time order:
+    the columns of :meth:`Experiment.curve` (``epochs``, ``elapsed_s``, ``value``, ``best``), ``best`` being
+    the hypervolume so far. How a multi-objective comparison reads a run's progress over the budget."""
+    from hwk4tune.results.hypervolume import hypervolume
+
+    h = exp.history.sort_values(["elapsed_s", "_order"], kind="mergesort")
+    metrics, modes = [m for m, _ in objectives], [md for _, md in objectives]
+    is_last = (h["_order"] == h.groupby("trial_id")["_order"].transform("max")).to_numpy()
+    values = h[metrics].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+    done: list[np.ndarray] = []
+    hv: list[float] = []
+    for i in range(len(h)):
+        if is_last[i]:
+            done.append(values[i])
+            hv.append(hypervolume(np.array(done), reference, modes))
+        else:
+            hv.append(hv[-1] if hv else 0.0)
+    return pd.DataFrame({"epochs": range(1, len(h) + 1), "elapsed_s": h["elapsed_s"].to_numpy(),
+                         "value": hv, "best": hv})

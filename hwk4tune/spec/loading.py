@@ -16,7 +16,7 @@ from hwk4tune.space import Space, SpaceError
 from hwk4tune.spec.errors import Problem, SpecError
 from hwk4tune.spec.hyperparameters import space_problems, suggest
 from hwk4tune.spec.models import CompareSpec, SpaceSpec, SweepSpec
-from hwk4tune.spec.objectives import objectives_problems
+from hwk4tune.spec.objectives import objectives_problems, reference_problems
 from hwk4tune.spec.source import Source, read_value
 from hwk4tune.spec.strategies import RAY_RESULT_KEYS, SCHEDULERS, SEARCHERS, names
 
@@ -238,7 +238,7 @@ def _pairing_problems(spec: SweepSpec | CompareSpec) -> list[tuple[str, str]]:
     if isinstance(spec, SweepSpec):
         return spec.pairing.problems()
     return [(f"strategies.{label}.{key}", message) for label in spec.strategies
-            for key, message in spec.pairing(label).problems()]
+            for key, message in spec.pairing(label).problems()] + reference_problems(spec.space, spec.reference_point)
 
 
 def _path(dotted: str) -> tuple:

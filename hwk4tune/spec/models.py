@@ -190,6 +190,8 @@ class CompareSpec(Strict):
     replay: Path | None = Field(None, description="a table of `hwk4tune record` (relative to this file): every "
                                 "trial replays recorded curves instead of training")
     speedup: float = Field(100, gt=0, description="a replayed epoch sleeps its recorded seconds / speedup")
+    reference_point: dict[str, float] | None = Field(None, description="several objectives: the hypervolume's "
+                                                     "reference, a value per objective (default: the worst seen)")
     name: str | None = None
     source: SkipJsonSchema[Path | None] = Field(None, exclude=True)
 

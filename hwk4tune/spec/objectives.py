@@ -65,3 +65,17 @@ def pairing_problems(p: Any) -> Found:
         found.append(("scheduler", f"{p.scheduler.name} stops or clones trials by one metric, but the space "
                       "declares objectives: use scheduler: fifo (every trial runs its max_epochs)"))
     return found
+
+
+def reference_problems(space: Any, reference: dict[str, float] | None) -> Found:
+    """A compare file's ``reference_point``: one value per objective, and only with objectives."""
+    if reference is None:
+        return []
+    if not space.objectives:
+        return [("reference_point", "is the hypervolume's reference of a space with objectives:, but this space "
+                 f"has one metric ({space.metric})")]
+    names = [o.metric for o in space.objectives]
+    if sorted(reference) != sorted(names):
+        return [("reference_point", f"needs one value per objective ({', '.join(names)}), got "
+                 f"{', '.join(reference) or 'none'}")]
+    return []

@@ -123,7 +123,7 @@ def _trial_dirname(trial) -> str:
 
 
 def _param_space(spec: SweepSpec) -> dict:
-    return param_space(spec.space)  # empty for a conditional space: its searcher holds it
+    return param_space(spec.space, spec.searcher)  # empty where the searcher holds the space
 
 
 def _checkpoint_config(spec: SweepSpec):
