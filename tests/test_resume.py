@@ -61,8 +61,31 @@ def kill_group(proc: subprocess.Popen) -> None:
     proc.wait(timeout=30)
 
 
+def reported(exp: Path) -> int:
+    return sum(len(rows(d)) for d in exp.glob("trial_*"))
+
+
+@pytest.fixture(scope="module")
+def busy_machine():
+    """Two busy-loop processes holding both cores for the whole module's kill/resume runs."""
+    loops = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    try:
+        yield
+    finally:
+        for p in loops:
+            p.kill()
+            p.wait(timeout=30)
+
+
+KILL_POINTS = (1, 4, 9, 14, 20)  # reported epochs (of TRIALS * EPOCHS = 24) seen in the folder before the kill
+
+
 @pytest.mark.slow
-def test_sigkill_then_resume(tmp_path):
+@pytest.mark.parametrize("kill_after", KILL_POINTS)
+def test_sigkill_then_resume(tmp_path, busy_machine, kill_after):
+    """Kill the driver with SIGKILL after ``kill_after`` reports, on a machine whose cores are busy: resume
+    ends every planned trial, reruns no finished one, and continues a trial killed mid-way from its last
+    checkpoint (the first epoch its resumed process reports is greater than 1)."""
     (tmp_path / "space.yaml").write_text(SPACE)
     (tmp_path / "sweep.yaml").write_text(SWEEP)
     exp = tmp_path / "runs" / "killed"
@@ -72,21 +95,21 @@ def test_sigkill_then_resume(tmp_path):
                                           "--name", "killed", "-q"],
                               stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     try:
-        deadline = time.time() + 240
-        while len(finished(exp)) < 1:  # one trial done, the next running
+        deadline = time.time() + 600
+        while reported(exp) < kill_after:
             assert driver.poll() is None, (tmp_path / "run.log").read_text()[-3000:]
             assert time.time() < deadline, "the sweep did not get going"
-            time.sleep(0.5)
-        time.sleep(1.5)  # into the next trial's epochs
+            time.sleep(0.2)
         driver.send_signal(signal.SIGKILL)
         driver.wait(timeout=30)
     finally:
         kill_group(driver)
     before = finished(exp)
-    assert 1 <= len(before) < TRIALS, "the kill came too late to test anything"
+    seen = {d.name: rows(d) for d in exp.glob("trial_*")}
+    assert len(before) < TRIALS, "the kill came too late to test anything"
 
     done = subprocess.run(HWK4TUNE + ["resume", str(exp), "-q"], env=env, capture_output=True, text=True,
-                          timeout=400, start_new_session=True)
+                          timeout=900, start_new_session=True)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
 
     trial_dirs = sorted(exp.glob("trial_*"))
@@ -95,11 +118,16 @@ def test_sigkill_then_resume(tmp_path):
     assert not {d.name for d in (exp / ".interrupted").glob("trial_*")} & set(before)
     after = finished(exp)
     assert set(after) == {d.name for d in trial_dirs}  # every one finished
-    for name, text in before.items():
-        assert after[name] == text, f"{name} finished before the kill and ran again"
+    for name in before:  # rows of a finished trial all come from the processes that ran before the kill
+        assert {r["pid"] for r in rows(exp / name)} == {r["pid"] for r in seen[name]}, f"{name} ran again"
     for d in trial_dirs:
         epochs = [r["epoch"] for r in rows(d)]
         assert epochs[-1] == EPOCHS and set(epochs) == set(range(1, EPOCHS + 1))
+        old_pids = {r["pid"] for r in seen.get(d.name, [])}
+        resumed = [r for r in rows(d) if r["pid"] not in old_pids]
+        if len(seen.get(d.name, [])) >= 3 and d.name not in before:  # killed mid-way, checkpoints behind it
+            assert resumed[0]["epoch"] > 1, f"{d.name} started over instead of going on from its checkpoint"
+            assert resumed[0]["iterations_since_restore"] == 1
     from ray.tune import ExperimentAnalysis
 
     assert [t.status for t in ExperimentAnalysis(str(exp)).trials] == ["TERMINATED"] * TRIALS
@@ -151,10 +179,75 @@ def test_ctrl_c_saves_state_and_says_how_to_resume(tmp_path):
             assert driver.poll() is None and time.time() < deadline, log.read_text()[-3000:]
             time.sleep(0.5)
         driver.send_signal(signal.SIGINT)
-        assert driver.wait(timeout=120) == 0
+        assert driver.wait(timeout=300) == 130  # an interrupted sweep is not a success to a script
     finally:
         kill_group(driver)
     text = log.read_text()
     assert "3 trials planned: 0 finished, 0 errors, 3 unfinished (interrupted)" in text, text[-2000:]
     assert f"resume      hwk4tune resume {exp}" in text
     assert "Checkpoint successfully created" not in text.split("trials planned")[-1]  # no worker noise after it
+
+
+@pytest.mark.slow
+def test_ctrl_c_twice_stops_at_once_and_stays_resumable(tmp_path):
+    """A second SIGINT skips Tune's last save: the driver exits 130 at once, and the folder can be resumed."""
+    (tmp_path / "space.yaml").write_text(SPACE.replace(f"max_epochs: {EPOCHS}", "max_epochs: 200"))
+    (tmp_path / "sweep.yaml").write_text(SWEEP.replace("optuna, seed: 0", "random, seed: 0")
+                                         .replace(f"num_samples: {TRIALS}", "num_samples: 2"))
+    exp = tmp_path / "runs" / "cc2"
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "PYTHONUNBUFFERED": "1"}
+    log = tmp_path / "run.log"
+    with open(log, "w") as out:
+        driver = subprocess.Popen(HWK4TUNE + ["run", str(tmp_path / "sweep.yaml"), "--storage", str(tmp_path / "runs"),
+                                              "--name", "cc2"], stdout=out, stderr=subprocess.STDOUT, env=env,
+                                  start_new_session=True)
+    try:
+        deadline = time.time() + 240
+        while sum(len(rows(d)) for d in exp.glob("trial_*")) < 2:
+            assert driver.poll() is None and time.time() < deadline, log.read_text()[-3000:]
+            time.sleep(0.5)
+        driver.send_signal(signal.SIGINT)
+        time.sleep(0.5)
+        driver.send_signal(signal.SIGINT)
+        assert driver.wait(timeout=120) == 130
+    finally:
+        kill_group(driver)
+    assert f"hwk4tune resume {exp}" in log.read_text()
+    from ray.tune import Tuner
+
+    assert Tuner.can_restore(str(exp))
+    assert not (exp / ".hwk4tune.lock").exists()  # released on the way out
+
+
+def test_second_sweep_into_the_same_folder_is_refused(tmp_path):
+    """While one driver holds an experiment folder, another run or resume into it is refused before any
+    trial starts and touches nothing; a lock left by a dead process is taken over with a notice."""
+    from hwk4tune.sweep.lock import LOCK_FILE
+
+    (tmp_path / "space.yaml").write_text(SPACE.replace("{name: digits}", "{name: digits, subset: 200}"))
+    (tmp_path / "sweep.yaml").write_text(SWEEP)
+    exp = tmp_path / "runs" / "busy"
+    exp.mkdir(parents=True)
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:
+        import socket
+
+        (exp / LOCK_FILE).write_text(f"{socket.gethostname()} {holder.pid}\n")
+        (exp / "marker").write_text("the other sweep's file")
+        before = sorted((p.name, p.stat().st_mtime_ns) for p in exp.iterdir())
+        out = subprocess.run(HWK4TUNE + ["run", str(tmp_path / "sweep.yaml"), "--storage", str(tmp_path / "runs"),
+                                         "--name", "busy"], capture_output=True, text=True, timeout=300)
+        assert out.returncode == 2, out.stderr[-2000:]
+        assert f"in use by another sweep (process {holder.pid}" in out.stderr
+        assert sorted((p.name, p.stat().st_mtime_ns) for p in exp.iterdir()) == before  # nothing touched
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+    from hwk4tune.sweep.lock import acquire, release
+
+    notes = []
+    path = acquire(exp, notes.append)  # the holder is dead now: its lock is stale
+    assert notes and f"process {holder.pid}, which is gone" in notes[0]
+    assert path.read_text().split()[1] == str(os.getpid())
+    release(path)
+    assert not path.exists()

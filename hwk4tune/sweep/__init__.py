@@ -9,8 +9,8 @@
 
 from hwk4tune.sweep.ray_setup import ensure_ray
 from hwk4tune.sweep.resume import resume_sweep
-from hwk4tune.sweep.run import ExperimentExists, check_sweep, run_sweep
+from hwk4tune.sweep.run import ExperimentExists, SweepInterrupted, check_sweep, run_sweep
 from hwk4tune.sweep.saved import load_saved_sweep, read_metadata
 
 __all__ = ["run_sweep", "resume_sweep", "ensure_ray", "check_sweep", "read_metadata", "load_saved_sweep",
-           "ExperimentExists"]
+           "ExperimentExists", "SweepInterrupted"]

@@ -7,8 +7,9 @@ from pathlib import Path
 from hwk4tune.records import RecordError, is_uri, storage_location
 from hwk4tune.spec import Problem, SpecError
 from hwk4tune.sweep.console import say
+from hwk4tune.sweep.lock import experiment_lock
 from hwk4tune.sweep.ray_setup import ensure_ray, shutdown
-from hwk4tune.sweep.run import fit, load_data, trainable
+from hwk4tune.sweep.run import SweepInterrupted, fit, load_data, trainable
 from hwk4tune.sweep.saved import load_saved_sweep, read_metadata
 
 
@@ -33,35 +34,58 @@ def _set_aside_untracked(exp: Path, verbose: bool) -> None:
                      f"a new trial takes its place; its folder moved to {target}")
 
 
+def _finish_upload(exp: Path, verbose: bool) -> None:
+    """Copy what the killed driver staged but never uploaded (:mod:`hwk4tune.sweep.recover`)."""
+    from hwk4tune.sweep.recover import finish_upload, ray_temp_dir
+
+    temp = ray_temp_dir()
+    copied = finish_upload(exp, temp) if temp is not None else []
+    if copied:
+        say(verbose, f"note: {len(copied)} files the interrupted driver saved but had not copied into {exp} "
+                     "were copied now")
+
+
 def resume_sweep(experiment_dir: str | Path, *, restart_errored: bool = False, address: str | None = None,
                  verbose: bool = True, storage_shared: bool = False) -> Path:
     """Finish an interrupted sweep: unfinished trials go on from their last checkpoint; errored ones are
-    resumed (or, with ``restart_errored``, started over); finished ones are kept as they are."""
-    from ray import tune
-
-    from hwk4tune.cluster import check_storage
-
+    resumed (or, with ``restart_errored``, started over); finished ones are kept as they are. Holds the
+    experiment's lock (:mod:`hwk4tune.sweep.lock`); Ctrl-C raises :class:`~hwk4tune.sweep.run.SweepInterrupted`
+    after Tune saved its state."""
     exp_dir = storage_location(experiment_dir)
     spec = load_saved_sweep(exp_dir)
     name = _experiment_name(exp_dir)
     data = load_data(spec)
-    started = ensure_ray(address, job_name=name)
-    try:
-        check_storage(exp_dir.rstrip("/").rsplit("/", 1)[0], shared=storage_shared, on_cluster=address is not None)
-        if not tune.Tuner.can_restore(exp_dir):
-            raise SpecError([Problem(exp_dir, None, "(folder)", "Tune saved no state here yet: nothing to resume")])
-        if not is_uri(exp_dir):
-            _set_aside_untracked(Path(exp_dir), verbose)
-        tuner = tune.Tuner.restore(
-            exp_dir,
-            trainable=trainable(spec, data, name),
-            resume_unfinished=True,
-            resume_errored=not restart_errored,
-            restart_errored=restart_errored,
-        )
-        say(verbose, f"resuming {exp_dir}")
-        text = fit(tuner, exp_dir, spec)
-    finally:
-        shutdown(started)
+    with experiment_lock(exp_dir, lambda text: say(verbose, text)):
+        started = ensure_ray(address, job_name=name)
+        try:
+            text, interrupted = _resume(exp_dir, spec, data, name, restart_errored, verbose, address, storage_shared)
+        finally:
+            shutdown(started)
     say(verbose, text)
+    if interrupted:
+        raise SweepInterrupted(exp_dir)
     return Path(exp_dir)
+
+
+def _resume(exp_dir: str, spec, data, name: str, restart_errored: bool, verbose: bool, address: str | None,
+            storage_shared: bool) -> tuple[str, bool]:
+    from ray import tune
+
+    from hwk4tune.cluster import check_storage
+
+    check_storage(exp_dir.rstrip("/").rsplit("/", 1)[0], shared=storage_shared, on_cluster=address is not None)
+    if not is_uri(exp_dir):
+        _finish_upload(Path(exp_dir), verbose)  # before anything reads Tune's state there
+    if not tune.Tuner.can_restore(exp_dir):
+        raise SpecError([Problem(exp_dir, None, "(folder)", "Tune saved no state here yet: nothing to resume")])
+    if not is_uri(exp_dir):
+        _set_aside_untracked(Path(exp_dir), verbose)
+    tuner = tune.Tuner.restore(
+        exp_dir,
+        trainable=trainable(spec, data, name),
+        resume_unfinished=True,
+        resume_errored=not restart_errored,
+        restart_errored=restart_errored,
+    )
+    say(verbose, f"resuming {exp_dir}")
+    return fit(tuner, exp_dir, spec)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from hwk4tune.spec import SweepSpec
 from hwk4tune.strategies import StrategyArgs, build_scheduler, build_searcher, param_space
 from hwk4tune.sweep.console import quiet_early_stops, say
 from hwk4tune.sweep.final_summary import planned_trials, summary
+from hwk4tune.sweep.lock import experiment_lock
 from hwk4tune.sweep.ray_setup import check_resources, ensure_ray, shutdown
 from hwk4tune.sweep.saved import write_saved
 
@@ -26,6 +28,11 @@ PROGRESS_METRICS = ("val_accuracy", "val_loss", "train_loss", "epoch", "epoch_se
 
 class ExperimentExists(InputError):
     """The experiment folder of a new sweep already holds one: running into it would mix two sweeps."""
+
+
+class SweepInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped the sweep after Tune saved its state (the summary and resume command were printed):
+    the CLI exits 130, as for any interrupt."""
 
 
 def check_sweep(spec: SweepSpec) -> list[str]:
@@ -54,40 +61,49 @@ def run_sweep(spec: SweepSpec, *, storage: str | None = None, name: str | None =
     name = name or spec.name or default_name(spec.source)
     exp_dir = join(storage, name)
     if not is_uri(exp_dir) and is_experiment_dir(exp_dir):  # remote storage: Tune keeps experiments apart
-        raise ExperimentExists(f"--name: {exp_dir} already holds an experiment; finish it with "
-                               f"`hwk4tune resume {exp_dir}`, or give another --name")
+        raise ExperimentExists(_exists_message(exp_dir))
     say(verbose, *(f"notice: {n}" for n in check_sweep(spec)))
 
     data = load_data(spec) if trainable_fn is None else None  # on the driver, once; into the object store
-    started = ensure_ray(address, dashboard, dashboard_host, job_name=name)
-    try:
-        check_storage(storage, shared=storage_shared, on_cluster=address is not None)
-        check_resources(spec, address)
-        args = StrategyArgs.from_sweep(spec, name)
-        search_alg, scheduler = build_searcher(args), build_scheduler(args)
-        write_saved(exp_dir, spec, name)
-        tuner = tune.Tuner(
-            trainable(spec, data, name, trainable_fn),
-            param_space=_param_space(spec),
-            tune_config=tune.TuneConfig(
-                metric=spec.space.metric,
-                mode=spec.space.mode,
-                search_alg=search_alg,
-                scheduler=scheduler,
-                num_samples=spec.num_samples,
-                reuse_actors=spec.reuse_actors,
-                trial_name_creator=functools.partial(_trial_name, name),
-                trial_dirname_creator=_trial_dirname,
-            ),
-            run_config=_run_config(spec, name, storage, verbose),
-        )
-        say(verbose, f"sweep {name}: {spec.strategy_label}, {spec.num_samples} trials of up to {spec.space.max_epochs} "
-                     f"epochs -> {exp_dir}")
-        text = fit(tuner, exp_dir, spec)
-    finally:
-        shutdown(started)
+    with experiment_lock(exp_dir, lambda text: say(verbose, text)):  # one driver per folder, until it exits
+        if not is_uri(exp_dir) and is_experiment_dir(exp_dir):  # another sweep got here while data loaded
+            raise ExperimentExists(_exists_message(exp_dir))
+        started = ensure_ray(address, dashboard, dashboard_host, job_name=name)
+        try:
+            check_storage(storage, shared=storage_shared, on_cluster=address is not None)
+            check_resources(spec, address)
+            args = StrategyArgs.from_sweep(spec, name)
+            search_alg, scheduler = build_searcher(args), build_scheduler(args)
+            write_saved(exp_dir, spec, name)
+            tuner = tune.Tuner(
+                trainable(spec, data, name, trainable_fn),
+                param_space=_param_space(spec),
+                tune_config=tune.TuneConfig(
+                    metric=spec.space.metric,
+                    mode=spec.space.mode,
+                    search_alg=search_alg,
+                    scheduler=scheduler,
+                    num_samples=spec.num_samples,
+                    reuse_actors=spec.reuse_actors,
+                    trial_name_creator=functools.partial(_trial_name, name),
+                    trial_dirname_creator=_trial_dirname,
+                ),
+                run_config=_run_config(spec, name, storage, verbose),
+            )
+            say(verbose, f"sweep {name}: {spec.strategy_label}, {spec.num_samples} trials of up to "
+                         f"{spec.space.max_epochs} epochs -> {exp_dir}")
+            text, interrupted = fit(tuner, exp_dir, spec)
+        finally:
+            shutdown(started)
     say(verbose, text)
+    if interrupted:
+        raise SweepInterrupted(exp_dir)
     return Path(exp_dir)
+
+
+def _exists_message(exp_dir: str) -> str:
+    return (f"--name: {exp_dir} already holds an experiment; finish it with `hwk4tune resume {exp_dir}`, "
+            "or give another --name")
 
 
 def load_data(spec: SweepSpec):
@@ -179,22 +195,43 @@ def _reporter(spec: SweepSpec):
     )
 
 
-def fit(tuner, exp_dir: str, spec: SweepSpec) -> str:
-    """Run the Tuner with worker noise filtered; return the end-of-sweep summary."""
+def _interrupt_marker(signum, frame):
+    raise KeyboardInterrupt
+
+
+def fit(tuner, exp_dir: str, spec: SweepSpec) -> tuple[str, bool]:
+    """Run the Tuner with worker noise filtered; return the end-of-sweep summary and whether Ctrl-C stopped it.
+
+    Tune catches the first SIGINT itself (it stops the trials, saves its state and returns normally) and
+    then puts back the handler it found: ours, a marker that raises KeyboardInterrupt. So the handler
+    installed after ``fit`` tells whether the sweep was interrupted, and a second Ctrl-C stops at once."""
     # Tune's newer output engine ignores a CLIReporter and prints a box per trial start and end: too much
     # for sweeps of many short trials. RAY_AIR_NEW_OUTPUT=1 in the environment brings it back.
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     # forced snapshots when trials checkpoint every (short) epoch are expected here, not a problem
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
-    with quiet_early_stops() as quiet:  # -q hides the table and summary, never lets the noise through
-        try:
-            results = tuner.fit()
-        except KeyboardInterrupt:
-            print(f"\ninterrupted; resume with:  hwk4tune resume {exp_dir}", file=sys.stderr)
-            raise
+    main_thread = _on_main_thread()
+    previous = signal.signal(signal.SIGINT, _interrupt_marker) if main_thread else None
+    try:
+        with quiet_early_stops() as quiet:  # -q hides the table and summary, never lets the noise through
+            try:
+                results = tuner.fit()
+            except KeyboardInterrupt:
+                print(f"\ninterrupted; resume with:  hwk4tune resume {exp_dir}", file=sys.stderr)
+                raise
+        interrupted = main_thread and signal.getsignal(signal.SIGINT) is _interrupt_marker
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGINT, previous)
     text = summary(results, exp_dir, planned_trials(spec), hidden_tracebacks=quiet.hidden,
                    scheduler=spec.scheduler.name)
     from hwk4tune.stopping import describe_budget
 
     stopped = describe_budget(exp_dir) if not is_uri(exp_dir) else None
-    return f"{text}\n{stopped}" if stopped else text
+    return (f"{text}\n{stopped}" if stopped else text), interrupted
+
+
+def _on_main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
