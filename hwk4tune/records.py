@@ -285,8 +285,10 @@ def read_record(model: type[Record], path: str | Path) -> Any:
         raise RecordError(f"{text_path}: cannot read ({exc.__class__.__name__})") from None
     import yaml
 
+    from hwk4tune.spec.source import load_yaml
+
     try:
-        data = json.loads(text) if text_path.endswith(".json") else yaml.safe_load(text)
+        data = json.loads(text) if text_path.endswith(".json") else load_yaml(text, text_path)
     except (ValueError, yaml.YAMLError) as exc:
         raise RecordError(f"{text_path}: not valid {'JSON' if text_path.endswith('.json') else 'YAML'} "
                           f"({' '.join(str(exc).split())[:200]})") from None

@@ -23,6 +23,7 @@ import yaml
 from hwk4tune.errors import InputError
 from hwk4tune.records import BestConfig, RecordError, validate_record
 from hwk4tune.registry import TRAINABLES
+from hwk4tune.spec.source import load_yaml
 
 
 class TrainFileError(InputError, ValueError):
@@ -36,7 +37,7 @@ def _read(config: str | Path | Mapping[str, Any]) -> tuple[dict[str, Any], Path 
     if not path.is_file():
         raise TrainFileError(f"{path}: no such file")
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = load_yaml(path.read_text(), str(path))  # YAML 1.2 numbers (1e-4), as spec files
     except yaml.YAMLError as exc:
         raise TrainFileError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(raw, dict):
@@ -278,7 +279,9 @@ def _say(text: str) -> None:
 
 
 def _bar(progress: bool, total: int, desc: str):
-    if not progress:
+    """A tqdm bar on a terminal only: in a log or a pipe (CI, `| tee`) each epoch is one plain line instead of
+    carriage-return redraws."""
+    if not progress or not sys.stderr.isatty():
         return None
     try:
         from tqdm import tqdm

@@ -30,12 +30,20 @@ COMMANDS: dict[str, Verb] = {
     "table": (v.cmd_table, a.table_args),
     "best": (v.cmd_best, a.best_args),
     "train": (v.cmd_train, a.train_args),
+    "evaluate": (v.cmd_evaluate, a.evaluate_args),
+    "params": (v.cmd_params, a.params_args),
     "filters": (pic.cmd_filters, pic.filters_args),
     "record": (v.cmd_record, a.record_args),
     "compare": (v.cmd_compare, a.compare_args),
     "report": (v.cmd_report, a.report_args),
     "demo": (v.cmd_demo, a.demo_args),
 }
+
+
+def summary_line(doc: str) -> str | None:
+    """A verb's line in the top-level help: the docstring's whole first paragraph (never cut mid-sentence)."""
+    first = doc.split("\n\n", 1)[0]
+    return " ".join(first.split()) or None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (fn, add_args) in COMMANDS.items():
         doc = (fn.__doc__ or "").strip()
-        p = sub.add_parser(name, help=doc.splitlines()[0] if doc else None, description=doc,
+        p = sub.add_parser(name, help=summary_line(doc), description=doc,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         add_args(p)
         p.set_defaults(func=fn)

@@ -150,3 +150,13 @@ def _add_set(p: argparse.ArgumentParser) -> None:
         help="override a value of the file, or of its space file where the file has no such key "
              "(repeatable): --set num_samples=10 --set max_epochs=3 --set space.lr=0.01",
     )
+
+
+def params_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("trainable", metavar="TRAINABLE", help="cnn, resnet, or your own file.py:function")
+
+
+def evaluate_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model_dir", metavar="MODEL_DIR", help="the --out folder of `hwk4tune train` (or its model.pt)")
+    p.add_argument("--dataset", metavar="NAME", help="evaluate on this data set's test split instead")
+    p.add_argument("--data-dir", metavar="DIR", help="folder holding the data set (else HWK4TUNE_DATA, else download)")

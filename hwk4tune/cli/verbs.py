@@ -268,7 +268,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """The demo: random+fifo, random+asha, optuna+asha, hyperopt+hyperband and random+pbt on digits, 2 seeds.
 
 Runs the comparison of launch/demo.yaml into OUT (about 2 minutes on 2 cores, offline), prints its table
-and the report's path, then trains the overall best config and prints its test accuracy."""
+and the report's path, then trains the overall best config and prints its test accuracy. Then (in a source
+checkout) replays the five strategies x 10 seeds on the recorded Fashion-MNIST table (launch/demo_replay.yaml)
+into OUT/replay and prints the winner, the verdicts and the replay's speed."""
     from hwk4tune.demo import run_demo
 
     run_demo(args.out, address=args.address, train=not args.no_train)
@@ -289,4 +291,31 @@ keeps the weights of the best epoch; metrics.json's early_stop names that epoch.
         return EXIT_BAD_INPUT
     train_config(args.config, args.epochs, args.out, data_dir=args.data_dir, progress=not args.quiet,
                  early_stop=args.early_stop, min_delta=args.min_delta, patience=args.patience)
+    return 0
+
+
+def cmd_params(args: argparse.Namespace) -> int:
+    """List the hyperparameters a trainable takes: name, type, default, bounds and what each does.
+
+TRAINABLE is a built-in (cnn, resnet) or your own as file.py:function (relative to the current folder) or
+package.module:function. These are the keys a space file's `space:` may hold."""
+    from hwk4tune.params import params_text
+
+    print(params_text(args.trainable, Path.cwd()))
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """Test accuracy and confusion matrix of a model that `hwk4tune train` wrote (its --out folder).
+
+It is evaluated on the test split of the data set it was trained on (config.yaml beside model.pt names it),
+or of --dataset NAME. In Python: `m = hwk4tune.load_model(DIR)`; `m.predict(images)`."""
+    from hwk4tune.trained import confusion_text, evaluate
+
+    result = evaluate(args.model_dir, args.dataset, args.data_dir)
+    print(f"test accuracy {result['test_accuracy']:.4f} on {result['images']} images of {result['dataset']}"
+          + (f" (train reported {result['trained_test_accuracy']:.4f})"
+             if result["trained_test_accuracy"] is not None else ""))
+    print("confusion matrix (rows: true class, columns: predicted):")
+    print(confusion_text(result["confusion"]))
     return 0

@@ -201,3 +201,13 @@ def read_value(text: str, where: str) -> Any:
         raise SpecError([Problem("--set", None, where, exc.message)]) from None
     except (yaml.YAMLError, RecursionError):
         raise SpecError([Problem("--set", None, where, f"value {text!r} is not valid YAML")]) from None
+
+
+def load_yaml(text: str, where: str = "<text>") -> Any:
+    """A YAML document read as spec files are (YAML 1.2 numbers: ``1e-4``, ``5E3``; depth and alias bounds):
+    best.yaml, config.yaml and every other YAML file hwk4tune reads go through here. Raises ``yaml.YAMLError``
+    (a bound that is exceeded too, naming ``where``)."""
+    try:
+        return yaml.load(text, Loader=_Loader)
+    except _Limit as exc:
+        raise yaml.YAMLError(f"{where}: line {exc.line}: {exc.message}") from None
