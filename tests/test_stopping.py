@@ -35,16 +35,16 @@ def test_durations_and_merging():
 
 def test_stop_rules_are_located_errors():
     assert _problems(BAD / "stop_target_unreachable.yaml") == [
-        f"{BAD / 'stop_target_unreachable.yaml'}:6: stop.plateau.metric: trainable "
+        f"{BAD / 'stop_target_unreachable.yaml'}:7: stop.plateau.metric: trainable "
         f"'{DATA / 'curves.py'}:train' does not report 'test_accuracy' (it reports: val_accuracy, val_loss, epoch)",
-        f"{BAD / 'stop_target_unreachable.yaml'}:5: stop.target.value: val_accuracy lies in [0, 1], so a target "
+        f"{BAD / 'stop_target_unreachable.yaml'}:6: stop.target.value: val_accuracy lies in [0, 1], so a target "
         "of 1.5 is never reached"]
     assert _problems(BAD / "stop_space_wrong_mode.yaml") == [
-        f"{BAD / 'stop_space_wrong_mode.yaml'}:6: stop.target.mode: val_loss is better when lower, but the mode is max"]
+        f"{BAD / 'stop_space_wrong_mode.yaml'}:7: stop.target.mode: val_loss is better when lower, but the mode is max"]
 
 
 def test_plateau_with_pbt_is_a_notice():
-    notices = load_sweep(BAD / "stop_pbt.yaml").notices()
+    notices = load_sweep(DATA / "pbt_plateau_sweep.yaml").notices()
     assert any("stop.plateau with pbt" in n for n in notices), notices
     assert any("can never end a trial" in n for n in notices), notices
 
