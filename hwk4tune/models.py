@@ -83,6 +83,27 @@ def _default_weights_file() -> tuple[Path, object]:
     return Path(torch.hub.get_dir()) / "checkpoints" / name, weights
 
 
+def check_published_hash(path: Path) -> None:
+    """torchvision's weights files are named ``<arch>-<first 8 hex digits of their SHA-256>.pth``: a file under
+    that name whose hash does not start so is not those weights (truncated, or something else). One line."""
+    import hashlib
+    import re
+
+    from hwk4tune.errors import InputError
+
+    m = re.search(r"-([0-9a-f]{8,})\.", path.name)
+    if m is None:
+        return
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    if not digest.hexdigest().startswith(m.group(1)):
+        raise InputError(f"{path}: its SHA-256 starts {digest.hexdigest()[:8]}, not {m.group(1)} as its name says: "
+                         "not torchvision's published weights; delete it (or give it as weights_path to use it "
+                         "as your own weights)")
+
+
 def _load_state(path: Path) -> dict:
     state = torch.load(path, map_location="cpu", weights_only=True)
     if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
@@ -98,8 +119,9 @@ def _load_state(path: Path) -> dict:
 def build_resnet(cfg: Hyperparameters, input_shape: tuple[int, int, int], num_classes: int) -> tuple[nn.Module, str]:
     """ResNet18 with a ``num_classes`` head; ``cfg.finetune`` picks what trains (head | layer4 | all).
 
-    Initial weights: ``cfg.weights_path`` if given (must exist); else, unless ``cfg.pretrained == "none"``,
-    torchvision's DEFAULT weights if already in the torch hub cache; else, only with
+    Initial weights: ``cfg.weights_path`` if given (must exist; labelled "user weights"); else, unless ``cfg.pretrained == "none"``,
+    torchvision's DEFAULT weights if already in the torch hub cache and their SHA-256 matches the prefix in
+    the file name (else :class:`~hwk4tune.errors.InputError`); else, only with
     ``cfg.pretrained == "download"`` (or ``HWK4TUNE_DOWNLOAD_WEIGHTS=1``), a download; else random init.
     Never blocks on an unreachable network by default.
     """
@@ -118,15 +140,17 @@ def build_resnet(cfg: Hyperparameters, input_shape: tuple[int, int, int], num_cl
         if bad or unexpected:
             raise ValueError(f"weights_path {path} is not a ResNet18 state dict "
                              f"(missing {bad[:3]}, unexpected {list(unexpected)[:3]})")
-        source = f"file:{path}"
+        source = f"user weights {path}"
     elif cfg.pretrained != "none":
         cached, weights = _default_weights_file()
         download = cfg.pretrained == "download" or os.environ.get("HWK4TUNE_DOWNLOAD_WEIGHTS") == "1"
+        if cached.is_file():
+            check_published_hash(cached)  # before it is called ImageNet weights (InputError: exit 2)
         if cached.is_file() or download:
             old = socket.getdefaulttimeout()
             socket.setdefaulttimeout(20.0)
             try:
-                state = weights.get_state_dict(progress=False, check_hash=False)
+                state = weights.get_state_dict(progress=False, check_hash=True)  # a download is checked too
                 backbone.load_state_dict(state)
                 source = f"torchvision DEFAULT ({weights.name})"
             except Exception as exc:  # noqa: BLE001 - unreachable or corrupt: fall back, and say so

@@ -69,25 +69,46 @@ def test_resnet_weights_from_file(tmp_path, no_hub_cache):
     path = tmp_path / "r18.pt"
     torch.save(ref.state_dict(), path)
     model, weights = build_model("resnet", resnet(weights_path=str(path)), (3, 32, 32), 10)
-    assert weights == f"file:{path}"
+    assert weights == f"user weights {path}"
     assert torch.equal(model.backbone.conv1.weight, ref.conv1.weight)
     assert model.backbone.fc[-1].out_features == 10
     with pytest.raises(FileNotFoundError, match="weights_path"):
         build_model("resnet", resnet(weights_path=str(tmp_path / "missing.pt")), (3, 32, 32), 10)
 
 
-def test_resnet_default_weights_when_cached(no_hub_cache):
+def test_weights_under_torchvision_name_but_another_hash_are_refused(no_hub_cache):
+    """A file under torchvision's name (resnet18-f37072fd.pth) is its ImageNet weights only if its SHA-256
+    starts with f37072fd: another ResNet18 state dict there is refused with one line, not mislabelled."""
     from torchvision.models import resnet18
+
+    from hwk4tune.errors import InputError
 
     path, _ = models._default_weights_file()
     path.parent.mkdir(parents=True)
-    ref = resnet18(weights=None)
-    torch.save(ref.state_dict(), path)
-    model, weights = build_model("resnet", resnet(), (3, 32, 32), 10)
-    assert weights.startswith("torchvision DEFAULT")
-    assert torch.equal(model.backbone.layer1[0].conv1.weight, ref.layer1[0].conv1.weight)
+    torch.save(resnet18(weights=None).state_dict(), path)
+    with pytest.raises(InputError, match=r"SHA-256 starts [0-9a-f]{8}, not f37072fd as its name says") as err:
+        build_model("resnet", resnet(), (3, 32, 32), 10)
+    assert "\n" not in str(err.value)
     _, weights = build_model("resnet", resnet(pretrained="none"), (3, 32, 32), 10)
     assert weights == RANDOM_INIT
+    # the same file given explicitly is used, as the user's own weights, and labelled so
+    _, weights = build_model("resnet", resnet(weights_path=str(path)), (3, 32, 32), 10)
+    assert weights == f"user weights {path}"
+
+
+def test_published_hash_prefix_accepts_a_matching_file(tmp_path):
+    import hashlib
+
+    from hwk4tune.errors import InputError
+
+    body = b"weights" * 1000
+    good = tmp_path / f"net-{hashlib.sha256(body).hexdigest()[:8]}.pth"
+    good.write_bytes(body)
+    models.check_published_hash(good)  # no error
+    bad = tmp_path / f"net-{'0' * 8}.pth"
+    bad.write_bytes(body)
+    with pytest.raises(InputError):
+        models.check_published_hash(bad)
 
 
 def test_unknown_trainable():
