@@ -208,7 +208,7 @@ def _load_with_space(model: type[BaseModel], path: str | Path, overrides: dict[s
     if isinstance(value, str):
         target = src.resolve(value)
         if not target.exists():
-            raise SpecError([src.problem(("space",), f"no such file {value!r} (resolved to {target}; paths are "
+            raise SpecError([src.problem(("space",), f"no such file {value!r} (resolved to {target.resolve()}; paths are "
                                          f"relative to the folder of {src.name})")])
         if target.is_dir():
             raise SpecError([src.problem(("space",), f"{value!r} is a folder (resolved to {target}); name a space "
