@@ -138,3 +138,13 @@ def test_a_parameter_the_table_lacks_is_refused(tmp_path):
         load_compare(_compare(tmp_path, True))
     [problem] = err.value.problems
     assert "'batch_size' is not in the table" in problem.message
+
+
+def test_the_demo_replay_file_matches_its_shipped_table(root):
+    spec = load_compare(root / "launch" / "demo_replay.yaml")
+    assert spec.replay == root / "benchmarks" / "tables" / "fashion_mnist.parquet" and len(spec.seeds) >= 10
+    assert list(spec.strategies) == ["random+fifo", "random+asha", "optuna+asha", "hyperopt+hyperband", "random+pbt"]
+    for name in ("digits.parquet", "fashion_mnist.parquet"):
+        path = root / "benchmarks" / "tables" / name
+        assert path.stat().st_size < 5_000_000
+        assert read_table(path).meta["versions"]["ray"].startswith("2.60")

@@ -76,6 +76,7 @@ def demo_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, metavar="DIR")
     p.add_argument("--address", metavar="ADDR", help="Ray cluster; default: embedded")
     p.add_argument("--no-train", action="store_true", help="skip training the best config at the end")
+    p.add_argument("--no-replay", action="store_true", help="skip the replayed Fashion-MNIST comparison")
 
 
 def validate_args(p: argparse.ArgumentParser) -> None:
