@@ -120,8 +120,8 @@ class Param:
 
 
 @dataclass(frozen=True)
-class FloatRange(Param):
-    """uniform, loguniform, quniform, qloguniform."""
+class _Range(Param):
+    """A numeric range [low, high], maybe on a log scale, maybe rounded to multiples of q."""
 
     low: float
     high: float
@@ -137,7 +137,14 @@ class FloatRange(Param):
         return float(self.low), float(self.high)
 
     def contains(self, value: Any) -> bool:
-        return _is_number(value) and self.low <= value <= self.high
+        return self._is_value(value) and self.low <= value <= self.high
+
+    _is_value = staticmethod(_is_number)
+
+
+@dataclass(frozen=True)
+class FloatRange(_Range):
+    """uniform, loguniform, quniform, qloguniform."""
 
     def to_tune(self):
         from ray import tune
@@ -148,24 +155,10 @@ class FloatRange(Param):
 
 
 @dataclass(frozen=True)
-class IntRange(Param):
-    """randint, qrandint, lograndint: both bounds included."""
+class IntRange(_Range):
+    """randint, qrandint, lograndint: both bounds included (integers)."""
 
-    low: int
-    high: int
-    log: bool = False
-    q: int | None = None
-
-    @property
-    def args(self) -> tuple:
-        return (self.low, self.high) if self.q is None else (self.low, self.high, self.q)
-
-    @property
-    def bounds(self) -> tuple[float, float]:
-        return float(self.low), float(self.high)
-
-    def contains(self, value: Any) -> bool:
-        return _is_int(value) and self.low <= value <= self.high
+    _is_value = staticmethod(_is_int)
 
     def to_tune(self):
         from ray import tune
