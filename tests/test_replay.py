@@ -148,3 +148,21 @@ def test_the_demo_replay_file_matches_its_shipped_table(root):
         path = root / "benchmarks" / "tables" / name
         assert path.stat().st_size < 5_000_000
         assert read_table(path).meta["versions"]["ray"].startswith("2.60")
+
+
+def test_nearest_is_scikit_learns_nearest_neighbour(root):
+    import numpy as np
+    from sklearn.neighbors import NearestNeighbors
+
+    from hwk4tune.replay.table import encode
+
+    t = read_table(root / "benchmarks" / "tables" / "fashion_mnist.parquet")
+    nn = NearestNeighbors(n_neighbors=1, algorithm="brute").fit(t.points)
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        config = {name: p.values[rng.integers(len(p.values))] if p.is_categorical else
+                  float(np.exp(rng.uniform(*np.log(p.bounds))) if p.log else rng.uniform(*p.bounds))
+                  for name, p in t.params.items()}
+        i, d = t.nearest(config)
+        dist, idx = nn.kneighbors(encode(t.params, [config]))
+        assert i == int(idx[0][0]) and math.isclose(d, float(dist[0][0]), abs_tol=1e-6)  # sklearn rounds 0 to ~1e-8

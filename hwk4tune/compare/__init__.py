@@ -16,5 +16,5 @@ from hwk4tune.compare.render import FILES, LEGEND, markdown, plot_anytime, summa
 from hwk4tune.compare.run import run_compare
 from hwk4tune.compare.statistics import iqm
 
-__all__ = ["Decision", "decide", "RunPlan", "Comparison", "plan", "sweep_for", "run_compare", "load_comparison", "iqm", "FILES", "LEGEND",
-           "summary_table", "plot_anytime", "markdown", "write_comparison"]
+__all__ = ["Decision", "decide", "RunPlan", "Comparison", "plan", "sweep_for", "run_compare", "load_comparison", "iqm",
+           "FILES", "LEGEND", "summary_table", "plot_anytime", "markdown", "write_comparison"]

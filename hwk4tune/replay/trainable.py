@@ -4,8 +4,8 @@ It gets the table through ``tune.with_parameters`` (into Ray's object store once
 configuration nearest to its own (itself, when it was recorded), and each epoch sleeps the recorded
 ``epoch_seconds / speedup`` (so schedulers see results in the order a real run would), then reports the
 recorded metrics plus ``epoch``, ``replayed_from`` (the table's ``config_id``) and ``replay_distance``, with
-a checkpoint holding only the epoch where the scheduler restores trials (PBT, PB2 and HyperBand). A restored trial continues at the next
-epoch of the curve nearest to its (maybe mutated, under PBT) configuration. A recorded curve that ends early
+a checkpoint holding only the epoch where the scheduler restores trials (PBT, PB2 and HyperBand). A restored
+trial continues at the next epoch of the curve nearest to its (maybe mutated, under PBT) configuration. A recorded curve that ends early
 (a diverged trial) ends the replayed trial there too.
 """
 
