@@ -144,6 +144,7 @@ def test_exposed_dashboard_without_auth_warns(tmp_path):
     assert "WARNING: the Ray dashboard will listen on 0.0.0.0 with authentication DISABLED" in text
 
 
+@pytest.mark.ci_required
 @pytest.mark.skipif(not Path("/usr/bin/chromium").exists() and not shutil.which("chromium"),
                     reason="needs Debian's chromium (apt-get install -y chromium; .ci/run installs it)")
 def test_browser_logs_in_with_token_and_sees_the_sweep(live_sweep, tmp_path):
