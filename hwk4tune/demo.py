@@ -28,9 +28,27 @@ def demo_yaml() -> str:
     return DEMO_FILE.read_text() if DEMO_FILE.is_file() else DEMO_YAML
 
 
+def quick_yaml(text: str, base: Path) -> str:
+    """A demo compare file cut to a smoke test's budget (``demo --quick``): one seed (two for a replay), 3
+    trials of 2 epochs, 300 digits; relative paths made absolute from ``base``."""
+    import yaml
+
+    data = yaml.safe_load(text)
+    data["budget"] = {**data.get("budget", {}), "num_samples": 3}
+    data["seeds"] = data["seeds"][:2] if "replay" in data else data["seeds"][:1]
+    if "replay" in data:
+        data["budget"]["max_epochs"] = 2
+        data["replay"] = str((base / data["replay"]).resolve())
+        data["space"] = str((base / data["space"]).resolve())
+    else:
+        data["space"].update(max_epochs=2, dataset={**data["space"]["dataset"], "subset": 300})
+    return "# `hwk4tune demo --quick`: the demo's file at a smoke test's budget\n" + yaml.safe_dump(data, sort_keys=False)
+
+
 def run_demo(out: str | Path, *, address: str | None = None, train: bool = True, replay: bool = True,
-             say: Callable[[str], None] = print) -> dict:
+             say: Callable[[str], None] = print, quick: bool = False) -> dict:
     """Compare, report, train the best. Returns ``{comparison, report, best_yaml, model_dir, test_accuracy}``.
+    ``quick``: the same steps and files at a smoke test's budget (:func:`quick_yaml`).
 
     A folder that already holds the demo is continued (finished runs are kept), so running it twice does
     not repeat the work.
@@ -44,7 +62,7 @@ def run_demo(out: str | Path, *, address: str | None = None, train: bool = True,
     out = Path(out).expanduser().resolve()
     out.mkdir(parents=True, exist_ok=True)
     spec_file = out / "demo.yaml"
-    spec_file.write_text(demo_yaml())
+    spec_file.write_text(quick_yaml(demo_yaml(), DEMO_FILE.parent) if quick else demo_yaml())
     say(f"wrote {spec_file}")
     spec = load_compare(spec_file)
     comparison = run_compare(spec, out, resume=True, address=address, say=say)
@@ -70,11 +88,16 @@ def run_demo(out: str | Path, *, address: str | None = None, train: bool = True,
         result.update(model_dir=model_dir, test_accuracy=metrics["test_accuracy"])
         say(f"test accuracy of the best config: {metrics['test_accuracy']:.4f}")
     if replay and REPLAY_FILE.is_file():
-        result["replay"] = run_replay_demo(out / "replay", address=address, say=say)
+        replay_file = REPLAY_FILE
+        if quick:
+            replay_file = out / REPLAY_FILE.name
+            replay_file.write_text(quick_yaml(REPLAY_FILE.read_text(), REPLAY_FILE.parent))
+        result["replay"] = run_replay_demo(out / "replay", address=address, say=say, file=replay_file)
     return result
 
 
-def run_replay_demo(out: Path, *, address: str | None = None, say: Callable[[str], None] = print) -> dict:
+def run_replay_demo(out: Path, *, address: str | None = None, say: Callable[[str], None] = print,
+                    file: Path = REPLAY_FILE) -> dict:
     """The five strategies x 10 seeds replayed on the Fashion-MNIST table: table, winner, verdicts, speed."""
     import time
 
@@ -83,9 +106,9 @@ def run_replay_demo(out: Path, *, address: str | None = None, say: Callable[[str
     from hwk4tune.spec import load_compare
 
     say("")
-    say(f"replayed comparison on the recorded Fashion-MNIST table ({REPLAY_FILE.name}):")
+    say(f"replayed comparison on the recorded Fashion-MNIST table ({file.name}):")
     t0 = time.perf_counter()
-    comparison = run_compare(load_compare(REPLAY_FILE), out, resume=True, address=address, say=say)
+    comparison = run_compare(load_compare(file), out, resume=True, address=address, say=say)
     wall = time.perf_counter() - t0
     d = decide(comparison)
     simulated = float(comparison.runs["seconds"].sum())

@@ -79,8 +79,16 @@ def test_bad_configs(config, match, tmp_path):
 def test_resnet_records_weights(tmp_path):
     best = {"trainable": "resnet", "dataset": {"name": "fake", "subset": 40},
             "config": {"finetune": "head", "pretrained": "none", "batch_size": 16}}
-    metrics = train_config(best, 1, tmp_path, progress=False)
-    assert metrics["weights"] == "random init" and 0.0 <= metrics["test_accuracy"] <= 1.0
+    metrics = train_config(best, 1, tmp_path / "a", progress=False)
+    assert metrics["weights"] == "random init"
+    # a ResNet18 state dict given as weights_path: recorded as the user's own weights
+    import torch
+    from torchvision.models import resnet18
+
+    own = tmp_path / "own.pt"
+    torch.save(resnet18(weights=None).state_dict(), own)
+    best["config"] = {**best["config"], "weights_path": str(own)}
+    assert train_config(best, 1, tmp_path / "b", progress=False)["weights"] == f"user weights {own}"
 
 
 def test_train_command_bad_input_is_one_line_and_exit_2(tmp_path, capsys, monkeypatch):

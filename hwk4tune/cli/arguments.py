@@ -77,6 +77,8 @@ def demo_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--address", metavar="ADDR", help="Ray cluster; default: embedded")
     p.add_argument("--no-train", action="store_true", help="skip training the best config at the end")
     p.add_argument("--no-replay", action="store_true", help="skip the replayed Fashion-MNIST comparison")
+    p.add_argument("--quick", action="store_true",
+                   help="every step and file at a smoke test's budget (1 seed, 3 trials of 2 epochs; replay: 2 seeds)")
 
 
 def validate_args(p: argparse.ArgumentParser) -> None:

@@ -273,7 +273,7 @@ checkout) replays the five strategies x 10 seeds on the recorded Fashion-MNIST t
 into OUT/replay and prints the winner, the verdicts and the replay's speed."""
     from hwk4tune.demo import run_demo
 
-    run_demo(args.out, address=args.address, train=not args.no_train, replay=not args.no_replay)
+    run_demo(args.out, address=args.address, train=not args.no_train, replay=not args.no_replay, quick=args.quick)
     return 0
 
 
