@@ -94,8 +94,9 @@ def write_markdown(c, d, wall: float, command: str, load: float, path: Path) -> 
     text = [
         "# Efficiency: what each strategy needs to reach random+fifo's median final best",
         "",
-        f"Made by `{command}` in {wall / 60:.1f} min of wall time on {os.cpu_count()} CPU cores (load average "
-        f"{load:.0f} when it started: the machine was shared).",
+        f"Made by `{command}`: {c.runs['wall_s'].sum() / 60:.1f} min of wall time in its runs "
+        f"({c.runs['seconds'].sum() / 3600:.1f} h simulated: {c.runs['seconds'].sum() / c.runs['wall_s'].sum():.0f}x), "
+        f"on {os.cpu_count()} CPU cores shared with other jobs (load average {load:.0f} when it last started).",
         "",
         f"Replayed on `benchmarks/tables/fashion_mnist.parquet` (see `benchmarks/tables/README.md`): "
         f"{len(c.strategies)} strategies x {len(c.seeds)} seeds, {c.record.budget.get('num_samples')} trials of up "
