@@ -27,7 +27,7 @@ def test_quick_demo_writes_every_file_it_promises(tmp_path):
         assert (out / name).is_file() and (out / name).stat().st_size > 0, name
     for strategy in STRATEGIES:
         assert strategy in (out / "comparison.md").read_text()
-    assert len(list(out.glob("*/hwk4tune.json"))) == len(STRATEGIES)
+    assert len(list(out.glob("runs/*/hwk4tune.json"))) == len(STRATEGIES)
     # the overall best, and it trained for real
     best = yaml.safe_load((out / "best.yaml").read_text())
     assert best["trainable"] == "cnn" and best["config"]
@@ -38,5 +38,5 @@ def test_quick_demo_writes_every_file_it_promises(tmp_path):
     # the replayed comparison, two seeds of each strategy
     replay = out / "replay"
     assert (replay / "comparison.md").is_file() and (replay / "runs.csv").is_file()
-    assert len(list(replay.glob("*/hwk4tune.json"))) == 2 * len(STRATEGIES)
+    assert len(list(replay.glob("runs/*/hwk4tune.json"))) == 2 * len(STRATEGIES)
     assert "replay speed:" in done.stdout

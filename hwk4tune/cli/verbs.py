@@ -79,10 +79,10 @@ Ctrl-C stops it and Tune keeps its state: `hwk4tune resume DIR` finishes it."""
 def cmd_resume(args: argparse.Namespace) -> int:
     """Finish an interrupted sweep from its experiment folder: unfinished and errored trials go on from
 their last checkpoint; finished ones are kept and never run again."""
-    from hwk4tune.records import is_uri
+    from hwk4tune.records import is_uri, storage_location
     from hwk4tune.sweep import resume_sweep
 
-    if not is_uri(args.dir) and not Path(args.dir).is_dir():
+    if not is_uri(args.dir) and not Path(storage_location(args.dir)).is_dir():  # file:///PATH is PATH
         raise UsageError(f"{args.dir}: no such experiment folder")
     resume_sweep(args.dir, restart_errored=args.restart_errored, address=args.address, verbose=not args.quiet,
                  storage_shared=args.storage_shared)
@@ -123,10 +123,11 @@ $RAY_AUTH_TOKEN, $RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token."""
 
 def _experiment_dirs(paths: list[str]) -> list[Path]:
     from hwk4tune.records import METADATA_FILE, is_experiment_dir
+    from hwk4tune.remote import readable
 
     dirs = []
     for p in paths:
-        path = Path(p).expanduser()
+        path = readable(p)  # s3://…: its local mirror (hwk4tune.remote)
         if not path.is_dir():
             raise UsageError(f"{p}: no such folder")
         if not is_experiment_dir(path):
@@ -255,11 +256,13 @@ interrupted comparison: finished runs are kept, an interrupted run is run again 
 
 def cmd_report(args: argparse.Namespace) -> int:
     """One self-contained HTML page (tables, plots embedded) for an experiment or a comparison folder."""
+    from hwk4tune.remote import readable
     from hwk4tune.report import write_report
 
-    if not Path(args.dir).is_dir():
+    folder = readable(args.dir)  # s3://…: its local mirror, where the report is written unless -o says
+    if not folder.is_dir():
         raise UsageError(f"{args.dir}: no such folder")
-    out = write_report(args.dir, args.output)
+    out = write_report(folder, args.output)
     print(f"wrote {out}")
     return 0
 

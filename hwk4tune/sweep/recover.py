@@ -7,7 +7,14 @@ keeps writing. A SIGKILL leaves the storage copy behind and out of step with its
 trial TERMINATED (or record its last checkpoint) while that trial's ``result.json`` there still lacks its last
 reports, so Tune skips it (or resumes it with nothing left to train) and the trial never ends — the trial
 lost in issue 10. The staging folder outlives the kill on the driver's machine: its files newer than their
-storage copies are copied over, as Ray's next sync would have done.
+storage copies are copied over, as Ray's next sync would have done (:func:`finish_upload`).
+
+Even a complete copy can name a checkpoint that is gone: Tune saves its state every few seconds at most,
+while the driver deletes a trial's older checkpoints (``num_to_keep``) as soon as newer ones arrive; a state
+saved before that names a deleted one, and restoring from it fails (``Could not recover from checkpoint as
+it does not exist on storage anymore``), the trial ends in ERROR. :func:`repair_state` points such a trial at
+its newest checkpoint on disk, and records a trial whose ``result.json`` ends with its last report as
+finished. It reads Ray 2.x's private bookkeeping (``_CheckpointManager``): pinned with the Ray series.
 """
 
 from __future__ import annotations
@@ -19,11 +26,18 @@ STATE_GLOB = "experiment_state-*.json"
 
 
 def _belongs(staging: Path, exp: Path) -> bool:
-    """The staging folder is this experiment's: its state names this storage folder (pickled strings)."""
+    """The staging folder is this experiment's, not an earlier one's at the same path: its state names this
+    storage folder (pickled strings), has the name of the state in ``exp`` (a run and its resumes keep it),
+    or, where ``exp`` has none yet, was written after ``exp``'s ``hwk4tune.json`` (written before Tune starts)."""
     needle = str(exp.parent).encode().hex()
+    names = {f.name for f in exp.glob(STATE_GLOB)}
+    record = exp / "hwk4tune.json"
+    born = record.stat().st_mtime_ns if record.is_file() else None
     for f in staging.glob(STATE_GLOB):
         try:
-            if needle in f.read_text():
+            if needle not in f.read_text():
+                continue
+            if f.name in names if names else (born is not None and f.stat().st_mtime_ns > born):
                 return True
         except OSError:
             continue
@@ -63,3 +77,74 @@ def ray_temp_dir() -> Path | None:
         return Path(ray._private.worker._global_node.get_session_dir_path()).parent
     except Exception:  # noqa: BLE001 - a Ray Client connection has no local node
         return None
+
+
+def _rows(trial_dir: Path) -> list[dict]:
+    from hwk4tune.results.tune_files import read_json_lines
+
+    return read_json_lines(trial_dir / "result.json")
+
+
+def _repair_trial(exp: Path, json_state: dict, metadata: dict) -> str | None:
+    """Fix one unfinished trial's record in place; say what was done (None: nothing)."""
+    from ray.train._internal.session import _TrainingResult
+
+    trial_dir = exp / (json_state.get("relative_logdir") or "")
+    if not json_state.get("relative_logdir") or not trial_dir.is_dir():
+        return None
+    rows = _rows(trial_dir)
+    if rows and rows[-1].get("done") and not (trial_dir / "error.txt").is_file():
+        json_state["status"] = "TERMINATED"
+        return f"{trial_dir.name} had ended (its result.json says so) after Tune last saved its state: kept as finished"
+    manager = metadata.get("checkpoint_manager")
+    latest = getattr(manager, "_latest_checkpoint_result", None)
+    if latest is None or latest.checkpoint is None:
+        return None
+    if (trial_dir / Path(latest.checkpoint.path).name).is_dir():
+        return None
+    saved_by = {r.get("checkpoint_dir_name"): r for r in rows if r.get("checkpoint_dir_name")}
+    on_disk = sorted(p.name for p in trial_dir.glob("checkpoint_*") if p.is_dir() and p.name in saved_by)
+    kept = [r for r in manager._checkpoint_results
+            if r.checkpoint is not None and (trial_dir / Path(r.checkpoint.path).name).is_dir()]
+    if not on_disk:
+        manager._checkpoint_results, manager._latest_checkpoint_result = kept, None
+        return f"{trial_dir.name}: the checkpoint Tune recorded is gone and none other is known: it starts over"
+    name = on_disk[-1]
+    ckpt = type(latest.checkpoint)(path=str(Path(latest.checkpoint.path).with_name(name)),
+                                   filesystem=latest.checkpoint.filesystem)
+    newest = _TrainingResult(checkpoint=ckpt, metrics=saved_by[name])
+    manager._checkpoint_results = [r for r in kept if Path(r.checkpoint.path).name != name] + [newest]
+    manager._latest_checkpoint_result = newest
+    return (f"{trial_dir.name}: the checkpoint Tune recorded ({Path(latest.checkpoint.path).name}) was deleted after "
+            f"Tune last saved its state: it goes on from {name}, its newest")
+
+
+def repair_state(exp: Path) -> list[str]:
+    """Make the newest ``experiment_state-*.json`` in ``exp`` agree with the trial folders (see the module's
+    text); return one line per trial changed. The file is replaced atomically, and only when changed."""
+    import json
+
+    from ray.tune.utils.serialization import TuneFunctionDecoder, TuneFunctionEncoder
+
+    files = sorted(exp.glob(STATE_GLOB), key=lambda f: f.stat().st_mtime_ns)
+    if not files:
+        return []
+    state_file = files[-1]
+    state = json.loads(state_file.read_text())
+    notes = []
+    for item in state.get("trial_data", []):
+        json_state = json.loads(item[0])
+        if json_state.get("status") in ("TERMINATED", "ERROR"):
+            continue
+        # Tune's own record, which Tuner.restore unpickles just after this in any case (the same trust)
+        metadata = json.loads(item[1], cls=TuneFunctionDecoder, allow_cloudpickle=True)
+        note = _repair_trial(exp, json_state, metadata)
+        if note:
+            item[0] = json.dumps(json_state, indent=2)
+            item[1] = json.dumps(metadata, cls=TuneFunctionEncoder)
+            notes.append(note)
+    if notes:
+        tmp = state_file.with_name(f".{state_file.name}.repairing")
+        tmp.write_text(json.dumps(state))
+        tmp.replace(state_file)
+    return notes

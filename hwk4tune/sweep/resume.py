@@ -36,13 +36,14 @@ def _set_aside_untracked(exp: Path, verbose: bool) -> None:
 
 def _finish_upload(exp: Path, verbose: bool) -> None:
     """Copy what the killed driver staged but never uploaded (:mod:`hwk4tune.sweep.recover`)."""
-    from hwk4tune.sweep.recover import finish_upload, ray_temp_dir
+    from hwk4tune.sweep.recover import finish_upload, ray_temp_dir, repair_state
 
     temp = ray_temp_dir()
     copied = finish_upload(exp, temp) if temp is not None else []
     if copied:
         say(verbose, f"note: {len(copied)} files the interrupted driver saved but had not copied into {exp} "
                      "were copied now")
+    say(verbose, *(f"note: {line}" for line in repair_state(exp)))
 
 
 def resume_sweep(experiment_dir: str | Path, *, restart_errored: bool = False, address: str | None = None,

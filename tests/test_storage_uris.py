@@ -1,0 +1,138 @@
+"""``--storage`` URIs end to end: ``file:///…`` and ``s3://bucket/prefix`` against a local S3 endpoint (moto's
+server, started here; Ray's pyarrow file system finds it through ``AWS_ENDPOINT_URL``). ``run``, Ctrl-C,
+``resume``, ``table``, ``best`` and ``report`` take the same URI."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+import yaml
+
+HWK4TUNE = [sys.executable, "-m", "hwk4tune.cli"]
+BUCKET = "hwk4tune-test"
+SPACE = """\
+trainable: cnn
+dataset: {name: digits, subset: 200}
+max_epochs: EPOCHS
+space:
+  lr: {loguniform: [1.0e-3, 0.1]}
+  hidden: 16
+  batch_size: 32
+"""
+SWEEP = """\
+space: space.yaml
+searcher: {name: random, seed: 0}
+scheduler: fifo
+num_samples: 2
+max_concurrent_trials: 1
+"""
+
+
+def _files(tmp_path, epochs: int):
+    (tmp_path / "space.yaml").write_text(SPACE.replace("EPOCHS", str(epochs)))
+    (tmp_path / "sweep.yaml").write_text(SWEEP)
+    return tmp_path / "sweep.yaml"
+
+
+@pytest.fixture
+def s3(tmp_path):
+    """A moto S3 server on a free port, a bucket in it, and the environment that points pyarrow and boto3 at it."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    env = {**os.environ, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "test",
+           "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1", "RAY_USAGE_STATS_ENABLED": "0",
+           "PYTHONUNBUFFERED": "1", "HWK4TUNE_CACHE": str(tmp_path / "cache")}
+    client = boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"], aws_access_key_id="test",
+                          aws_secret_access_key="test", region_name="us-east-1")
+    client.create_bucket(Bucket=BUCKET)
+    try:
+        yield env, client
+    finally:
+        server.stop()
+
+
+def _keys(client, prefix: str) -> list[str]:
+    pages = client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix)
+    return [o["Key"] for page in pages for o in page.get("Contents", [])]
+
+
+def _cli(args, env, timeout=900):
+    return subprocess.run(HWK4TUNE + args, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def _finished_table(uri: str, env) -> pd.DataFrame:
+    out = _cli(["table", uri, "--format", "csv"], env, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return pd.read_csv(io.StringIO(out.stdout))
+
+
+@pytest.mark.slow
+def test_s3_run_ctrl_c_resume_table_best_report(tmp_path, s3):
+    env, client = s3
+    sweep = _files(tmp_path, epochs=8)
+    uri = f"s3://{BUCKET}/runs/s3exp"
+    log = tmp_path / "run.log"
+    with open(log, "w") as out:
+        driver = subprocess.Popen(HWK4TUNE + ["run", str(sweep), "--storage", f"s3://{BUCKET}/runs", "--name", "s3exp"],
+                                  stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    try:
+        deadline = time.time() + 300
+        while not any(k.endswith("/checkpoint.pt") or "/checkpoint_" in k for k in _keys(client, "runs/s3exp/")):
+            assert driver.poll() is None and time.time() < deadline, log.read_text()[-3000:]
+            time.sleep(0.5)
+        driver.send_signal(signal.SIGINT)
+        assert driver.wait(timeout=300) == 130, log.read_text()[-3000:]
+    finally:
+        if driver.poll() is None:
+            os.killpg(driver.pid, signal.SIGKILL)
+            driver.wait(timeout=30)
+    assert f"hwk4tune resume {uri}" in log.read_text()
+    keys = _keys(client, "runs/s3exp/")
+    assert "runs/s3exp/hwk4tune.json" in keys and "runs/s3exp/sweep.yaml" in keys
+    assert any(k.split("/")[-1].startswith("experiment_state-") for k in keys)  # Tune's state, in the bucket
+    assert not (tmp_path / "runs").exists()
+
+    done = _cli(["resume", uri, "-q"], env)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    trials = _finished_table(uri, env)
+    assert len(trials) == 2 and set(trials["status"]) == {"TERMINATED"}
+    assert set(trials["epochs"]) == {8}
+
+    best = _cli(["best", uri, "-o", str(tmp_path / "best.yaml")], env, timeout=300)
+    assert best.returncode == 0, best.stderr[-2000:]
+    chosen = yaml.safe_load((tmp_path / "best.yaml").read_text())
+    assert chosen["best"]["trial_id"] in set(trials["trial_id"])
+    report = _cli(["report", uri, "-o", str(tmp_path / "report.html")], env, timeout=300)
+    assert report.returncode == 0, report.stderr[-2000:]
+    assert "<html" in (tmp_path / "report.html").read_text()[:500].lower()
+    missing = _cli(["table", f"s3://{BUCKET}/runs/nothing-here"], env, timeout=120)
+    assert missing.returncode == 2 and missing.stderr.count("\n") == 1 and "no such folder" in missing.stderr
+
+
+@pytest.mark.slow
+def test_file_uri_storage(tmp_path):
+    sweep = _files(tmp_path, epochs=1)
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    storage = f"file://{tmp_path}/runs"
+    done = _cli(["run", str(sweep), "--storage", storage, "--name", "f", "-q"], env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (tmp_path / "runs" / "f" / "hwk4tune.json").is_file()  # file:///PATH is the folder PATH
+    trials = _finished_table(f"{storage}/f", env)
+    assert len(trials) == 2 and set(trials["status"]) == {"TERMINATED"}
+    again = _cli(["resume", f"{storage}/f", "-q"], env)
+    assert again.returncode == 0, again.stderr[-3000:]  # nothing left to run: the same two trials
+    assert len(_finished_table(f"{storage}/f", env)) == 2
