@@ -363,13 +363,14 @@ def _say(verbose: bool, *lines: str) -> None:
 
 def run_sweep(spec: SweepSpec, *, storage: str | None = None, name: str | None = None, address: str | None = None,
               dashboard: bool = False, dashboard_host: str = "127.0.0.1", verbose: bool = True,
-              storage_shared: bool = False) -> Path:
+              storage_shared: bool = False, live=None) -> Path:
     """Run one sweep to the end; return its experiment folder ``STORAGE/NAME`` (a str-like Path; for a URI
     storage the returned value is ``Path(uri)``, use ``str()``).
 
     Pairing rules are checked before Ray starts (:class:`SpecError`). Ctrl-C stops the sweep, Tune saves
     its state, and the resume command is printed. On a cluster of several nodes, storage must be shared
     (a URI, a network file system, or ``storage_shared``): see :func:`hwk4tune.cluster.check_storage`.
+    ``live`` (:class:`hwk4tune.live.LiveOptions`): the Optuna journal mirror, optuna-dashboard, TensorBoard.
     """
     from ray import tune
 
@@ -404,7 +405,7 @@ def run_sweep(spec: SweepSpec, *, storage: str | None = None, name: str | None =
                 trial_name_creator=functools.partial(_trial_name, name),
                 trial_dirname_creator=_trial_dirname,
             ),
-            run_config=_run_config(spec, name, storage, verbose),
+            run_config=_run_config(spec, name, storage, verbose, _live_callbacks(spec, name, exp_dir, live)),
         )
         _say(verbose, f"sweep {name}: {strategy_name(spec.searcher, spec.scheduler)}, {spec.num_samples} trials "
                       f"of up to {spec.space.max_epochs} epochs -> {exp_dir}")
@@ -434,7 +435,16 @@ def _param_space(spec: SweepSpec) -> dict:
     return to_tune(spec.space.space)
 
 
-def _run_config(spec: SweepSpec, name: str, storage: str, verbose: bool):
+def _live_callbacks(spec: SweepSpec, name: str, exp_dir: str, live) -> list:
+    """The live view's callbacks (hwk4tune.live): the Optuna journal mirror, TensorBoard on or off."""
+    from hwk4tune.live import LiveOptions
+    from hwk4tune.live.options import callbacks
+
+    return callbacks(live or LiveOptions(), experiment_dir=exp_dir, study_name=name, space_spec=spec.space,
+                     label=strategy_name(spec.searcher, spec.scheduler), fresh=True)
+
+
+def _run_config(spec: SweepSpec, name: str, storage: str, verbose: bool, callbacks: list | None = None):
     from ray import tune
 
     return tune.RunConfig(
@@ -448,6 +458,7 @@ def _run_config(spec: SweepSpec, name: str, storage: str, verbose: bool):
         checkpoint_config=_checkpoint_config(spec),
         verbose=1 if verbose else 0,
         progress_reporter=_reporter(spec),
+        callbacks=callbacks,
     )
 
 
