@@ -9,7 +9,8 @@ the study's times are the trials' real ones:
   configuration are left out); user attributes ``ray_trial_id``, ``strategy``;
 - each result: ``report(metric, epoch)``, once per epoch; a checkpoint: user attribute ``checkpoint``;
   a configuration that changed under the trial (PBT, PB2): user attribute ``config_changes``
-  (``[{epoch, changes: {name: [old, new]}}]``);
+  (``[{after_epoch, changes: {name: [old, new]}}]``; the trial goes on from the epoch of the checkpoint it
+  cloned, so its next intermediate value may be several epochs on);
 - the end: ``COMPLETE`` with the last value of the metric when the trial ran all its epochs (or ended itself,
   e.g. diverged), ``PRUNED`` when a scheduler stopped it earlier, ``FAIL`` on an error (user attribute
   ``error``).
@@ -51,12 +52,15 @@ def reset_study(journal: str | Path, study_name: str) -> None:
     already has (a comparison's interrupted run, run again) starts an empty study."""
     import optuna
 
-    if not Path(journal).exists():
+    if not Path(journal).is_file():
         return
-    with _quiet_optuna():
-        storage = open_storage(journal)
-        if study_name in optuna.get_all_study_names(storage):
-            optuna.delete_study(study_name=study_name, storage=storage)
+    try:
+        with _quiet_optuna():
+            storage = open_storage(journal)
+            if study_name in optuna.get_all_study_names(storage):
+                optuna.delete_study(study_name=study_name, storage=storage)
+    except Exception:  # noqa: BLE001 - the mirror reports a journal it cannot use, once, when it opens it
+        pass
 
 
 @contextlib.contextmanager
@@ -235,7 +239,7 @@ class OptunaMirror(Callback):
         if before is None or before == config:
             return
         changed = {k: [before.get(k), v] for k, v in config.items() if before.get(k) != v}
-        self._changes[ray_id].append({"epoch": epoch, "changes": _jsonable(changed)})
+        self._changes[ray_id].append({"after_epoch": epoch, "changes": _jsonable(changed)})
         optuna_trial.set_user_attr("config_changes", self._changes[ray_id])
 
     def _checkpoint(self, trial, checkpoint) -> None:

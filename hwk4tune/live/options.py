@@ -42,7 +42,7 @@ def callbacks(options: LiveOptions, *, experiment_dir: str, study_name: str, spa
     journal = options.journal_path(experiment_dir)
     if journal is not None:
         if fresh:
-            reset_study(journal, study_name)
+            reset_study(journal, study_name)  # never raises: a broken journal is the mirror's to report
         mirror = OptunaMirror(journal, study_name, space_spec.space, metric=space_spec.metric,
                               mode=space_spec.mode, max_epochs=space_spec.max_epochs, label=options.label or label)
         mirror.create_study()  # before the dashboard opens the journal, so the study is there at once
