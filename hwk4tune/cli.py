@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Callable
 
+from hwk4tune.cli_live import cmd_dashboard, cmd_import, dashboard_args, import_args
 from hwk4tune.errors import InputError
 from hwk4tune.spec import SpecError
 
@@ -62,6 +63,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 The experiment lands in STORAGE/NAME/ (default ./runs/<file stem>-<date>-<time>/), one folder per trial.
 Ctrl-C stops it and Tune keeps its state: `hwk4tune resume DIR` finishes it."""
+    from hwk4tune.live import LiveOptions
     from hwk4tune.spec import load_sweep, parse_overrides
     from hwk4tune.sweep import run_sweep
 
@@ -72,7 +74,9 @@ Ctrl-C stops it and Tune keeps its state: `hwk4tune resume DIR` finishes it."""
         overrides["max_concurrent_trials"] = args.max_concurrent
     spec = load_sweep(args.file, overrides)
     run_sweep(spec, storage=args.storage, name=args.name, address=args.address, dashboard=args.dashboard,
-              dashboard_host=args.dashboard_host, verbose=not args.quiet, storage_shared=args.storage_shared)
+              dashboard_host=args.dashboard_host, verbose=not args.quiet, storage_shared=args.storage_shared,
+              live=LiveOptions(tensorboard=args.tensorboard, dashboard=args.dashboard,
+                               dashboard_host=args.dashboard_host))
     return 0
 
 
@@ -308,9 +312,12 @@ def _run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--num-samples", type=int, metavar="N", help="trials to run (same as --set num_samples=N)")
     p.add_argument("--max-concurrent", type=int, metavar="N", help="trials at a time "
                    "(same as --set max_concurrent_trials=N)")
-    p.add_argument("--dashboard", action="store_true", help="start Ray's dashboard with the embedded Ray")
+    p.add_argument("--dashboard", action="store_true", help="start Ray's dashboard with the embedded Ray, and "
+                   "optuna-dashboard over the sweep's trials (port 8080, else a free one); both URLs are printed")
     p.add_argument("--dashboard-host", default="127.0.0.1", metavar="HOST",
-                   help="address the dashboard listens on (default 127.0.0.1; never expose it unprotected)")
+                   help="address the dashboards listen on (default 127.0.0.1; never expose them unprotected)")
+    p.add_argument("--tensorboard", action="store_true", help="keep Ray's TensorBoard logger: per-trial scalars "
+                   "and hyperparameters in STORAGE/NAME/trial_*/events.out.tfevents.* (`tensorboard --logdir DIR`)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress table or summary")
     _add_storage_shared(p)
     _add_set(p)
@@ -375,6 +382,8 @@ COMMANDS: dict[str, Verb] = {
     "compare": (cmd_compare, _compare_args),
     "report": (cmd_report, _report_args),
     "demo": (cmd_demo, _demo_args),
+    "dashboard": (cmd_dashboard, dashboard_args),
+    "import": (cmd_import, import_args),
 }
 
 

@@ -123,6 +123,13 @@ def _plan_record(spec: CompareSpec, runs: list[RunPlan]) -> dict:
     }
 
 
+def _live(out: Path, strategy: str):
+    """One Optuna journal for the whole comparison, one study per run (``hwk4tune dashboard OUT``)."""
+    from hwk4tune.live import JOURNAL_FILE, LiveOptions
+
+    return LiveOptions(journal=str(out / JOURNAL_FILE), label=strategy)
+
+
 def _now() -> str:
     return _dt.datetime.now().astimezone().isoformat(timespec="seconds")
 
@@ -198,7 +205,8 @@ def run_compare(spec: CompareSpec, out: str | Path, *, resume: bool = False, add
             say(f"[{i}/{len(todo)}] {r.name}: {r.sweep.searcher.name}+{r.sweep.scheduler.name}, seed {r.seed} ...")
             t0 = time.perf_counter()
             with _quiet_tune():  # a failing trial's traceback is in its error.txt and in the tables
-                run_sweep(r.sweep, storage=str(runs_dir), name=r.name, address=address, verbose=False)
+                run_sweep(r.sweep, storage=str(runs_dir), name=r.name, address=address, verbose=False,
+                          live=_live(out, r.strategy))
             wall = time.perf_counter() - t0
             exp = load_experiment(exp_dir)
             meta.update(status="done", finished=_now(), finished_unix=time.time(), wall_s=wall)
