@@ -45,6 +45,8 @@ def translate(data: Any, draft: Draft) -> Draft:
                         "hyperparameters to import")
     meta = data.get("metadata") or {}
     draft.name = meta.get("name")
+    if draft.name:
+        draft.note("metadata.name", f"{draft.name!r} kept in the files' header; experiment folders are named by --name")
     if meta.get("namespace"):
         draft.note("metadata.namespace", "Kubernetes namespaces have no counterpart; experiments here are folders")
     algorithm = spec.get("algorithm") or {}
@@ -153,6 +155,12 @@ def _parameter(draft: Draft, key: str, p: Any, references: dict, grid: bool, res
     name = str(p["name"])
     key = f"{key}({name})"
     names = (name, references.get(name, name))
+    if any(is_epochs(n) for n in names):
+        top = number((p.get("feasibleSpace") or {}).get("max"))
+        if isinstance(top, int) and top > 0:
+            draft.max_epochs = max(draft.max_epochs or 0, top)
+            draft.note(key, f"epochs is the budget here, not a hyperparameter: max_epochs {draft.max_epochs}")
+        return
     if resource is not None and normalize(str(resource)) == normalize(name) and not is_epochs(name) \
             and our_name(*names) is None:
         draft.note(key, "hyperband's resource: read as epochs (max_epochs is r_l)")

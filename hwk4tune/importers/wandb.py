@@ -79,6 +79,8 @@ def translate(data: Any, draft: Draft) -> Draft:
                             f"for your own model: {OWN_TRAINABLE}")
         elif key in ("project", "entity"):
             draft.note(key, "W&B's own bookkeeping; experiments here are folders (--storage, --name)")
+        elif key == "name":
+            draft.note(key, f"{data[key]!r} kept in the files' header; experiment folders are named by --name")
         elif key == "description":
             draft.note(key, "kept nowhere but this note: " + str(data[key])[:80])
         elif key not in TOP_KEYS:
