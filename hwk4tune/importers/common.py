@@ -235,8 +235,26 @@ def fit(draft: Draft, key: str, ours: str, dsl: Any) -> Any | None:
         return {kind: [low, new_high, *args[2:]]}
     if low < 0 and ours in FLOATS:
         draft.note(key, f"{ours} cannot be negative; lower bound {low} raised to 0")
-        return {kind: [0.0, high, *args[2:]]} if high > 0 else None
+        return fit(draft, key, ours, {kind: [0.0, high, *args[2:]]}) if high > 0 else None
+    if kind in ("quniform", "qloguniform", "qrandint"):
+        return _aligned(draft, key, kind, low, high, args[2])
     return dsl
+
+
+def _aligned(draft: Draft, key: str, kind: str, low: float, high: float, q: float) -> dict:
+    """Ray's quantized ranges need bounds that are multiples of q (every value drawn is one anyway)."""
+    lo = float(f"{math.ceil(low / q - 1e-9) * q:.10g}")
+    hi = float(f"{math.floor(high / q + 1e-9) * q:.10g}")
+    if kind == "qrandint":
+        lo, hi = int(lo), int(hi)
+    if hi <= lo:
+        plain = {"quniform": "uniform", "qloguniform": "loguniform", "qrandint": "randint"}[kind]
+        draft.note(key, f"no multiple of q={q} between {low:g} and {high:g} but one; {plain} without q")
+        return {plain: [low, high]}
+    if (lo, hi) != (low, high):
+        draft.note(key, f"bounds [{low:g}, {high:g}] moved to the multiples of q={q} inside them, "
+                        f"[{lo:g}, {hi:g}] (Ray's quantized ranges need them; every value drawn is one)")
+    return {kind: [lo, hi, q]}
 
 
 def _takes(ours: str) -> str:
