@@ -55,7 +55,7 @@ def _get_json(url: str):
 
 
 def _trial_count(base: str) -> int:
-    studies = _get_json(base + "api/studies")["studies"]
+    studies = _get_json(base + "api/studies")["study_summaries"]
     study = next(s for s in studies if s["study_name"] == NAME)
     return len(_get_json(f"{base}api/studies/{study['study_id']}")["trials"])
 
@@ -101,7 +101,7 @@ def test_browser_sees_the_study_grow(live, tmp_path):
             home = await page.wait_text(NAME, timeout=90)
             first = await _wait_count(url, at_least=1)
             second = await _wait_count(url, at_least=first + 1)  # the sweep goes on: more trials appear
-            studies = _get_json(url + "api/studies")["studies"]
+            studies = _get_json(url + "api/studies")["study_summaries"]
             study_id = next(s["study_id"] for s in studies if s["study_name"] == NAME)
             await page.call("Page.navigate", url=f"{url}dashboard/studies/{study_id}")
             study_page = await page.wait_text("val_accuracy", timeout=90)
