@@ -198,3 +198,27 @@ def test_mirror_failure_never_fails_the_sweep(ray_local, tmp_path, capfd):
     err = capfd.readouterr().err
     assert err.count("the Optuna live view") == 1 and "the sweep goes on" in err
     assert len(ray_trials(exp)) == 2 and all(len(r["rows"]) == EPOCHS for r in ray_trials(exp).values())
+
+
+def test_comparison_writes_one_study_per_run(ray_local, tmp_path):
+    import optuna
+
+    from hwk4tune.compare import run_compare
+    from hwk4tune.spec import load_compare
+
+    (tmp_path / "space.yaml").write_text(
+        "trainable: cnn\ndataset: {name: digits, subset: 200}\nmax_epochs: 1\n"
+        "space:\n  lr: {loguniform: [1.0e-3, 0.1]}\n  hidden: 32\n")
+    (tmp_path / "compare.yaml").write_text(
+        "space: space.yaml\nbudget: {num_samples: 2}\nseeds: [0]\nstrategies:\n"
+        "  tpe first: {searcher: optuna, scheduler: fifo}\n  random: {searcher: random, scheduler: fifo}\n")
+    out = tmp_path / "cmp"
+    run_compare(load_compare(tmp_path / "compare.yaml"), out, verbose=False)
+    storage = open_storage(out / JOURNAL_FILE)
+    names = sorted(optuna.get_all_study_names(storage))
+    assert names == sorted(p.name for p in (out / "runs").iterdir() if p.is_dir())
+    for name in names:
+        study = optuna.load_study(study_name=name, storage=storage)
+        assert len(study.trials) == 2 and all(t.state.name == "COMPLETE" for t in study.trials)
+        assert study.user_attrs["strategy"] in ("tpe first", "random")
+        assert name.startswith(study.user_attrs["strategy"].replace(" ", "_"))
