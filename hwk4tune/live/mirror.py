@@ -7,7 +7,8 @@ the study's times are the trials' real ones:
 - a trial starts: ``ask`` with its configuration as fixed parameters, each with the distribution its space
   parameter has (:mod:`hwk4tune.live.distributions`; constants and parameters absent from the trial's
   configuration are left out); user attributes ``ray_trial_id``, ``strategy``;
-- each result: ``report(metric, epoch)``, once per epoch; a checkpoint: user attribute ``checkpoint``;
+- each result: ``report(metric, epoch)``, once per epoch; at the end, the last checkpoint's path: user
+  attribute ``checkpoint``;
   a configuration that changed under the trial (PBT, PB2): user attribute ``config_changes``
   (``[{after_epoch, changes: {name: [old, new]}}]``; the trial goes on from the epoch of the checkpoint it
   cloned, so its next intermediate value may be several epochs on);
@@ -121,6 +122,7 @@ class OptunaMirror(Callback):
         self._steps: dict[str, set[int]] = {}
         self._configs: dict[str, dict] = {}
         self._changes: dict[str, list] = {}
+        self._last_checkpoint: dict[str, str] = {}
         self._disabled = False
 
     # Tune pickles its callbacks with the experiment (tuner.pkl): keep the open study out of it.
@@ -243,10 +245,9 @@ class OptunaMirror(Callback):
         optuna_trial.set_user_attr("config_changes", self._changes[ray_id])
 
     def _checkpoint(self, trial, checkpoint) -> None:
-        optuna_trial = self._ensure(trial)
         path = getattr(checkpoint, "path", None)
-        if optuna_trial is not None and path:
-            optuna_trial.set_user_attr("checkpoint", str(path))
+        if path:  # written once, when the trial ends: one journal write less per epoch
+            self._last_checkpoint[trial.trial_id] = str(path)
 
     def _finish(self, trial, error: str | None) -> None:
         from optuna.trial import TrialState
@@ -260,6 +261,8 @@ class OptunaMirror(Callback):
         value = _number(last.get(self.metric)) if self.metric else None
         if last.get("train_status"):
             optuna_trial.set_user_attr("train_status", last["train_status"])
+        if trial.trial_id in self._last_checkpoint:
+            optuna_trial.set_user_attr("checkpoint", self._last_checkpoint.pop(trial.trial_id))
         if error is not None:
             optuna_trial.set_user_attr("error", str(error))
             study.tell(optuna_trial, state=TrialState.FAIL)
