@@ -62,6 +62,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 The experiment lands in STORAGE/NAME/ (default ./runs/<file stem>-<date>-<time>/), one folder per trial.
 Ctrl-C stops it and Tune keeps its state: `hwk4tune resume DIR` finishes it."""
+    from hwk4tune.live import LiveOptions
     from hwk4tune.spec import load_sweep, parse_overrides
     from hwk4tune.sweep import run_sweep
 
@@ -72,7 +73,9 @@ Ctrl-C stops it and Tune keeps its state: `hwk4tune resume DIR` finishes it."""
         overrides["max_concurrent_trials"] = args.max_concurrent
     spec = load_sweep(args.file, overrides)
     run_sweep(spec, storage=args.storage, name=args.name, address=args.address, dashboard=args.dashboard,
-              dashboard_host=args.dashboard_host, verbose=not args.quiet, storage_shared=args.storage_shared)
+              dashboard_host=args.dashboard_host, verbose=not args.quiet, storage_shared=args.storage_shared,
+              live=LiveOptions(tensorboard=args.tensorboard, dashboard=args.dashboard,
+                               dashboard_host=args.dashboard_host))
     return 0
 
 
