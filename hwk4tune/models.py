@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from hwk4tune.training import TrainConfig
 
 RANDOM_INIT = "random init"
+# A random-init ResNet18 backbone is drawn from this seed, not from the trial's: every trial fine-tunes the
+# same network, and a frozen one's features can be computed once and cached (hwk4tune.feature_cache).
+RANDOM_INIT_SEED = 0
 
 
 class SeedCNN(nn.Module):
@@ -65,6 +68,18 @@ class ResNetClassifier(nn.Module):
         ph, pw = max(0, 32 - h), max(0, 32 - w)
         self.padding = (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2)
 
+    def train(self, mode: bool = True) -> "ResNetClassifier":
+        """As ``nn.Module.train``, but frozen parts of the backbone stay in eval mode: their batch norm
+        uses its running statistics and never updates them, so a frozen backbone is a fixed function
+        (what the feature cache computes once)."""
+        super().train(mode)
+        if mode:
+            for child in self.backbone.children():
+                params = list(child.parameters())
+                if params and not any(p.requires_grad for p in params):
+                    child.eval()
+        return self
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.in_channels == 1:
             x = x.expand(-1, 3, -1, -1)
@@ -105,11 +120,14 @@ def build_resnet(cfg: "TrainConfig", input_shape: tuple[int, int, int], num_clas
     Initial weights: ``cfg.weights_path`` if given (must exist); else, unless ``cfg.pretrained == "none"``,
     torchvision's DEFAULT weights if already in the torch hub cache; else, only with
     ``cfg.pretrained == "download"`` (or ``HWK4TUNE_DOWNLOAD_WEIGHTS=1``), a download; else random init.
-    Never blocks on an unreachable network by default.
+    Never blocks on an unreachable network by default. A random-init backbone is the same in every trial
+    (drawn from :data:`RANDOM_INIT_SEED`); the head is drawn from the trial's seed.
     """
     from torchvision.models import resnet18
 
-    backbone = resnet18(weights=None)
+    with torch.random.fork_rng(devices=[]):  # the head below still draws from the trial's seed
+        torch.manual_seed(RANDOM_INIT_SEED)
+        backbone = resnet18(weights=None)
     source = RANDOM_INIT
     if cfg.weights_path:
         path = Path(cfg.weights_path).expanduser()

@@ -322,10 +322,13 @@ def _trainable(spec: SweepSpec, data, name: str):
     from ray import tune
 
     from hwk4tune.cluster import name_trainable
+    from hwk4tune.feature_cache import features_for_space
     from hwk4tune.trainables import build_trainable
 
+    # issue 11: head-only trials without augmentation train on the backbone's features, computed once
+    features = features_for_space(spec.space.trainable, spec.space.space, data, say=lambda t: print(t, flush=True))
     # actors and log lines read `hwk4tune.<sweep>` in the dashboard; resume needs the same name
-    fn = name_trainable(build_trainable(spec.space.trainable, data, spec.space.max_epochs), name)
+    fn = name_trainable(build_trainable(spec.space.trainable, data, spec.space.max_epochs, features=features), name)
     res = spec.resources_per_trial
     return tune.with_resources(fn, {"cpu": res.cpu, "gpu": res.gpu})
 

@@ -39,7 +39,7 @@ def trial_resources() -> tuple[int, bool]:
     return cpus, assigned.get("GPU", 0) > 0
 
 
-def _run_trial(config: dict[str, Any], *, trainable: str, data, max_epochs: int) -> None:
+def _run_trial(config: dict[str, Any], *, trainable: str, data, max_epochs: int, features=None) -> None:
     """The body of every trainable: validate, set up, restore, loop, report."""
     import torch
     from ray import tune
@@ -56,14 +56,20 @@ def _run_trial(config: dict[str, Any], *, trainable: str, data, max_epochs: int)
     trial_id = tune.get_context().get_trial_id() or "no-trial"
     seed = cfg.seed if cfg.seed is not None else derive_seed(trial_id)
 
-    learner = Learner(trainable, cfg, data.input_shape, data.num_classes, seed=seed, device=device)
+    # issue 11: a head-only trial without augmentation trains its head on the cached backbone features
+    use_features = features is not None and trainable == "resnet" and features.matches(cfg)
+    learner_cls = Learner
+    if use_features:
+        from hwk4tune.feature_cache import FeatureLearner as learner_cls
+    learner = learner_cls(trainable, cfg, data.input_shape, data.num_classes, seed=seed, device=device)
     start_epoch = 0
     checkpoint = tune.get_checkpoint()
     if checkpoint is not None:
         with checkpoint.as_directory() as d:
             start_epoch = learner.load(Path(d) / CHECKPOINT_FILE)
 
-    train_x, train_y, val_x, val_y = data.train_x, data.train_y, data.val_x, data.val_y
+    source = features if use_features else data
+    train_x, train_y, val_x, val_y = source.train_x, source.train_y, source.val_x, source.val_y
     if device.type == "cuda":  # the whole data set fits on any GPU we use; copy it once
         train_x, train_y, val_x, val_y = (t.to(device) for t in (train_x, train_y, val_x, val_y))
 
@@ -77,6 +83,7 @@ def _run_trial(config: dict[str, Any], *, trainable: str, data, max_epochs: int)
             "weights": learner.weights,
             "threads": cpus,
             "device": device.type,
+            "backbone_features": features.key if use_features else "",
         }
         if stats.diverged:
             print(f"hwk4tune: trial {trial_id}: training loss became {stats.train_loss} in epoch {epoch} "
@@ -96,27 +103,30 @@ def _run_trial(config: dict[str, Any], *, trainable: str, data, max_epochs: int)
             tune.report(metrics)
 
 
-def cnn_trainable(config: dict[str, Any], data=None, max_epochs: int = 10) -> None:
+def cnn_trainable(config: dict[str, Any], data=None, max_epochs: int = 10, features=None) -> None:
     """The seed's CNN (conv 1→16→32, 5×5, max-pool, fc ``hidden`` with dropout)."""
     _run_trial(config, trainable="cnn", data=data, max_epochs=max_epochs)
 
 
-def resnet_trainable(config: dict[str, Any], data=None, max_epochs: int = 10) -> None:
-    """torchvision ResNet18 with a new head, ``finetune`` head | layer4 | all."""
-    _run_trial(config, trainable="resnet", data=data, max_epochs=max_epochs)
+def resnet_trainable(config: dict[str, Any], data=None, max_epochs: int = 10, features=None) -> None:
+    """torchvision ResNet18 with a new head, ``finetune`` head | layer4 | all. ``features``: a
+    :class:`hwk4tune.feature_cache.FeatureSet` its matching (head-only, no augmentation) trials train on."""
+    _run_trial(config, trainable="resnet", data=data, max_epochs=max_epochs, features=features)
 
 
 TRAINABLES: dict[str, Callable[..., None]] = {"cnn": cnn_trainable, "resnet": resnet_trainable}
 assert tuple(TRAINABLES) == TRAINABLE_NAMES
 
 
-def build_trainable(trainable: str, data, max_epochs: int):
-    """``tune.with_parameters(fn, data=data, max_epochs=max_epochs)`` for a registered trainable."""
+def build_trainable(trainable: str, data, max_epochs: int, features=None):
+    """``tune.with_parameters(fn, data=data, max_epochs=max_epochs)`` for a registered trainable (with
+    ``features=`` too when a feature set is given: it enters the object store once, as the data)."""
     from ray import tune
 
     if trainable not in TRAINABLES:
         raise ValueError(f"unknown trainable {trainable!r}; valid names: {', '.join(TRAINABLE_NAMES)}")
     if not isinstance(max_epochs, int) or max_epochs < 1:
         raise ValueError(f"max_epochs must be an integer >= 1, but got {max_epochs!r}")
-    fn = tune.with_parameters(TRAINABLES[trainable], data=data, max_epochs=max_epochs)
+    extra = {"features": features} if features is not None else {}
+    fn = tune.with_parameters(TRAINABLES[trainable], data=data, max_epochs=max_epochs, **extra)
     return fn
