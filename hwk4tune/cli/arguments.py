@@ -11,6 +11,7 @@ def train_args(p: argparse.ArgumentParser) -> None:
                    help="epochs to train (default: the file's epochs, else the best trial's epoch, else max_epochs)")
     p.add_argument("--out", required=True, metavar="DIR", help="folder for model.pt, config.yaml, metrics.json")
     p.add_argument("--data-dir", metavar="DIR", help="folder holding the data set (else HWK4TUNE_DATA, else download)")
+    p.add_argument("--seed", type=int, metavar="N", help="training seed (default: the config's seed, else 0)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.add_argument("--early-stop", action="store_true",
                    help="train on the training split only and stop once val_accuracy on the validation split has "

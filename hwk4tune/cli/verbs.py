@@ -293,7 +293,7 @@ keeps the weights of the best epoch; metrics.json's early_stop names that epoch.
         print("hwk4tune train: --patience must be >= 1 and --min-delta >= 0", file=sys.stderr)
         return EXIT_BAD_INPUT
     train_config(args.config, args.epochs, args.out, data_dir=args.data_dir, progress=not args.quiet,
-                 early_stop=args.early_stop, min_delta=args.min_delta, patience=args.patience)
+                 early_stop=args.early_stop, min_delta=args.min_delta, patience=args.patience, seed=args.seed)
     return 0
 
 

@@ -123,9 +123,15 @@ def trainable(spec: SweepSpec, data, name: str, fn=None):
     from ray import tune
 
     from hwk4tune.cluster import name_trainable
+    from hwk4tune.feature_cache import features_for_space
     from hwk4tune.trainables import build_trainable
 
-    fn = name_trainable(fn or build_trainable(spec.space.entry, data, spec.space.max_epochs), name)
+    if fn is None:
+        # head-only ResNet trials without augmentation train on the backbone's features, computed once
+        features = features_for_space(spec.space.trainable, spec.space.space, data,
+                                      say=lambda t: print(t, flush=True))
+        fn = build_trainable(spec.space.entry, data, spec.space.max_epochs, features=features)
+    fn = name_trainable(fn, name)
     res = spec.resources_per_trial
     return tune.with_resources(fn, {"cpu": res.cpu, "gpu": res.gpu})
 
