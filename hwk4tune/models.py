@@ -1,7 +1,7 @@
 """The seed's CNN and a ResNet18 fine-tune, adapted to the data set's channels and size.
 
 Each builder is ``builder(cfg, input_shape, num_classes) -> (model, weights)`` (the registry names it), where
-``weights`` says where the initial weights came from ("random init", "file:PATH", "torchvision DEFAULT
+``weights`` says where the initial weights came from ("random init", "user weights PATH", "torchvision DEFAULT
 (IMAGENET1K_V1)").
 """
 
@@ -18,6 +18,10 @@ import torch.nn.functional as F
 from hwk4tune.hyperparams import Hyperparameters
 
 RANDOM_INIT = "random init"
+USER_WEIGHTS = "user weights "  # + the file's path: a weights_path the user gave
+# A random-init ResNet18 backbone is drawn from this seed, not from the trial's: every trial fine-tunes the
+# same network, and a frozen one's features can be computed once and cached (hwk4tune.feature_cache).
+RANDOM_INIT_SEED = 0
 
 
 class SeedCNN(nn.Module):
@@ -60,6 +64,18 @@ class ResNetClassifier(nn.Module):
         h, w = image_size
         ph, pw = max(0, 32 - h), max(0, 32 - w)
         self.padding = (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2)
+
+    def train(self, mode: bool = True) -> "ResNetClassifier":
+        """As ``nn.Module.train``, but frozen parts of the backbone stay in eval mode: their batch norm
+        uses its running statistics and never updates them, so a frozen backbone is a fixed function
+        (what the feature cache computes once)."""
+        super().train(mode)
+        if mode:
+            for child in self.backbone.children():
+                params = list(child.parameters())
+                if params and not any(p.requires_grad for p in params):
+                    child.eval()
+        return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.in_channels == 1:
@@ -123,11 +139,14 @@ def build_resnet(cfg: Hyperparameters, input_shape: tuple[int, int, int], num_cl
     torchvision's DEFAULT weights if already in the torch hub cache and their SHA-256 matches the prefix in
     the file name (else :class:`~hwk4tune.errors.InputError`); else, only with
     ``cfg.pretrained == "download"`` (or ``HWK4TUNE_DOWNLOAD_WEIGHTS=1``), a download; else random init.
-    Never blocks on an unreachable network by default.
+    Never blocks on an unreachable network by default. A random-init backbone is the same in every trial
+    (drawn from :data:`RANDOM_INIT_SEED`); the head is drawn from the trial's seed.
     """
     from torchvision.models import resnet18
 
-    backbone = resnet18(weights=None)
+    with torch.random.fork_rng(devices=[]):  # the head below still draws from the trial's seed
+        torch.manual_seed(RANDOM_INIT_SEED)
+        backbone = resnet18(weights=None)
     source = RANDOM_INIT
     if cfg.weights_path:
         path = Path(cfg.weights_path).expanduser()
@@ -140,7 +159,7 @@ def build_resnet(cfg: Hyperparameters, input_shape: tuple[int, int, int], num_cl
         if bad or unexpected:
             raise ValueError(f"weights_path {path} is not a ResNet18 state dict "
                              f"(missing {bad[:3]}, unexpected {list(unexpected)[:3]})")
-        source = f"user weights {path}"
+        source = f"{USER_WEIGHTS}{path}"
     elif cfg.pretrained != "none":
         cached, weights = _default_weights_file()
         download = cfg.pretrained == "download" or os.environ.get("HWK4TUNE_DOWNLOAD_WEIGHTS") == "1"

@@ -32,7 +32,7 @@ from hwk4tune.errors import InputError
 from hwk4tune.spec import DatasetSpec
 
 __all__ = [
-    "METADATA_FILE", "SPEC_FILE", "RUN_FILE", "PLAN_FILE", "RUNS_DIR", "REPORT_FILE", "BEST_FILE",
+    "METADATA_FILE", "SPEC_FILE", "JOURNAL_FILE", "RUN_FILE", "PLAN_FILE", "RUNS_DIR", "REPORT_FILE", "BEST_FILE",
     "is_uri", "storage_location", "join", "read_text", "write_text", "is_experiment_dir", "is_comparison_dir",
     "default_storage", "default_name", "default_label", "now", "plain",
     "RecordError", "ExperimentRecord", "RunRecord", "PlannedRun", "ComparisonRecord", "BestTrial", "BestConfig",
@@ -46,6 +46,7 @@ PLAN_FILE = "comparison.json"
 RUNS_DIR = "runs"
 REPORT_FILE = "report.html"
 BEST_FILE = "best.yaml"
+JOURNAL_FILE = "optuna.journal"  # the live Optuna mirror of an experiment (one study per run in a comparison)
 _TUNE_STATE = "experiment_state-*.json"  # Tune's own record of an experiment
 
 

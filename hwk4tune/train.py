@@ -103,7 +103,7 @@ def resolve(config: str | Path | Mapping[str, Any]) -> dict[str, Any]:
 
 def train_config(config: str | Path | Mapping[str, Any], epochs: int | None, out_dir: str | Path,
                  data_dir: str | Path | None = None, progress: bool = True, early_stop: bool = False,
-                 min_delta: float = 0.01, patience: int = 5) -> dict[str, Any]:
+                 min_delta: float = 0.01, patience: int = 5, seed: int | None = None) -> dict[str, Any]:
     """Train one configuration on train + validation for ``epochs`` epochs, evaluate it on test, write
     ``out_dir/{model.pt, config.yaml, metrics.json}`` and return the metrics (what metrics.json holds).
 
@@ -112,8 +112,9 @@ def train_config(config: str | Path | Mapping[str, Any], epochs: int | None, out
     (``metrics["early_stop"]`` says which epoch).
 
     ``epochs=None`` takes the file's ``epochs``, else best.yaml's ``best.epoch``, else the space's
-    ``max_epochs``. ``data_dir`` overrides the file's ``dataset.data_dir``. ``progress`` shows a bar per
-    epoch on stderr. Raises :class:`TrainFileError` (bad file), ``hyperparams.ConfigError`` (bad values or unknown keys) or
+    ``max_epochs``. ``data_dir`` overrides the file's ``dataset.data_dir``; ``seed`` the config's seed
+    (default: the config's ``seed``, else 0). ``progress`` shows a bar per epoch on stderr. Raises
+    :class:`TrainFileError` (bad file), ``hyperparams.ConfigError`` (bad values or unknown keys) or
     ``data.DataNotFoundError``.
     """
     import torch
@@ -135,7 +136,7 @@ def train_config(config: str | Path | Mapping[str, Any], epochs: int | None, out
     watch = _EarlyStop(min_delta, patience) if early_stop else None
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    seed = cfg.seed if cfg.seed is not None else 0
+    seed = seed if seed is not None else cfg.seed if cfg.seed is not None else 0
     learner = Learner(spec["trainable"], cfg, data.input_shape, data.num_classes, seed=seed, device=device)
     if device.type == "cuda":
         train_x, train_y = train_x.to(device), train_y.to(device)

@@ -40,7 +40,7 @@ def trial_resources() -> tuple[int, bool]:
     return cpus, assigned.get("GPU", 0) > 0
 
 
-def _run_trial(config: dict[str, Any], *, trainable: str, data, max_epochs: int) -> None:
+def _run_trial(config: dict[str, Any], *, trainable: str, data, max_epochs: int, features=None) -> None:
     """The body of every trainable: validate, set up, restore, loop, report."""
     import torch
     from ray import tune
@@ -55,7 +55,12 @@ def _run_trial(config: dict[str, Any], *, trainable: str, data, max_epochs: int)
     trial_id = tune.get_context().get_trial_id() or "no-trial"
     seed = cfg.seed if cfg.seed is not None else derive_seed(trial_id)
 
-    learner = Learner(trainable, cfg, data.input_shape, data.num_classes, seed=seed, device=device)
+    # a head-only trial without augmentation trains its head on the cached backbone features
+    use_features = features is not None and trainable == "resnet" and features.matches(cfg)
+    learner_cls = Learner
+    if use_features:
+        from hwk4tune.feature_cache import FeatureLearner as learner_cls
+    learner = learner_cls(trainable, cfg, data.input_shape, data.num_classes, seed=seed, device=device)
     start_epoch = 0
     checkpoint = tune.get_checkpoint()
     if checkpoint is not None:
@@ -68,7 +73,8 @@ def _run_trial(config: dict[str, Any], *, trainable: str, data, max_epochs: int)
     costs = {"num_params": num_params(learner.model),
              "latency_ms": latency_ms(learner.model, tuple(data.input_shape), device)}
 
-    train_x, train_y, val_x, val_y = data.train_x, data.train_y, data.val_x, data.val_y
+    source = features if use_features else data
+    train_x, train_y, val_x, val_y = source.train_x, source.train_y, source.val_x, source.val_y
     if device.type == "cuda":  # the whole data set fits on any GPU we use; copy it once
         train_x, train_y, val_x, val_y = (t.to(device) for t in (train_x, train_y, val_x, val_y))
 
@@ -83,6 +89,7 @@ def _run_trial(config: dict[str, Any], *, trainable: str, data, max_epochs: int)
             "threads": cpus,
             "device": device.type,
             **costs,
+            "backbone_features": features.key if use_features else "",
         }
         if stats.diverged:
             print(f"hwk4tune: trial {trial_id}: training loss became {stats.train_loss} in epoch {epoch} "
@@ -102,19 +109,21 @@ def _run_trial(config: dict[str, Any], *, trainable: str, data, max_epochs: int)
             tune.report(metrics)
 
 
-def cnn_trainable(config: dict[str, Any], data=None, max_epochs: int = 10) -> None:
+def cnn_trainable(config: dict[str, Any], data=None, max_epochs: int = 10, features=None) -> None:
     """The seed's CNN (conv 1→16→32, 5×5, max-pool, fc ``hidden`` with dropout)."""
     _run_trial(config, trainable="cnn", data=data, max_epochs=max_epochs)
 
 
-def resnet_trainable(config: dict[str, Any], data=None, max_epochs: int = 10) -> None:
-    """torchvision ResNet18 with a new head, ``finetune`` head | layer4 | all."""
-    _run_trial(config, trainable="resnet", data=data, max_epochs=max_epochs)
+def resnet_trainable(config: dict[str, Any], data=None, max_epochs: int = 10, features=None) -> None:
+    """torchvision ResNet18 with a new head, ``finetune`` head | layer4 | all. ``features``: a
+    :class:`hwk4tune.feature_cache.FeatureSet` its matching (head-only, no augmentation) trials train on."""
+    _run_trial(config, trainable="resnet", data=data, max_epochs=max_epochs, features=features)
 
 
-def build_trainable(trainable: str | TrainableEntry, data, max_epochs: int):
-    """The function trainable Tune runs: a built-in one gets ``data`` (through Ray's object store, once) and
-    ``max_epochs``; an own trainable gets ``max_epochs`` if its signature takes it."""
+def build_trainable(trainable: str | TrainableEntry, data, max_epochs: int, features=None):
+    """The function trainable Tune runs: a built-in one gets ``data`` (through Ray's object store, once),
+    ``max_epochs`` and ``features`` when a feature set is given (:mod:`hwk4tune.feature_cache`: it enters the
+    object store once, as the data); an own trainable gets ``max_epochs`` if its signature takes it."""
     import inspect
 
     from ray import tune
@@ -124,7 +133,8 @@ def build_trainable(trainable: str | TrainableEntry, data, max_epochs: int):
         raise ValueError(f"max_epochs must be an integer >= 1, but got {max_epochs!r}")
     fn = entry.load()
     if entry.builtin:
-        return tune.with_parameters(fn, data=data, max_epochs=max_epochs)
+        extra = {"features": features} if features is not None else {}
+        return tune.with_parameters(fn, data=data, max_epochs=max_epochs, **extra)
     if entry.name.rpartition(":")[0].endswith(".py"):
         # a file the workers cannot import: Ray must pickle its functions and classes by value, and Ray
         # pickles with its own copy of cloudpickle (registering with the `cloudpickle` package does nothing)

@@ -92,6 +92,11 @@ class Learner:
         self.augment = bool(getattr(cfg, "augment", False))  # ResNet only
         self.generator = torch.Generator()
 
+    def _net(self) -> nn.Module:
+        """What ``train_epoch`` and ``evaluate`` run on their inputs: the whole model here; the head only in
+        :class:`hwk4tune.feature_cache.FeatureLearner`, whose inputs are the frozen backbone's features."""
+        return self.model
+
     def _seed_epoch(self, epoch: int) -> None:
         s = derive_seed(f"{self.seed}:{epoch}")
         torch.manual_seed(s)  # dropout (and CUDA)
@@ -102,7 +107,7 @@ class Learner:
         """One pass over (x, y) in shuffled mini-batches (``epoch`` is 1-based and seeds the pass).
         Stops at the first non-finite loss. ``on_batch(n_images)`` is called after each step."""
         self._seed_epoch(epoch)
-        model, opt, cfg = self.model, self.optimizer, self.cfg
+        model, opt, cfg = self._net(), self.optimizer, self.cfg
         model.train()
         n = len(y)
         bs = cfg.batch_size
@@ -136,12 +141,12 @@ class Learner:
     @torch.no_grad()
     def evaluate(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
         """(mean cross-entropy, accuracy) over (x, y)."""
-        self.model.eval()
+        net = self._net().eval()
         loss_sum, correct = 0.0, 0
         for start in range(0, len(y), EVAL_BATCH_SIZE):
             xb = x[start:start + EVAL_BATCH_SIZE].to(self.device, non_blocking=True)
             yb = y[start:start + EVAL_BATCH_SIZE].to(self.device, non_blocking=True)
-            out = self.model(xb)
+            out = net(xb)
             loss_sum += F.cross_entropy(out, yb, reduction="sum").item()
             correct += (out.argmax(1) == yb).sum().item()
         n = max(len(y), 1)

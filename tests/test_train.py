@@ -97,6 +97,7 @@ def test_train_command_bad_input_is_one_line_and_exit_2(tmp_path, capsys, monkey
 
     monkeypatch.setenv("HWK4TUNE_OFFLINE", "1")
     monkeypatch.setenv("HWK4TUNE_DATA", str(tmp_path / "no-data"))
+    monkeypatch.setenv("HWK4TUNE_CACHE", str(tmp_path / "no-cache"))  # `hwk4tune data fetch mnist` may have filled the real one
     tunable = tmp_path / "tunable.yaml"
     tunable.write_text("trainable: cnn\ndataset: digits\nmax_epochs: 1\nspace: {lr: {loguniform: [1.0e-3, 0.1]}}\n")
     missing = tmp_path / "mnist.yaml"

@@ -11,6 +11,7 @@ import sys
 from typing import Callable
 
 from hwk4tune.cli import arguments as a
+from hwk4tune.cli import data, live
 from hwk4tune.cli import pictures as pic
 from hwk4tune.cli import verbs as v
 from hwk4tune.cli.verbs import EXIT_BAD_INPUT
@@ -37,6 +38,9 @@ COMMANDS: dict[str, Verb] = {
     "compare": (v.cmd_compare, a.compare_args),
     "report": (v.cmd_report, a.report_args),
     "demo": (v.cmd_demo, a.demo_args),
+    "data": (data.cmd_data, data.data_args),
+    "dashboard": (live.cmd_dashboard, live.dashboard_args),
+    "import": (live.cmd_import, live.import_args),
 }
 
 

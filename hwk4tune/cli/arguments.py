@@ -11,6 +11,7 @@ def train_args(p: argparse.ArgumentParser) -> None:
                    help="epochs to train (default: the file's epochs, else the best trial's epoch, else max_epochs)")
     p.add_argument("--out", required=True, metavar="DIR", help="folder for model.pt, config.yaml, metrics.json")
     p.add_argument("--data-dir", metavar="DIR", help="folder holding the data set (else HWK4TUNE_DATA, else download)")
+    p.add_argument("--seed", type=int, metavar="N", help="training seed (default: the config's seed, else 0)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.add_argument("--early-stop", action="store_true",
                    help="train on the training split only and stop once val_accuracy on the validation split has "
@@ -100,9 +101,12 @@ def run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--num-samples", type=int, metavar="N", help="trials to run (same as --set num_samples=N)")
     p.add_argument("--max-concurrent", type=int, metavar="N", help="trials at a time "
                    "(same as --set max_concurrent_trials=N)")
-    p.add_argument("--dashboard", action="store_true", help="start Ray's dashboard with the embedded Ray")
+    p.add_argument("--dashboard", action="store_true", help="start Ray's dashboard with the embedded Ray, and "
+                   "optuna-dashboard over the sweep's trials (port 8080, else a free one); both URLs are printed")
     p.add_argument("--dashboard-host", default="127.0.0.1", metavar="HOST",
-                   help="address the dashboard listens on (default 127.0.0.1; never expose it unprotected)")
+                   help="address the dashboards listen on (default 127.0.0.1; never expose them unprotected)")
+    p.add_argument("--tensorboard", action="store_true", help="keep Ray's TensorBoard logger: per-trial scalars "
+                   "and hyperparameters in STORAGE/NAME/trial_*/events.out.tfevents.* (`tensorboard --logdir DIR`)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress table or summary")
     _add_storage_shared(p)
     _add_set(p)

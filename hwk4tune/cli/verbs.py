@@ -62,6 +62,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 The experiment lands in STORAGE/NAME/ (default ./runs/<file stem>-<date>-<time>/), one folder per trial.
 Ctrl-C stops it and Tune keeps its state: `hwk4tune resume DIR` finishes it."""
+    from hwk4tune.live import LiveOptions
     from hwk4tune.spec import load_sweep, parse_overrides
     from hwk4tune.sweep import run_sweep
 
@@ -72,7 +73,9 @@ Ctrl-C stops it and Tune keeps its state: `hwk4tune resume DIR` finishes it."""
         overrides["max_concurrent_trials"] = args.max_concurrent
     spec = load_sweep(args.file, overrides)
     run_sweep(spec, storage=args.storage, name=args.name, address=args.address, dashboard=args.dashboard,
-              dashboard_host=args.dashboard_host, verbose=not args.quiet, storage_shared=args.storage_shared)
+              dashboard_host=args.dashboard_host, verbose=not args.quiet, storage_shared=args.storage_shared,
+              live=LiveOptions(tensorboard=args.tensorboard, dashboard=args.dashboard,
+                               dashboard_host=args.dashboard_host))
     return 0
 
 
@@ -293,7 +296,7 @@ keeps the weights of the best epoch; metrics.json's early_stop names that epoch.
         print("hwk4tune train: --patience must be >= 1 and --min-delta >= 0", file=sys.stderr)
         return EXIT_BAD_INPUT
     train_config(args.config, args.epochs, args.out, data_dir=args.data_dir, progress=not args.quiet,
-                 early_stop=args.early_stop, min_delta=args.min_delta, patience=args.patience)
+                 early_stop=args.early_stop, min_delta=args.min_delta, patience=args.patience, seed=args.seed)
     return 0
 
 

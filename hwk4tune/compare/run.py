@@ -87,7 +87,8 @@ def run_compare(spec: CompareSpec, out: str | Path, *, resume: bool = False, add
             t0 = time.perf_counter()
             with _quiet_tune():  # a failing trial's traceback is in its error.txt and in the tables
                 run_sweep(r.sweep, storage=str(runs_dir), name=r.name, address=address, verbose=False,
-                          trainable_fn=replay(r.sweep.scheduler.restores_checkpoints) if replay else None)
+                          trainable_fn=replay(r.sweep.scheduler.restores_checkpoints) if replay else None,
+                          live=_live(out, r.label))
             wall = time.perf_counter() - t0
             exp = load_experiment(exp_dir)
             run = run.model_copy(update={"status": "done", "finished": now(), "finished_unix": time.time(),
@@ -157,3 +158,10 @@ def _run_line(exp: Experiment) -> str:
     value = f"{best.iloc[-1]:.4f}" if len(best) and math.isfinite(best.iloc[-1]) else "n/a"
     return (f"{len(exp.trials)} trials ({c['stopped_early']} stopped early, {c['ERROR']} errored), "
             f"{int(exp.trials['epochs'].sum()) if len(exp.trials) else 0} epochs, best {exp.metric} {value}")
+
+
+def _live(out: Path, label: str):
+    """One Optuna journal for the whole comparison, one study per run (``hwk4tune dashboard OUT``)."""
+    from hwk4tune.live import JOURNAL_FILE, LiveOptions
+
+    return LiveOptions(journal=str(Path(out) / JOURNAL_FILE), label=label)

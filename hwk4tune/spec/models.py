@@ -37,7 +37,9 @@ class DatasetSpec(Strict):
     name: str = Field(description=f"one of {', '.join(DATASETS)}")
     subset: int | None = Field(None, gt=0, description="use only this many training images")
     data_dir: Path | None = Field(None, description="folder holding the data set (relative to this file)")
-    val_fraction: float = Field(0.1, gt=0, lt=1)
+    val_fraction: float | None = Field(None, gt=0, lt=1, description="fraction of the training pool held out "
+                                       "for validation; null: the data set's own validation split where it has "
+                                       "one (mnist.pkl.gz: 10,000), else 0.1")
     seed: int = Field(0, description="seed of the train/validation split")
 
     @field_validator("name")

@@ -10,7 +10,6 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
-from hwk4tune.space import Param
 from hwk4tune.spec.base import Strict
 from hwk4tune.spec.conditional import point_problems
 from hwk4tune.spec.hyperparameters import suggest

