@@ -77,13 +77,15 @@ def busy_machine():
             p.wait(timeout=30)
 
 
-KILL_POINTS = (1, 4, 9, 14, 20)  # reported epochs (of TRIALS * EPOCHS = 24) seen in the folder before the kill
+# (reports seen in the folder, then seconds more): spread over the 24 epochs of the sweep, and between Tune's
+# copies of its state into the folder (a kill right after a copy finds the folder in step, one later does not)
+KILL_POINTS = ((1, 0.0), (4, 0.8), (9, 1.6), (14, 2.5), (20, 3.3))
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kill_after", KILL_POINTS)
-def test_sigkill_then_resume(tmp_path, busy_machine, kill_after):
-    """Kill the driver with SIGKILL after ``kill_after`` reports, on a machine whose cores are busy: resume
+@pytest.mark.parametrize("kill_after, delay", KILL_POINTS)
+def test_sigkill_then_resume(tmp_path, busy_machine, kill_after, delay):
+    """Kill the driver with SIGKILL ``delay`` s after ``kill_after`` reports, on a machine whose cores are busy: resume
     ends every planned trial, reruns no finished one, and continues a trial killed mid-way from its last
     checkpoint (the first epoch its resumed process reports is greater than 1)."""
     (tmp_path / "space.yaml").write_text(SPACE)
@@ -100,6 +102,7 @@ def test_sigkill_then_resume(tmp_path, busy_machine, kill_after):
             assert driver.poll() is None, (tmp_path / "run.log").read_text()[-3000:]
             assert time.time() < deadline, "the sweep did not get going"
             time.sleep(0.2)
+        time.sleep(delay)
         driver.send_signal(signal.SIGKILL)
         driver.wait(timeout=30)
     finally:
@@ -292,6 +295,34 @@ def test_resume_goes_on_from_the_newest_checkpoint_when_the_recorded_one_was_del
     assert after[:len(reports) - 1] == reports[:-1]
     new = after[len(reports) - 1:]
     assert {r["epoch"] for r in new} == set(range(start, 4)) and new[-1]["done"] and new[-1]["timestamp"] >= int(cut)
+    from ray.tune import ExperimentAnalysis
+
+    assert [t.status for t in ExperimentAnalysis(str(exp)).trials] == ["TERMINATED"]
+
+
+@pytest.mark.parametrize("restart", [False, True])
+def test_resume_errored_trial_goes_on_or_restarts(ray_local, tmp_path, restart):
+    """A trial that failed (max_failures: 0) after its first, checkpointed epoch: `resume` goes on from that
+    checkpoint (epoch 2 next); `resume --restart-errored` starts it over (epoch 1 again). Either way it ends."""
+    from hwk4tune.cli import main
+
+    trainable = Path(__file__).parent / "data" / "flaky_trainable.py"
+    (tmp_path / "space.yaml").write_text(f"trainable: {trainable}:train\nmax_epochs: 3\n"
+                                         f"space:\n  marker: {tmp_path / 'marker'}\n")
+    (tmp_path / "sweep.yaml").write_text("space: space.yaml\nsearcher: {name: random, seed: 0}\nscheduler: fifo\n"
+                                         "num_samples: 1\nmax_failures: 0\n")
+    assert main(["run", str(tmp_path / "sweep.yaml"), "--storage", str(tmp_path / "runs"), "--name", "e", "-q"]) == 0
+    exp = tmp_path / "runs" / "e"
+    (trial,) = exp.glob("trial_*")
+    assert [r["epoch"] for r in rows(trial)] == [1] and (trial / "error.txt").is_file()
+
+    assert main(["resume", str(exp), "-q"] + (["--restart-errored"] if restart else [])) == 0
+    (now,) = exp.glob("trial_*")  # one trial: a restarted one is new (Tune gives it a new id), the old one set aside
+    if restart:
+        assert now != trial and (exp / ".restarted" / trial.name / "error.txt").is_file()
+    else:  # went on in its own folder from epoch 1's checkpoint (starting over there would give 1, 1, 2, 3)
+        assert now == trial
+    assert [r["epoch"] for r in rows(now)] == [1, 2, 3] and rows(now)[-1]["done"]
     from ray.tune import ExperimentAnalysis
 
     assert [t.status for t in ExperimentAnalysis(str(exp)).trials] == ["TERMINATED"]

@@ -34,6 +34,47 @@ def _set_aside_untracked(exp: Path, verbose: bool) -> None:
                      f"a new trial takes its place; its folder moved to {target}")
 
 
+def _set_aside_errored(exp: Path, verbose: bool) -> list[str]:
+    """``--restart-errored``: Tune starts each errored trial over as a new trial (a new id and folder); the old
+    folder moves into ``.restarted/`` (its error.txt kept) so tables do not count the trial twice."""
+    from hwk4tune.results.tune_files import experiment_state
+
+    state, _ = experiment_state(exp)
+    moved = []
+    for info in state.values():
+        d = exp / (info.get("dir") or "")
+        if info.get("status") == "ERROR" and info.get("dir") and d.is_dir():
+            target = exp / ".restarted" / d.name
+            target.parent.mkdir(exist_ok=True)
+            d.rename(target)
+            _drop_staged(exp, d.name)
+            moved.append(d.name)
+            say(verbose, f"note: {d.name} errored and starts over as a new trial; its folder moved to {target}")
+    return moved
+
+
+def _drop_copied_back(exp: Path, names: list[str]) -> None:
+    """Tune, resumed in the Python session that ran the sweep, copies an errored trial's folder back from its
+    staging folder: the copy goes (the folder itself is in ``.restarted/``)."""
+    import shutil
+
+    for name in names:
+        if (exp / ".restarted" / name).is_dir() and (exp / name).is_dir():
+            shutil.rmtree(exp / name)
+
+
+def _drop_staged(exp: Path, trial_dir: str) -> None:
+    """A resume in the Python session that ran the sweep reuses its staging folder, and Tune would copy the
+    old trial's staged files back into ``exp``: remove them there (a copy; ``exp`` keeps the moved folder)."""
+    import shutil
+
+    from hwk4tune.sweep.recover import ray_temp_dir, staging_folders
+
+    temp = ray_temp_dir()
+    for staging in staging_folders(exp, temp) if temp is not None else []:
+        shutil.rmtree(staging / trial_dir, ignore_errors=True)
+
+
 def _finish_upload(exp: Path, verbose: bool) -> None:
     """Copy what the killed driver staged but never uploaded (:mod:`hwk4tune.sweep.recover`)."""
     from hwk4tune.sweep.recover import finish_upload, ray_temp_dir, repair_state
@@ -79,8 +120,10 @@ def _resume(exp_dir: str, spec, data, name: str, restart_errored: bool, verbose:
         _finish_upload(Path(exp_dir), verbose)  # before anything reads Tune's state there
     if not tune.Tuner.can_restore(exp_dir):
         raise SpecError([Problem(exp_dir, None, "(folder)", "Tune saved no state here yet: nothing to resume")])
+    restarted: list[str] = []
     if not is_uri(exp_dir):
         _set_aside_untracked(Path(exp_dir), verbose)
+        restarted = _set_aside_errored(Path(exp_dir), verbose) if restart_errored else []
     tuner = tune.Tuner.restore(
         exp_dir,
         trainable=trainable(spec, data, name),
@@ -89,4 +132,5 @@ def _resume(exp_dir: str, spec, data, name: str, restart_errored: bool, verbose:
         restart_errored=restart_errored,
     )
     say(verbose, f"resuming {exp_dir}")
-    return fit(tuner, exp_dir, spec)
+    after = (lambda: _drop_copied_back(Path(exp_dir), restarted)) if restarted else None
+    return fit(tuner, exp_dir, spec, after)

@@ -215,12 +215,13 @@ def _interrupt_marker(signum, frame):
     raise KeyboardInterrupt
 
 
-def fit(tuner, exp_dir: str, spec: SweepSpec) -> tuple[str, bool]:
+def fit(tuner, exp_dir: str, spec: SweepSpec, after=None) -> tuple[str, bool]:
     """Run the Tuner with worker noise filtered; return the end-of-sweep summary and whether Ctrl-C stopped it.
 
     Tune catches the first SIGINT itself (it stops the trials, saves its state and returns normally) and
     then puts back the handler it found: ours, a marker that raises KeyboardInterrupt. So the handler
-    installed after ``fit`` tells whether the sweep was interrupted, and a second Ctrl-C stops at once."""
+    installed after ``fit`` tells whether the sweep was interrupted, and a second Ctrl-C stops at once.
+    ``after`` runs once Tune is done, before the summary reads the folder."""
     # Tune's newer output engine ignores a CLIReporter and prints a box per trial start and end: too much
     # for sweeps of many short trials. RAY_AIR_NEW_OUTPUT=1 in the environment brings it back.
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
@@ -236,6 +237,8 @@ def fit(tuner, exp_dir: str, spec: SweepSpec) -> tuple[str, bool]:
                 print(f"\ninterrupted; resume with:  hwk4tune resume {exp_dir}", file=sys.stderr)
                 raise
         interrupted = main_thread and signal.getsignal(signal.SIGINT) is _interrupt_marker
+        if after is not None:  # tidy the folder before the summary reads it
+            after()
     finally:
         if main_thread:
             signal.signal(signal.SIGINT, previous)
