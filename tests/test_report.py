@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import html
 import json
+import os
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -99,3 +102,42 @@ def test_pbt_report_shows_the_config_best_yaml_holds(ray_local, tmp_path_factory
     assert main(["table", str(exp_dir), "--format", "json", "--top", "1"]) == 0
     top = json.loads(capsys.readouterr().out)[0]
     assert top["trial_id"] == best["best"]["trial_id"] and top["config/lr"] == best["config"]["lr"]
+
+
+_OVERFLOW_JS = """(() => {
+  const page = document.documentElement.scrollWidth;
+  const tables = [...document.querySelectorAll('table')].map(t => ({
+    cls: t.className, width: t.scrollWidth, room: t.parentElement.clientWidth}));
+  return {page, viewport: window.innerWidth, tables};
+})()"""
+
+
+@pytest.mark.ci_required
+@pytest.mark.skipif(not Path("/usr/bin/chromium").exists() and not shutil.which("chromium"),
+                    reason="needs Debian's chromium (apt-get install -y chromium; .ci/run installs it)")
+def test_report_tables_fit_1280px_in_chromium(sweep_dir, tmp_path):
+    """The wide trial table (every hyperparameter and metric a column) wraps to fit a 1280 px window: no
+    table is wider than its container and the page never scrolls sideways (screenshot kept)."""
+    from browser import Chromium
+
+    target = tmp_path / "r.html"
+    assert main(["report", str(sweep_dir), "-o", str(target)]) == 0
+    shots = Path(os.environ.get("HWK4TUNE_SCREENSHOT_DIR") or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
+
+    async def measure() -> dict:
+        async with Chromium(width=1280, height=900) as page:
+            await page.call("Emulation.setDeviceMetricsOverride", width=1280, height=900, deviceScaleFactor=1,
+                            mobile=False)
+            await page.call("Page.navigate", url=target.as_uri())
+            await page.wait_text("Best trial")
+            await page.screenshot(shots / "report-1280.png")
+            return await page.eval(_OVERFLOW_JS)
+
+    seen = asyncio.run(measure())
+    assert seen["viewport"] == 1280
+    assert len(seen["tables"]) >= 3 and any("hwk4tune-table" in t["cls"] for t in seen["tables"])
+    too_wide = [t for t in seen["tables"] if t["width"] > t["room"]]
+    assert not too_wide, f"tables wider than their container at 1280 px: {too_wide}"
+    assert seen["page"] <= 1280, f"the page scrolls sideways: {seen['page']} px wide"
+    assert (shots / "report-1280.png").stat().st_size > 10_000
