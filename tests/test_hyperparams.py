@@ -257,5 +257,5 @@ def test_pbt_mutation_with_a_reversed_range_is_located(tmp_path):
                     "    lr: {uniform: [0.1, 0.01]}\n")
     with pytest.raises(SpecError) as info:
         load_sweep(path)
-    assert str(info.value) == (f"{path}:5: scheduler.hyperparam_mutations: lr: uniform needs low < high, "
+    assert str(info.value) == (f"{path}:5: scheduler.hyperparam_mutations: lr: uniform needs low <= high, "
                                "but got (low=0.1, high=0.01)")

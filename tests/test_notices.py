@@ -161,3 +161,23 @@ def test_top_level_help_keeps_whole_sentences(capsys):
     text = " ".join(capsys.readouterr().out.split())
     assert ("resume Finish an interrupted sweep from its experiment folder: unfinished and errored trials go on "
             "from their last checkpoint; finished ones are kept and never run again.") in text
+
+
+def test_a_range_with_low_equal_high_is_a_notice_and_draws_its_value(tmp_path, capsys):
+    """``uniform: [0.01, 0.01]`` (or an integer / stepped range) is legal: it draws one value, like a one-value
+    choice, so validate says to write the constant; Tune gets a one-value choice; the YAML round-trips."""
+    from hwk4tune.space import Param
+
+    (tmp_path / "sp.yaml").write_text(SPACE.replace("lr: {loguniform: [1e-4, 0.3]}", "lr: {uniform: [0.01, 0.01]}")
+                                      .replace("batch_size: 32", "batch_size: {qrandint: [32, 32, 8]}"))
+    path = tmp_path / "sw.yaml"
+    path.write_text("space: sp.yaml\nsearcher: random\nnum_samples: 2\n")
+    assert main(["validate", str(path)]) == 0
+    err = capsys.readouterr().err
+    assert ("notice: space.lr: always 0.01: write `lr: 0.01` "
+            "(a uniform range with low == high makes every trial the same)") in err
+    assert ("notice: space.batch_size: always 32: write `batch_size: 32` "
+            "(a qrandint range with low == high makes every trial the same)") in err
+    param = Param.parse("lr", "loguniform", [0.1, 0.1])
+    assert param.to_tune().sample() == 0.1 and param.contains(0.1) and not param.contains(0.2)
+    assert param.to_yaml() == {"loguniform": [0.1, 0.1]}

@@ -10,9 +10,9 @@ Integer ranges include both bounds (see :mod:`~hwk4tune.space.distributions`). N
 """
 
 from hwk4tune.space.conditions import Condition, Requirement
-from hwk4tune.space.distributions import DISTRIBUTIONS, Categorical, FloatRange, IntRange, Normal, Param
+from hwk4tune.space.distributions import DISTRIBUTIONS, Categorical, EmptyRange, FloatRange, IntRange, Normal, Param
 from hwk4tune.space.keys import SEP, SpaceError, flatten, nest
 from hwk4tune.space.tree import Group, Space
 
-__all__ = ["SEP", "DISTRIBUTIONS", "SpaceError", "Param", "FloatRange", "IntRange", "Normal", "Categorical",
+__all__ = ["SEP", "DISTRIBUTIONS", "SpaceError", "Param", "FloatRange", "IntRange", "Normal", "Categorical", "EmptyRange",
            "Condition", "Requirement", "Group", "Space", "flatten", "nest"]

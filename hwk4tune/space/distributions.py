@@ -103,8 +103,8 @@ class Param:
         if integer and not all(_is_int(v) for v in raw):
             raise SpaceError(key, f"{kind} takes integers, got {raw!r}")
         low, high = raw[0], raw[1]
-        if not low < high:
-            raise SpaceError(key, f"{kind} needs low < high, but got (low={low}, high={high})")
+        if not low <= high:
+            raise SpaceError(key, f"{kind} needs low <= high, but got (low={low}, high={high})")
         log = "log" in kind
         if log and kind != "lograndint" and low <= 0:
             raise SpaceError(key, f"{kind} needs low > 0, but got (low={low}, high={high})")
@@ -114,8 +114,10 @@ class Param:
         if q is not None:
             if q <= 0:
                 raise SpaceError(key, f"{kind} needs q > 0, but got q={q}")
-            if q > high - low:
+            if q > high - low and low != high:
                 raise SpaceError(key, f"{kind} needs q <= high - low, but got q={q} for [{low}, {high}]")
+        if low == high:  # legal, but it draws one value: a one-value choice that keeps its YAML (a notice)
+            return EmptyRange("choice", (low,), written=(kind, tuple(raw)))
         return (IntRange if integer else FloatRange)(kind, low, high, log, q)
 
 
@@ -211,3 +213,21 @@ class Categorical(Param):
 
     def describe(self) -> str:
         return f"{self.kind} {list(self.values)}"
+
+
+@dataclass(frozen=True)
+class EmptyRange(Categorical):
+    """A range written with low == high: it draws its one value, so it is a one-value ``choice`` everywhere
+    (Tune, the searchers, PBT, replay) while ``to_yaml`` and ``describe`` keep the range as written."""
+
+    written: tuple = ()  # (kind, args) as in the YAML
+
+    def to_yaml(self) -> dict:
+        out: dict = {self.written[0]: list(self.written[1])}
+        if self.when is not None:
+            out["when"] = self.when.to_yaml()
+        return out
+
+    def describe(self) -> str:
+        return f"{self.written[0]}({', '.join(repr(v) for v in self.written[1])})"
+

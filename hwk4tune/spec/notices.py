@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from hwk4tune.space import Param
+from hwk4tune.space import EmptyRange, Param
 
 
 def space_notices(space: Any) -> list[str]:
-    """A ``choice`` or ``grid`` whose values are all the same draws nothing: write the constant."""
+    """A ``choice`` or ``grid`` whose values are all the same, or a range with low == high, draws nothing:
+    write the constant."""
     out = []
     for name, param in space.space.params.items():
         values = getattr(param, "values", None) if isinstance(param, Param) and param.is_categorical else None
@@ -27,8 +28,10 @@ def space_notices(space: Any) -> list[str]:
             leaf = name.rsplit("/", 1)[-1]
             value = distinct[0]
             written = str(value).lower() if isinstance(value, bool) else value
+            what = (f"a {param.written[0]} range with low == high" if isinstance(param, EmptyRange)
+                    else f"a {param.kind} of one value")
             out.append(f"space.{name.replace('/', '.')}: always {value!r}: write `{leaf}: {written}` "
-                       f"(a {param.kind} of one value makes every trial the same)")
+                       f"({what} makes every trial the same)")
     return out
 
 
