@@ -22,7 +22,7 @@ demo: install
 
 test: install
 	$(BIN)/lint-imports --no-cache
-	$(BIN)/python -m pytest -q -rs
+	$(BIN)/python -m pytest -q -rs --durations=25
 
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow"
