@@ -171,8 +171,8 @@ def table_problems(path: str | Path, space_spec: Any, max_epochs: int) -> list[s
         out.append(f"the table was recorded with trainable {rec.get('trainable')!r}, the space uses "
                    f"{space_spec.trainable!r}")
     ds = space_spec.dataset.model_dump(mode="json", exclude_none=True) if space_spec.dataset else None
-    theirs = {k: v for k, v in (rec.get("dataset") or {}).items() if k != "data_dir"}
-    if ds is not None and {k: v for k, v in ds.items() if k != "data_dir"} != theirs:
+    theirs = _data_identity(rec.get("dataset") or {})
+    if ds is not None and _data_identity(ds) != theirs:
         out.append(f"the table was recorded on data set {theirs}, the space asks {ds}")
     if space_spec.metric not in meta.get("metrics", []):
         out.append(f"the table has no metric {space_spec.metric!r} (it has {', '.join(meta.get('metrics', []))})")
@@ -215,3 +215,9 @@ def _inside(name: str, ours: Any, theirs: Param) -> list[str]:
     if isinstance(ours, Categorical) and isinstance(theirs, (FloatRange, IntRange)):
         return [] if all(theirs.contains(v) for v in ours.values) else [where + " (a value lies outside it)"]
     return [where + " (another kind of distribution)"]
+
+
+def _data_identity(dataset: dict) -> dict:
+    """What must match between a table's data set and a space's: not the folder, and an unset val_fraction is
+    the default 0.1 (tables recorded before val_fraction could be unset say 0.1)."""
+    return {k: v for k, v in dataset.items() if k != "data_dir" and not (k == "val_fraction" and v in (None, 0.1))}
