@@ -101,7 +101,8 @@ def test_pbt_report_shows_the_config_best_yaml_holds(ray_local, tmp_path_factory
     capsys.readouterr()
     assert main(["table", str(exp_dir), "--format", "json", "--top", "1"]) == 0
     top = json.loads(capsys.readouterr().out)[0]
-    assert top["trial_id"] == best["best"]["trial_id"] and top["config/lr"] == best["config"]["lr"]
+    # the table prints 10 significant digits
+    assert top["trial_id"] == best["best"]["trial_id"] and top["config/lr"] == pytest.approx(best["config"]["lr"], rel=1e-7)
 
 
 _OVERFLOW_JS = """(() => {

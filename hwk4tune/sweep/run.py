@@ -66,36 +66,42 @@ def run_sweep(spec: SweepSpec, *, storage: str | None = None, name: str | None =
     say(verbose, *(f"notice: {n}" for n in check_sweep(spec)))
 
     data = load_data(spec) if trainable_fn is None else None  # on the driver, once; into the object store
-    with experiment_lock(exp_dir, lambda text: say(verbose, text)):  # one driver per folder, until it exits
-        if not is_uri(exp_dir) and is_experiment_dir(exp_dir):  # another sweep got here while data loaded
-            raise ExperimentExists(_exists_message(exp_dir))
-        started = ensure_ray(address, dashboard, dashboard_host, job_name=name)
-        try:
-            check_storage(storage, shared=storage_shared, on_cluster=address is not None)
-            check_resources(spec, address)
-            args = StrategyArgs.from_sweep(spec, name)
-            search_alg, scheduler = build_searcher(args), build_scheduler(args)
-            write_saved(exp_dir, spec, name)
-            tuner = tune.Tuner(
-                trainable(spec, data, name, trainable_fn),
-                param_space=_param_space(spec),
-                tune_config=tune.TuneConfig(
-                    metric=spec.space.metric,
-                    mode=spec.space.mode,
-                    search_alg=search_alg,
-                    scheduler=scheduler,
-                    num_samples=spec.num_samples,
-                    reuse_actors=spec.reuse_actors,
-                    trial_name_creator=functools.partial(_trial_name, name),
-                    trial_dirname_creator=_trial_dirname,
-                ),
-                run_config=_run_config(spec, name, storage, verbose, _live_callbacks(spec, name, exp_dir, live)),
-            )
-            say(verbose, f"sweep {name}: {spec.strategy_label}, {spec.num_samples} trials of up to "
-                         f"{spec.space.max_epochs} epochs -> {exp_dir}")
-            text, interrupted = fit(tuner, exp_dir, spec)
-        finally:
-            shutdown(started)
+    try:
+        with experiment_lock(exp_dir, lambda text: say(verbose, text)):  # one driver per folder, until it exits
+            if not is_uri(exp_dir) and is_experiment_dir(exp_dir):  # another sweep got here while data loaded
+                raise ExperimentExists(_exists_message(exp_dir))
+            started = ensure_ray(address, dashboard, dashboard_host, job_name=name)
+            try:
+                check_storage(storage, shared=storage_shared, on_cluster=address is not None)
+                check_resources(spec, address)
+                args = StrategyArgs.from_sweep(spec, name)
+                search_alg, scheduler = build_searcher(args), build_scheduler(args)
+                write_saved(exp_dir, spec, name)
+                tuner = tune.Tuner(
+                    trainable(spec, data, name, trainable_fn),
+                    param_space=_param_space(spec),
+                    tune_config=tune.TuneConfig(
+                        metric=spec.space.metric,
+                        mode=spec.space.mode,
+                        search_alg=search_alg,
+                        scheduler=scheduler,
+                        num_samples=spec.num_samples,
+                        reuse_actors=spec.reuse_actors,
+                        trial_name_creator=functools.partial(_trial_name, name),
+                        trial_dirname_creator=_trial_dirname,
+                    ),
+                    run_config=_run_config(spec, name, storage, verbose, _live_callbacks(spec, name, exp_dir, live)),
+                )
+                say(verbose, f"sweep {name}: {spec.strategy_label}, {spec.num_samples} trials of up to "
+                             f"{spec.space.max_epochs} epochs -> {exp_dir}")
+                text, interrupted = fit(tuner, exp_dir, spec)
+            finally:
+                shutdown(started)
+    except KeyboardInterrupt as exc:  # a second Ctrl-C stops at once: Tune's last saved state resumes
+        if isinstance(exc, SweepInterrupted):
+            raise
+        say(True, f"interrupted; resume with: hwk4tune resume {exp_dir}")
+        raise SweepInterrupted(exp_dir) from None
     say(verbose, text)
     if interrupted:
         raise SweepInterrupted(exp_dir)
