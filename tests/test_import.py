@@ -139,7 +139,8 @@ def _overrides(sweep: dict, space: dict) -> dict:
 
 @pytest.mark.slow
 def test_every_imported_sweep_runs(ray_local, tmp_path):
-    from hwk4tune.sweep import planned_trials, run_sweep
+    from hwk4tune.sweep import run_sweep
+    from hwk4tune.sweep.final_summary import planned_trials
 
     ran = []
     for fmt, path in FILES:
