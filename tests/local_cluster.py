@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -245,3 +246,16 @@ def results(experiment_dir: Path) -> dict[str, list[dict]]:
             if (trial / "result.json").exists() else []
         out[trial.name] = rows
     return out
+
+
+def read_until(proc, log, pattern: str, timeout: float):
+    """The first match of ``pattern`` in the log file of a running ``proc``; fails at once if it exited."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        match = re.search(pattern, log.read_text() if log.exists() else "")
+        if match:
+            return match
+        if proc.poll() is not None:
+            raise RuntimeError(f"hwk4tune exited {proc.returncode}:\n{log.read_text()[-3000:]}")
+        time.sleep(0.3)
+    raise TimeoutError(f"no {pattern!r} in {timeout:.0f} s:\n{log.read_text()[-3000:]}")

@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import secrets
 import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-from local_cluster import _descendants, _kill_tree, write_sweep
+from local_cluster import _descendants, _kill_tree, read_until, write_sweep
 
 pytestmark = pytest.mark.slow
 HWK4TUNE = str(Path(sys.executable).parent / "hwk4tune")
@@ -33,18 +31,6 @@ class LiveSweep:
     @property
     def port(self) -> int:
         return int(self.url.rsplit(":", 1)[1].split("/")[0])
-
-
-def _read_until(proc: subprocess.Popen, log: Path, pattern: str, timeout: float) -> re.Match:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        match = re.search(pattern, log.read_text() if log.exists() else "")
-        if match:
-            return match
-        if proc.poll() is not None:
-            raise RuntimeError(f"hwk4tune run exited {proc.returncode}:\n{log.read_text()[-3000:]}")
-        time.sleep(0.3)
-    raise TimeoutError(f"no {pattern!r} in {timeout:.0f} s:\n{log.read_text()[-3000:]}")
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -75,8 +61,8 @@ def live_sweep(tmp_path_factory):
                                  "--name", SWEEP_NAME], env=env, stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True)
     try:
-        url = _read_until(proc, log, r"Ray dashboard: (http://\S+)", timeout=180).group(1)
-        _read_until(proc, log, rf"{SWEEP_NAME}_\w+ \| RUNNING", timeout=180)  # trials have started
+        url = read_until(proc, log, r"Ray dashboard: (http://\S+)", timeout=180).group(1)
+        read_until(proc, log, rf"{SWEEP_NAME}_\w+ \| RUNNING", timeout=180)  # trials have started
         yield LiveSweep(proc, url, token, log)
     finally:
         _stop(proc)
@@ -135,7 +121,7 @@ def test_exposed_dashboard_without_auth_warns(tmp_path):
                                  "--storage", str(tmp_path / "runs")], env=env, stdout=out,
                                 stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        _read_until(proc, log, r"CVE-2023-48022", timeout=120)
+        read_until(proc, log, r"CVE-2023-48022", timeout=120)
     finally:
         tree = _descendants(proc.pid)
         _kill_tree(proc.pid, tree)

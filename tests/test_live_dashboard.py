@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -18,7 +17,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from local_cluster import _descendants, _kill_tree
+from local_cluster import _descendants, _kill_tree, read_until
 
 pytestmark = pytest.mark.slow
 HWK4TUNE = str(Path(sys.executable).parent / "hwk4tune")
@@ -35,18 +34,6 @@ def _write_sweep(tmp: Path, epochs: int, trials: int) -> Path:
                      "scheduler: {name: asha, grace_period: 2, reduction_factor: 2}\n"
                      f"num_samples: {trials}\nmax_concurrent_trials: 1\n")
     return sweep
-
-
-def _wait_for(log: Path, proc: subprocess.Popen, pattern: str, timeout: float) -> re.Match:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        match = re.search(pattern, log.read_text() if log.exists() else "")
-        if match:
-            return match
-        if proc.poll() is not None:
-            raise RuntimeError(f"exited {proc.returncode}:\n{log.read_text()[-3000:]}")
-        time.sleep(0.3)
-    raise TimeoutError(f"no {pattern!r} in {timeout:.0f} s:\n{log.read_text()[-3000:]}")
 
 
 def _get_json(url: str):
@@ -72,7 +59,7 @@ def live(tmp_path_factory):
                                  "--name", NAME], env=env, stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True)
     try:
-        url = _wait_for(log, proc, r"Optuna dashboard: (http://\S+)", timeout=180).group(1)
+        url = read_until(proc, log, r"Optuna dashboard: (http://\S+)", timeout=180).group(1)
         yield proc, url, log, tmp / "runs" / NAME
     finally:
         tree = _descendants(proc.pid)
@@ -82,7 +69,7 @@ def live(tmp_path_factory):
 
 def test_run_dashboard_prints_both_urls(live):
     proc, url, log, exp = live
-    text = _wait_for(log, proc, r"Ray dashboard: http://127\.0\.0\.1:\d+", timeout=60).string
+    text = read_until(proc, log, r"Ray dashboard: http://127\.0\.0\.1:\d+", timeout=60).string
     assert url.startswith("http://127.0.0.1:")
     assert f"(trials live from {exp / 'optuna.journal'})" in text
 
@@ -134,7 +121,7 @@ def test_dashboard_verb_serves_a_folder(live, tmp_path):
         server = subprocess.Popen([HWK4TUNE, "dashboard", str(exp), "--port", "0"], stdout=f,
                                   stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        own = _wait_for(out, server, r"Optuna dashboard: (http://\S+)", timeout=60).group(1)
+        own = read_until(server, out, r"Optuna dashboard: (http://\S+)", timeout=60).group(1)
         assert own.startswith("http://127.0.0.1:") and own != url
         assert _trial_count(own) >= 1
         assert "WARNING" not in out.read_text()
