@@ -97,15 +97,20 @@ def run_sweep(spec: SweepSpec, *, storage: str | None = None, name: str | None =
                 text, interrupted = fit(tuner, exp_dir, spec)
             finally:
                 shutdown(started)
-    except KeyboardInterrupt as exc:  # a second Ctrl-C stops at once: Tune's last saved state resumes
+    except KeyboardInterrupt as exc:  # a second Ctrl-C outside Tune's run (starting Ray, shutting it down)
         if isinstance(exc, SweepInterrupted):
             raise
-        say(True, f"interrupted; resume with: hwk4tune resume {exp_dir}")
-        raise SweepInterrupted(exp_dir) from None
+        raise _stopped_at_once(exp_dir) from None
     say(verbose, text)
     if interrupted:
         raise SweepInterrupted(exp_dir)
     return Path(exp_dir)
+
+
+def _stopped_at_once(exp_dir: str) -> SweepInterrupted:
+    """A second Ctrl-C: say how to resume (Tune's last saved state), once, and exit 130."""
+    print(f"\ninterrupted; resume with:  hwk4tune resume {exp_dir}", file=sys.stderr)
+    return SweepInterrupted(exp_dir)
 
 
 def _exists_message(exp_dir: str) -> str:
@@ -239,9 +244,8 @@ def fit(tuner, exp_dir: str, spec: SweepSpec, after=None) -> tuple[str, bool]:
         with quiet_early_stops() as quiet:  # -q hides the table and summary, never lets the noise through
             try:
                 results = tuner.fit()
-            except KeyboardInterrupt:
-                print(f"\ninterrupted; resume with:  hwk4tune resume {exp_dir}", file=sys.stderr)
-                raise
+            except KeyboardInterrupt:  # a second Ctrl-C: Tune stopped at once; its last saved state resumes
+                raise _stopped_at_once(exp_dir) from None
         interrupted = main_thread and signal.getsignal(signal.SIGINT) is _interrupt_marker
         if after is not None:  # tidy the folder before the summary reads it
             after()
