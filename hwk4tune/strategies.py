@@ -225,6 +225,7 @@ def pbt(args: StrategyArgs):
         time_attr=s.time_attr,
         perturbation_interval=s.perturbation_interval,
         quantile_fraction=s.quantile_fraction,
+        synch=s.synch,
         resample_probability=s.resample_probability,
         hyperparam_mutations=pbt_mutations(args.space, s.hyperparam_mutations),
         custom_explore_fn=functools.partial(clip_into, pbt_bounds(args.space, s.hyperparam_mutations)),
@@ -240,6 +241,7 @@ def pb2(args: StrategyArgs):
         time_attr=s.time_attr,
         perturbation_interval=s.perturbation_interval,
         quantile_fraction=s.quantile_fraction,
+        synch=s.synch,
         hyperparam_bounds=pb2_bounds(args.space, s.hyperparam_bounds),
     )
 

@@ -129,9 +129,10 @@ def test_asha_prunes_and_errors_fail(ray_local, tmp_path):
 
 
 def test_pbt_config_changes(ray_local, tmp_path):
-    # the whole population at once (half a CPU each), so at every epoch the bottom half has peers to clone
+    # the whole population at once (half a CPU each), in step (synch), so at every epoch the bottom half has a
+    # top trial's checkpoint to clone (asynchronous PBT skipped every exploit in one CI run: "no checkpoint")
     sweep = write(tmp_path, "{name: random, seed: 0}",
-                  "{name: pbt, perturbation_interval: 1, quantile_fraction: 0.5, seed: 0}", epochs=3,
+                  "{name: pbt, perturbation_interval: 1, quantile_fraction: 0.5, synch: true, seed: 0}", epochs=3,
                   concurrent=4, sweep_extra="resources_per_trial: {cpu: 0.5}\n")
     exp = run(sweep, tmp_path, "pbt")
     by_id = check_mirror(exp, epochs=3, pbt=True)

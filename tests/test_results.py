@@ -42,7 +42,7 @@ def test_trials_table_rows_and_columns(exp):
     assert list(ok["epochs"]) == [2, 2]
     assert ok["best_val_accuracy"].between(0, 1).all() and ok["wall_s"].gt(0).all()
     assert ok["error"].isna().all()
-    assert set(t["config/hidden"]) == {32, 64, HUGE} and set(t["config/lr"]) == {0.01}
+    assert set(t["config/hidden"]) == {32, 64, HUGE} and set(t["config/lr"]) == {0.003}
     assert exp.record.label == "grid+fifo" and exp.metric == "val_accuracy" and exp.mode == "max"
     assert set(t["strategy"]) == {"grid+fifo"}
 
@@ -180,7 +180,7 @@ def test_best_then_train_round_trip(sweep_dir, tmp_path, capsys):
     assert f"wrote {target}" in capsys.readouterr().out
     data = yaml.safe_load(target.read_text())
     assert data["trainable"] == "cnn" and data["dataset"]["name"] == "digits" and data["dataset"]["subset"] == 300
-    assert data["config"]["lr"] == 0.01 and data["config"]["hidden"] in (32, 64)
+    assert data["config"]["lr"] == 0.003 and data["config"]["hidden"] in (32, 64)
     assert data["best"]["epoch"] in (1, 2) and data["epochs"] == data["best"]["epoch"]
     assert data["best"] == best_yaml(load_experiment(sweep_dir)).best.model_dump(mode="json")
     assert data["label"] == "grid+fifo" and data["config"] == load_experiment(sweep_dir).best_config()

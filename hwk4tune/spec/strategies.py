@@ -152,6 +152,8 @@ class _PopulationScheduler(SchedulerBase):
     time_attr: str = _time_attr()
     perturbation_interval: int = Field(1, gt=0)
     quantile_fraction: float = Field(0.25, gt=0, le=0.5)
+    synch: bool = Field(False, description="wait for the whole population at each perturbation, so every bottom "
+                        "trial finds a top trial's checkpoint to clone (slower: the fastest trial waits)")
     seed: int | None = None
 
     def explored(self) -> dict:
