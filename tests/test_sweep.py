@@ -12,6 +12,7 @@ import yaml
 
 from hwk4tune.errors import InputError
 from hwk4tune.records import METADATA_FILE, SPEC_FILE
+from hwk4tune.results import load_experiment
 from hwk4tune.spec import SpecError, load_sweep
 from hwk4tune.sweep import load_saved_sweep, read_metadata, run_sweep
 
@@ -145,6 +146,17 @@ def test_pbt_exploits_other_trials_checkpoints(ray_local, tmp_path):
     # (not the results' configs: Ray rewrites an exploiting trial's result.json from the clone on)
     lines = [json.loads(line) for f in exp.glob("pbt_policy_*.txt") for line in f.read_text().splitlines() if line]
     assert any(line[-2] != line[-1] for line in lines), lines
+    # every report of every trial kept: Ray's loggers dropped those since their last copy to storage when an
+    # exploit restarted a trial (hwk4tune.sweep.result_files). A trial's reports run from iteration 1 to 8
+    # (an exploit jumps to its clone's iteration) and restart (iterations_since_restore 1) at least once
+    # per exploit; the table counts each exploit of PBT's own record once
+    table = load_experiment(exp).trials.set_index("trial_id")
+    for trial_id, df in results.items():
+        iterations = list(df["training_iteration"])
+        assert iterations[0] == 1 and iterations[-1] == 8, iterations
+        restarts = int((df["iterations_since_restore"] == 1).sum()) - 1
+        assert restarts >= table.loc[trial_id, "perturbations"], (trial_id, iterations)
+    assert table["perturbations"].sum() == len((exp / "pbt_global.txt").read_text().splitlines()) >= 1
     # every perturbed value stayed inside the space (Ray's 0.8 / 1.2 factors are clipped by us)
     for df in results.values():
         for config in df["config"]:

@@ -74,6 +74,7 @@ def load_experiment(source: str | Path | Any, *, metric: str | None = None, mode
         raise ResultsError(f"mode must be max or min, but got {mode!r}")
     state, start = tf.experiment_state(exp)
     by_id, reports_of = _trials_on_disk(exp, state)
+    exploited = tf.exploits(exp)
 
     notes: list[str] = []
     trial_rows, history_rows, configs, first_times = [], [], {}, []
@@ -88,6 +89,8 @@ def load_experiment(source: str | Path | Any, *, metric: str | None = None, mode
             first_times.append(float(first["timestamp"]) - float(first.get("time_this_iter_s") or 0))
         row, best_report = _trial_row(exp, trial_id, d, info, reports, metric, mode,
                                       record.max_epochs if record else None)
+        if exploited is not None:
+            row["perturbations"] = exploited.get(trial_id, 0)
         configs[trial_id] = config_at_best(best_report, info.get("config") or tf.params(d))
         row.update(flatten(configs[trial_id], prefix="config/"))
         if not reports and d is not None and row["status"] != "ERROR" and tf.checkpoints(d):

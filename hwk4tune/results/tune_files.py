@@ -2,6 +2,7 @@
 
 - ``experiment_state-*.json``: Tune's view of each trial (status, folder, start time, failures, last
   result) and the experiment's start time;
+- ``pbt_global.txt`` and ``pbt_policy_<trial id>.txt``: PBT's and PB2's record of their exploits;
 - per trial folder: ``result.json`` (one JSON line per report; a torn last line is skipped),
   ``params.json`` (the start config), ``error.txt``, ``checkpoint_NNNNNN/``.
 
@@ -46,6 +47,43 @@ def read_json_lines(path: Path) -> list[dict]:
         if isinstance(value, dict):
             rows.append(value)
     return rows
+
+
+def _json_list_lines(path: Path) -> list[list]:
+    try:
+        text = path.read_text()
+    except (FileNotFoundError, UnicodeDecodeError):
+        return []
+    out = []
+    for line in text.splitlines():
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a torn last line
+        if isinstance(value, list) and value:
+            out.append(value)
+    return out
+
+
+def exploits(exp: Path) -> dict[str, int] | None:
+    """trial id -> how often PBT (or PB2) restarted it from another trial's checkpoint; None without PBT's record.
+
+    Every exploit is one line of ``pbt_global.txt`` naming the trial by its first tag; ``pbt_policy_<id>.txt``
+    ends with the trial's own latest exploit, which ties that tag to the trial id. (Counting changes of the
+    config between reports misses an exploit whose explored config came out the same.)
+    """
+    lines = _json_list_lines(exp / "pbt_global.txt")
+    if not lines:
+        return None
+    per_tag: dict[str, int] = {}
+    for line in lines:
+        per_tag[str(line[0])] = per_tag.get(str(line[0]), 0) + 1
+    out = {}
+    for policy in exp.glob("pbt_policy_*.txt"):
+        own = _json_list_lines(policy)
+        if own:
+            out[policy.stem.removeprefix("pbt_policy_")] = per_tag.get(str(own[-1][0]), 0)
+    return out
 
 
 def experiment_state(exp: Path) -> tuple[dict[str, dict], float | None]:

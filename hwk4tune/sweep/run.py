@@ -189,6 +189,7 @@ def _run_config(spec: SweepSpec, name: str, storage: str, verbose: bool, live_ca
     from ray import tune
 
     from hwk4tune.stopping import build_stop
+    from hwk4tune.sweep.result_files import result_loggers
 
     # stop: {"epoch": max_epochs}, or with `stop:` rules a stopper that also ends trials there, and the
     # callback noting why each trial ended (stopping.json; its state resumes with the sweep)
@@ -200,7 +201,7 @@ def _run_config(spec: SweepSpec, name: str, storage: str, verbose: bool, live_ca
         # rather than a scheduler's decision (Ray's synchronous HyperBand otherwise PAUSEs a trial at its
         # last epoch and can leave it PAUSED when the sweep ends).
         stop=stop,
-        callbacks=callbacks + live_callbacks,
+        callbacks=callbacks + live_callbacks + result_loggers(),
         failure_config=tune.FailureConfig(max_failures=spec.max_failures),
         checkpoint_config=_checkpoint_config(spec),
         verbose=1 if verbose else 0,
