@@ -191,6 +191,9 @@ def test_ctrl_c_saves_state_and_says_how_to_resume(tmp_path):
     assert "3 trials planned: 0 finished, 0 errors, 3 unfinished (interrupted)" in text, text[-2000:]
     assert f"resume      hwk4tune resume {exp}" in text
     assert "Checkpoint successfully created" not in text.split("trials planned")[-1]  # no worker noise after it
+    # a log, not a terminal: no progress bars redrawn in place, Tune's or ours (read as bytes: reading text
+    # turns every \r into \n)
+    assert b"\r" not in log.read_bytes()
 
 
 @pytest.mark.slow
