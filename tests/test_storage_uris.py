@@ -1,10 +1,12 @@
 """``--storage`` URIs end to end: ``file:///…`` and ``s3://bucket/prefix`` against a local S3 endpoint (moto's
 server, started here; Ray's pyarrow file system finds it through ``AWS_ENDPOINT_URL``). ``run``, Ctrl-C,
-``resume``, ``table``, ``best`` and ``report`` take the same URI."""
+``resume``, ``table``, ``best`` and ``report`` take the same URI; so do ``compare --out``, ``compare --resume``
+and ``report`` of the comparison."""
 
 from __future__ import annotations
 
 import io
+import json
 import os
 import signal
 import socket
@@ -33,6 +35,16 @@ searcher: {name: random, seed: 0}
 scheduler: fifo
 num_samples: 2
 max_concurrent_trials: 1
+"""
+
+COMPARE = """\
+space: space.yaml
+budget: {num_samples: 2, max_epochs: 1}
+seeds: [0]
+max_concurrent_trials: 1
+strategies:
+  random+fifo: {searcher: random, scheduler: fifo}
+  random+asha: {searcher: random, scheduler: {name: asha, grace_period: 1}}
 """
 
 
@@ -136,3 +148,69 @@ def test_file_uri_storage(tmp_path):
     again = _cli(["resume", f"{storage}/f", "-q"], env)
     assert again.returncode == 0, again.stderr[-3000:]  # nothing left to run: the same two trials
     assert len(_finished_table(f"{storage}/f", env)) == 2
+
+
+@pytest.mark.slow
+def test_s3_compare_resume_report(tmp_path, s3):
+    env, client = s3
+    _files(tmp_path, epochs=1)
+    (tmp_path / "compare.yaml").write_text(COMPARE)
+    uri = f"s3://{BUCKET}/cmp"
+    first = _cli(["compare", str(tmp_path / "compare.yaml"), "--out", uri], env)
+    assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-3000:]
+    assert f"wrote {uri}/comparison.md" in first.stdout
+    keys = set(_keys(client, "cmp/"))
+    for name in ("random+fifo-seed0", "random+asha-seed0"):
+        assert {f"cmp/runs/{name}/hwk4tune.json", f"cmp/runs/{name}/run.json"} <= keys, sorted(keys)
+        assert any(k.startswith(f"cmp/runs/{name}/trial_") and k.endswith("/result.json") for k in keys)
+    assert {"cmp/comparison.json", "cmp/comparison.md", "cmp/comparison.csv", "cmp/runs.csv",
+            "cmp/anytime_epochs.png", "cmp/optuna.journal"} <= keys, sorted(keys)
+    table = client.get_object(Bucket=BUCKET, Key="cmp/comparison.md")["Body"].read().decode()
+    assert "random+fifo" in table and "random+asha" in table
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "cmp").exists()
+
+    # a run left unfinished (as a killed compare leaves it: run.json says running) is run again from scratch
+    # on --resume, its old trials deleted from the bucket; the finished one is kept
+    asha = "cmp/runs/random+asha-seed0/"
+    old_trials = {k for k in keys if k.startswith(asha + "trial_")}
+    run = json.loads(client.get_object(Bucket=BUCKET, Key=asha + "run.json")["Body"].read())
+    client.put_object(Bucket=BUCKET, Key=asha + "run.json", Body=json.dumps({**run, "status": "running"}).encode())
+    again = _cli(["compare", str(tmp_path / "compare.yaml"), "--out", uri, "--resume"], env)
+    assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-3000:]
+    assert "random+fifo-seed0: done before, skipped" in again.stdout, again.stdout[-2000:]
+    assert "random+asha-seed0: interrupted before, running it again from scratch" in again.stdout
+    keys = set(_keys(client, "cmp/"))
+    new_trials = {k for k in keys if k.startswith(asha + "trial_")}
+    assert new_trials and not new_trials & old_trials
+    assert sum(k.endswith("/result.json") for k in new_trials) == 2
+    assert json.loads(client.get_object(Bucket=BUCKET, Key=asha + "run.json")["Body"].read())["status"] == "done"
+    done = _cli(["compare", str(tmp_path / "compare.yaml"), "--out", uri, "--resume"], env)
+    assert done.returncode == 0 and done.stdout.count("done before, skipped") == 2 and "[1/" not in done.stdout
+    refused = _cli(["compare", str(tmp_path / "compare.yaml"), "--out", uri], env, timeout=300)
+    assert refused.returncode == 2 and "already holds a comparison" in refused.stderr
+
+    report = _cli(["report", uri, "-o", str(tmp_path / "cmp.html")], env, timeout=300)
+    assert report.returncode == 0, report.stderr[-2000:]
+    page = (tmp_path / "cmp.html").read_text()
+    assert "<html" in page[:500].lower() and "random+asha" in page
+
+
+def test_compare_out_places(tmp_path, monkeypatch):
+    """``compare --out``: ``file:///PATH`` is the folder PATH (nothing remote); a URI is assembled in its mirror;
+    the comparison's journal is a local file even when its runs' storage is a URI."""
+    from pathlib import Path
+
+    from hwk4tune.live import LiveOptions
+    from hwk4tune.remote import Workspace
+
+    monkeypatch.setenv("HWK4TUNE_CACHE", str(tmp_path / "cache"))
+    local = Workspace.of(f"file://{tmp_path}/cmp")
+    assert (local.target, local.local, local.remote) == (str(tmp_path / "cmp"), tmp_path / "cmp", False)
+    (tmp_path / "cmp").mkdir()
+    (tmp_path / "cmp" / "comparison.md").write_text("x")
+    assert local.push("comparison.md", "absent.csv") == [str(tmp_path / "cmp" / "comparison.md")]
+    remote = Workspace.of(f"s3://{BUCKET}/a/cmp/")
+    assert remote.remote and remote.local == tmp_path / "cache" / "remote" / "s3" / BUCKET / "a" / "cmp"
+    assert remote.location("runs/x") == f"s3://{BUCKET}/a/cmp/runs/x"
+    assert LiveOptions(journal="j").journal_path(f"s3://{BUCKET}/a/cmp/runs/x") == Path("j")
+    assert LiveOptions().journal_path(f"s3://{BUCKET}/a/cmp/runs/x") is None

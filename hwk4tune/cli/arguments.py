@@ -49,7 +49,8 @@ def best_args(p: argparse.ArgumentParser) -> None:
 
 def compare_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", metavar="COMPARE.yaml")
-    p.add_argument("--out", required=True, metavar="DIR", help="folder of the comparison (runs, tables, plots)")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder of the comparison (runs, tables, plots), "
+                   "or a storage URI: s3://bucket/prefix (file:///PATH is the folder PATH)")
     p.add_argument("--resume", action="store_true", help="continue a comparison in DIR, keeping finished runs")
     p.add_argument("--address", metavar="ADDR", help="Ray cluster (auto, ray://host:10001); default: embedded")
     _add_set(p)

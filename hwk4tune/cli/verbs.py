@@ -246,7 +246,11 @@ Each (strategy, seed) is one sweep in OUT/runs/<strategy>-seed<seed>/ with its m
 per strategy: best metric over seeds (mean ± std, IQM), epochs consumed, wall time, trials started /
 stopped early / errored, epochs and seconds to the target, mean rank. Writes comparison.md,
 comparison.csv, runs.csv and anytime curves (anytime_epochs.png, anytime_wall.png). --resume continues an
-interrupted comparison: finished runs are kept, an interrupted run is run again from scratch."""
+interrupted comparison: finished runs are kept, an interrupted run is run again from scratch.
+
+OUT may be a storage URI (s3://bucket/prefix): the runs go to URI/runs/ as `run --storage` would write them,
+the comparison's files are written in its local mirror ($HWK4TUNE_CACHE/remote/…) and copied to the URI after
+each run and at the end; `--resume` and `report` take the same URI."""
     from hwk4tune.compare import markdown, run_compare
     from hwk4tune.spec import load_compare, parse_overrides
 

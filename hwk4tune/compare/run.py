@@ -5,6 +5,10 @@ deleted and run again from scratch, not continued with ``resume_sweep``: a compa
 budgets and comparable wall time, and a continued sweep's timeline (the gap, restarted actors, searcher
 state rebuilt from the saved trials) would not be comparable with the runs that went through in one go;
 runs are small, so little is lost.
+
+``out`` may be a storage URI (``s3://bucket/prefix``): the runs are sweeps that Tune writes into
+``URI/runs/<name>`` (as ``run --storage`` does); the comparison's own files are assembled in the URI's local
+mirror and pushed to the URI after each run and at the end (:class:`hwk4tune.remote.Workspace`).
 """
 
 from __future__ import annotations
@@ -12,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import shutil
 import time
 from pathlib import Path
 from typing import Callable
@@ -21,23 +24,27 @@ from hwk4tune.compare.comparison import Comparison, load_comparison
 from hwk4tune.compare.plan import plan, plan_record
 from hwk4tune.compare.render import write_comparison
 from hwk4tune.records import (
+    JOURNAL_FILE,
     PLAN_FILE,
     RUN_FILE,
     RUNS_DIR,
     ComparisonRecord,
     RecordError,
     RunRecord,
+    join,
     now,
     read_record,
     write_record,
 )
+from hwk4tune.remote import Workspace
 from hwk4tune.results import Experiment, ResultsError, load_experiment
 from hwk4tune.spec import CompareSpec
 
 
 def run_compare(spec: CompareSpec, out: str | Path, *, resume: bool = False, address: str | None = None,
                 verbose: bool = True, say: Callable[[str], None] | None = None) -> Comparison:
-    """Run every (strategy, seed) of ``spec`` into ``out`` and write the comparison files.
+    """Run every (strategy, seed) of ``spec`` into ``out`` (a folder or a storage URI) and write the
+    comparison files.
 
     ``resume`` skips runs already ``done`` and re-runs interrupted ones from scratch. Without it, a folder
     that already holds a comparison is refused (:class:`ResultsError`).
@@ -45,28 +52,31 @@ def run_compare(spec: CompareSpec, out: str | Path, *, resume: bool = False, add
     from hwk4tune.sweep import run_sweep
 
     say = say or (lambda text: print(text, flush=True) if verbose else None)
-    out = Path(out).expanduser().resolve()
-    runs_dir = out / RUNS_DIR
-    runs = plan(spec, str(runs_dir))
+    place = Workspace.of(out)  # a URI: its files are assembled in its local mirror and pushed
+    where = place.target
+    out = place.pull_all()
+    storage = join(where, RUNS_DIR)  # where the runs' sweeps go (Tune writes a URI itself)
+    runs = plan(spec, storage)
     record = plan_record(spec, runs)
     if (out / PLAN_FILE).is_file():
         if not resume:
-            raise ResultsError(f"{out} already holds a comparison: pass --resume to continue it, or choose "
+            raise ResultsError(f"{where} already holds a comparison: pass --resume to continue it, or choose "
                                "another --out")
         existing = read_record(ComparisonRecord, out / PLAN_FILE)
         if existing.definition != record.definition:
-            raise ResultsError(f"{out}: the comparison there was planned with another space, budget or "
+            raise ResultsError(f"{where}: the comparison there was planned with another space, budget or "
                                "strategies; --resume continues only the same comparison (choose another --out)")
         record = record.model_copy(update={"created": existing.created, "resumed": now()})
     out.mkdir(parents=True, exist_ok=True)
     write_record(record, out / PLAN_FILE)
+    place.push(PLAN_FILE)
     say(f"comparison: {len(spec.strategies)} strategies x {len(spec.seeds)} seeds = {len(runs)} runs of "
-        f"{spec.budget.num_samples} trials x up to {spec.max_epochs} epochs -> {out}"
+        f"{spec.budget.num_samples} trials x up to {spec.max_epochs} epochs -> {where}"
         + (f" (replayed from {spec.replay.name}, {spec.speedup:g}x)" if spec.replay else ""))
 
     todo = []
     for r in runs:
-        if _done(runs_dir / r.name / RUN_FILE):
+        if _done(out / RUNS_DIR / r.name / RUN_FILE):
             say(f"  {r.name}: done before, skipped")
         else:
             todo.append(r)
@@ -74,26 +84,29 @@ def run_compare(spec: CompareSpec, out: str | Path, *, resume: bool = False, add
     started_ray = _start_ray(address) if todo else False
     try:
         for i, r in enumerate(todo, start=1):
-            exp_dir = runs_dir / r.name
-            if exp_dir.exists():  # interrupted before: start it over (see the module's docstring)
-                shutil.rmtree(exp_dir)
+            run_dir = f"{RUNS_DIR}/{r.name}"
+            run_file = f"{run_dir}/{RUN_FILE}"
+            if (out / run_dir).exists():  # interrupted before: start it over (see the module's docstring)
+                place.remove(run_dir)
                 say(f"  {r.name}: interrupted before, running it again from scratch")
             run = RunRecord(label=r.label, seed=r.seed, name=r.name, budget=record.budget,
                             metric=spec.space.metric, mode=spec.space.mode, status="running", started=now(),
                             started_unix=time.time())
-            write_record(run, exp_dir / RUN_FILE)
+            write_record(run, out / run_file)
+            place.push(run_file)
             say(f"[{i}/{len(todo)}] {r.name}: {r.label} ({r.sweep.searcher.name}+{r.sweep.scheduler.name}), "
                 f"seed {r.seed} ...")
             t0 = time.perf_counter()
             with _quiet_tune():  # a failing trial's traceback is in its error.txt and in the tables
-                run_sweep(r.sweep, storage=str(runs_dir), name=r.name, address=address, verbose=False,
+                run_sweep(r.sweep, storage=storage, name=r.name, address=address, verbose=False,
                           trainable_fn=replay(r.sweep.scheduler.restores_checkpoints) if replay else None,
                           live=_live(out, r.label))
             wall = time.perf_counter() - t0
-            exp = load_experiment(exp_dir)
+            exp = load_experiment(place.pull(run_dir))
             run = run.model_copy(update={"status": "done", "finished": now(), "finished_unix": time.time(),
                                          "wall_s": wall})
-            write_record(run, exp_dir / RUN_FILE)
+            write_record(run, out / run_file)
+            place.push(run_file, JOURNAL_FILE)
             say(f"[{i}/{len(todo)}] {r.name}: {_run_line(exp)}, {wall:.0f} s")
     finally:
         if started_ray:
@@ -101,7 +114,7 @@ def run_compare(spec: CompareSpec, out: str | Path, *, resume: bool = False, add
 
             ray.shutdown()
     comparison = load_comparison(out)
-    for path in write_comparison(comparison):
+    for path in place.push(*(p.relative_to(out) for p in write_comparison(comparison))):
         say(f"wrote {path}")
     return comparison
 
@@ -161,7 +174,8 @@ def _run_line(exp: Experiment) -> str:
 
 
 def _live(out: Path, label: str):
-    """One Optuna journal for the whole comparison, one study per run (``hwk4tune dashboard OUT``)."""
-    from hwk4tune.live import JOURNAL_FILE, LiveOptions
+    """One Optuna journal for the whole comparison, one study per run (``hwk4tune dashboard OUT``); a local
+    file, in the mirror of a URI (pushed after each run)."""
+    from hwk4tune.live import LiveOptions
 
     return LiveOptions(journal=str(Path(out) / JOURNAL_FILE), label=label)

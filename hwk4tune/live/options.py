@@ -24,8 +24,8 @@ class LiveOptions:
     dashboard_port: int = 8080
 
     def journal_path(self, experiment_dir: str) -> Path | None:
-        """The journal of an experiment; None on remote storage (a journal needs a local file)."""
-        if not self.mirror or "://" in experiment_dir:
+        """The journal of an experiment; on remote storage only the one given (a journal needs a local file)."""
+        if not self.mirror or (self.journal is None and "://" in experiment_dir):
             return None
         return Path(self.journal) if self.journal else Path(experiment_dir) / JOURNAL_FILE
 
