@@ -127,7 +127,7 @@ def test_hyperband_and_median_run(ray_local, tmp_path, scheduler):
     assert state(exp) == (4, 0)
 
 
-def test_pbt_exploits_other_trials_checkpoints(ray_local, tmp_path):
+def test_pbt_exploits_other_trials_checkpoints(ray_local, tmp_path, caplog):
     # the whole population trains at once (half a CPU each), so at every epoch the bottom half has peers
     # to clone: with two at a time, which trials overlap depended on the machine's load
     exp = run(tmp_path, "searcher: {name: random, seed: 0}\n"
@@ -157,6 +157,11 @@ def test_pbt_exploits_other_trials_checkpoints(ray_local, tmp_path):
         restarts = int((df["iterations_since_restore"] == 1).sum()) - 1
         assert restarts >= table.loc[trial_id, "perturbations"], (trial_id, iterations)
     assert table["perturbations"].sum() == len((exp / "pbt_global.txt").read_text().splitlines()) >= 1
+    # no checkpoint deleted under another's feet (hwk4tune.sweep.run._checkpoint_config): Tune logged a
+    # traceback for each, and every checkpoint a report names is still on disk
+    assert not [r for r in caplog.records if "Error handling checkpoint" in r.getMessage()]
+    for trial_id, df in results.items():
+        assert all((exp / f"trial_{trial_id}" / name).is_dir() for name in df["checkpoint_dir_name"]), trial_id
     # every perturbed value stayed inside the space (Ray's 0.8 / 1.2 factors are clipped by us)
     for df in results.values():
         for config in df["config"]:

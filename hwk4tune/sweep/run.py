@@ -163,15 +163,18 @@ def _param_space(spec: SweepSpec) -> dict:
 def _checkpoint_config(spec: SweepSpec):
     """Which checkpoints a trial keeps.
 
-    PBT and PB2 clone other trials' recent checkpoints, which they note as they go: keep the 4 most recent
-    (Ray warns, and exploits fail, with 2 or fewer; deleting by score removed noted ones and failed trials).
+    PBT and PB2 keep every checkpoint. A trial restarted from another's checkpoint numbers its next
+    checkpoints from that one's, so it writes ``checkpoint_000001`` again over its own; Tune then holds two
+    entries for one folder, and deleting the older (any ``num_to_keep``) deleted the newer one's files: a
+    traceback per deletion ("Error handling checkpoint ... Path not found") and checkpoints gone that PBT
+    had noted to clone. The cost is disk: every epoch's checkpoint of every trial.
     Otherwise keep the 2 best by the metric (best.yaml points at one) and, always, the latest (Ray keeps it
     whatever its score: resume starts from it).
     """
     from ray import tune
 
     if spec.scheduler.name in ("pbt", "pb2"):
-        return tune.CheckpointConfig(num_to_keep=4)
+        return tune.CheckpointConfig(num_to_keep=None)
     return tune.CheckpointConfig(num_to_keep=2, checkpoint_score_attribute=spec.space.metric,
                                  checkpoint_score_order=spec.space.mode)
 
