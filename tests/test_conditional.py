@@ -61,10 +61,10 @@ def flat(config: dict, prefix: str = "") -> dict:
     return out
 
 
-def sweep(tmp_path: Path, body: str, *, cat: str = "choice", epochs: int = 1) -> Path:
+def sweep(tmp_path: Path, body: str, *, cat: str = "choice", epochs: int = 1, concurrent: int = 2) -> Path:
     (tmp_path / "space.yaml").write_text(space_yaml(cat, epochs))
     path = tmp_path / "sweep.yaml"
-    path.write_text("space: space.yaml\nmax_concurrent_trials: 2\n" + textwrap.dedent(body))
+    path.write_text(f"space: space.yaml\nmax_concurrent_trials: {concurrent}\n" + textwrap.dedent(body))
     return run_sweep(load_sweep(path), storage=str(tmp_path / "runs"), name="exp", verbose=False)
 
 
@@ -148,6 +148,8 @@ def test_model_based_searchers_suggest_only_active_parameters(ray_local, tmp_pat
 
 
 def test_pbt_mutates_a_conditional_parameter_only_where_it_is_active(ray_local, tmp_path):
+    # the whole population at once (0.3 CPU each), in step (synch): every exploit finds a top trial's
+    # checkpoint (asynchronous, two at a time, a loaded CI machine once saw no exploit at all)
     exp = sweep(tmp_path, """\
         searcher: {name: random, seed: 1}
         scheduler:
@@ -155,10 +157,12 @@ def test_pbt_mutates_a_conditional_parameter_only_where_it_is_active(ray_local, 
           perturbation_interval: 1
           quantile_fraction: 0.5
           resample_probability: 0.5
+          synch: true
           seed: 0
           hyperparam_mutations: {lr: {loguniform: [1.0e-4, 0.1]}, momentum: {uniform: [0.5, 0.99]}}
         num_samples: 6
-        """, epochs=4)
+        resources_per_trial: {cpu: 0.3}
+        """, epochs=4, concurrent=6)
     trial_configs(exp)  # every config of every result, after each exploit
     policies = list(exp.glob("**/pbt_policy_*.txt"))
     assert policies, "no trial was ever exploited: the test checked nothing"
