@@ -29,7 +29,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 from hwk4tune.errors import InputError
-from hwk4tune.spec import DatasetSpec
+from hwk4tune.spec import DatasetSpec, dump_yaml
 
 __all__ = [
     "METADATA_FILE", "SPEC_FILE", "JOURNAL_FILE", "RUN_FILE", "PLAN_FILE", "RUNS_DIR", "REPORT_FILE", "BEST_FILE",
@@ -267,14 +267,12 @@ class BestConfig(Record):
         lambda cls, v: {"name": v} if isinstance(v, str) else v)  # `dataset: digits`
 
     def to_yaml(self, header: str = "") -> str:
-        import yaml
-
         data = self.model_dump(mode="json", exclude_none=True)
         if self.dataset is not None:
             data["dataset"] = self.dataset.model_dump(mode="json", exclude_none=True)
         if self.best is not None:
             data["best"] = self.best.model_dump(mode="json")  # checkpoint: null says "none kept"
-        return header + yaml.safe_dump(data, sort_keys=False)
+        return header + dump_yaml(data)  # what train's loader reads back as written (trial ids stay text)
 
 
 def read_record(model: type[Record], path: str | Path) -> Any:

@@ -144,6 +144,31 @@ def test_yaml_1_2_numbers(tmp_path):
     assert type(spec.space.constants["hidden"]) is int
 
 
+@pytest.mark.parametrize("text, value", [
+    ("1e-4", 1e-4), ("5E3", 5000.0), ("1.5e+3", 1500.0), (".5", 0.5), ("2.", 2.0), ("0.003", 0.003),
+    ("1_000", 1000), ("07", 7),
+    # text: a Ray trial id whose hex prefix has only digits (a CI run's best.yaml: 05498_00001 was read as
+    # the float 549800001.0 and train refused its own file), digits with a leading 0 that are no octal
+    ("05498_00001", "05498_00001"), ("0999", "0999"), ("1e5_00001", "1e5_00001"), ("abc", "abc"),
+])
+def test_numbers_and_text_both_ways(text, value):
+    from hwk4tune.spec.source import dump_yaml, load_yaml
+
+    read = load_yaml(f"x: {text}")["x"]
+    assert read == value and type(read) is type(value)
+    assert load_yaml(dump_yaml({"x": text}))["x"] == text  # written text reads back as that text
+
+
+def test_best_yaml_keeps_any_trial_id_as_text(tmp_path):
+    from hwk4tune.records import BestConfig, BestTrial, read_record
+
+    for trial_id in ("05498_00001", "12345_00001", "1e234_00001", "abcde_00001"):
+        best = BestConfig(trainable="cnn", dataset={"name": "digits"}, config={"lr": 0.003}, metric="val_accuracy",
+                          mode="max", epochs=2, best=BestTrial(value=0.9, epoch=2, trial_id=trial_id, checkpoint=None))
+        (tmp_path / "best.yaml").write_text(best.to_yaml())
+        assert read_record(BestConfig, tmp_path / "best.yaml").best.trial_id == trial_id
+
+
 @pytest.mark.parametrize("item, fragment", [
     ("num_samples", "expected KEY=VALUE"),
     ("=3", "expected KEY=VALUE"),

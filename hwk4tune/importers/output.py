@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-
 from hwk4tune.importers.common import CNN_ONLY, DEFAULT_EPOCHS, DEFAULT_SAMPLES, RESNET_ONLY, Draft
+from hwk4tune.spec import dump_yaml
 
 SPACE_FILE = "space.yaml"
 SWEEP_FILE = "sweep.yaml"
@@ -102,6 +101,6 @@ def write(draft: Draft, out: str | Path) -> tuple[Path, Path]:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     space_path, sweep_path = out / SPACE_FILE, out / SWEEP_FILE
-    space_path.write_text(_header(draft, "Search space") + yaml.safe_dump(space, sort_keys=False))
-    sweep_path.write_text(_header(draft, "Sweep") + yaml.safe_dump(sweep, sort_keys=False))
+    space_path.write_text(_header(draft, "Search space") + dump_yaml(space))
+    sweep_path.write_text(_header(draft, "Sweep") + dump_yaml(sweep))
     return space_path, sweep_path

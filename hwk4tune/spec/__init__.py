@@ -18,10 +18,12 @@ from hwk4tune.spec.models import (
     SweepSpec,
 )
 from hwk4tune.spec.schema import json_schema
+from hwk4tune.spec.source import dump_yaml
 from hwk4tune.spec.strategies import SCHEDULERS, SEARCHERS, Pairing
 
 __all__ = [
     "Budget", "CompareSpec", "DatasetSpec", "Pairing", "Problem", "Resources", "SCHEDULERS", "SEARCHERS",
-    "SchedulerSpec", "SearcherSpec", "SpaceSpec", "SpecError", "Strategy", "SweepSpec", "json_schema", "kind_of",
+    "SchedulerSpec", "SearcherSpec", "SpaceSpec", "SpecError", "Strategy", "SweepSpec", "dump_yaml", "json_schema",
+    "kind_of",
     "load_any", "load_compare", "load_space", "load_sweep", "parse_overrides",
 ]

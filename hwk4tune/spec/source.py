@@ -28,7 +28,9 @@ MAX_ALIASES = 64
 MAX_NODES = 50_000
 
 # YAML 1.2's core schema float: PyYAML (YAML 1.1) needs a dot and a signed exponent, so it reads 1e-4 as text.
-_FLOAT_12 = re.compile(r"^[-+]?(?:\d[\d_]*(?:\.[\d_]*)?|\.\d[\d_]*)(?:[eE][-+]?\d+)?$|^[-+]?\.(?:inf|Inf|INF)$"
+# A dot or an exponent is required and there are no underscores: digits alone are ints (or text), and a Ray
+# trial id such as 05498_00001 stayed text (an earlier pattern read it as the float 549800001.0).
+_FLOAT_12 = re.compile(r"^[-+]?(?:(?:\d+\.\d*|\.\d+)(?:[eE][-+]?\d+)?|\d+[eE][-+]?\d+)$|^[-+]?\.(?:inf|Inf|INF)$"
                        r"|^\.(?:nan|NaN|NAN)$")
 
 
@@ -58,6 +60,18 @@ class _Loader(yaml.SafeLoader):
 
 # ints stay ints (the implicit int resolver is tried first for digits-only text); this adds 1e-4, 5E3, 1.5e+3
 _Loader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT_12, list("-+0123456789."))
+
+
+class _Dumper(yaml.SafeDumper):
+    """SafeDumper that quotes text the loader above would read as a number (``'1e-4'``)."""
+
+
+_Dumper.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT_12, list("-+0123456789."))
+
+
+def dump_yaml(data: Any) -> str:
+    """YAML that :func:`load_yaml` reads back as ``data`` (keys in the given order)."""
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False)
 
 
 _NAME_TAGS = ("tag:yaml.org,2002:str", "tag:yaml.org,2002:merge")  # a key is a name, or `<<: *anchor`

@@ -11,8 +11,6 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-import yaml
-
 from hwk4tune.records import (
     METADATA_FILE,
     SPEC_FILE,
@@ -25,7 +23,7 @@ from hwk4tune.records import (
     write_record,
     write_text,
 )
-from hwk4tune.spec import Problem, SpaceSpec, SpecError, SweepSpec, load_sweep
+from hwk4tune.spec import Problem, SpaceSpec, SpecError, SweepSpec, dump_yaml, load_sweep
 
 
 def space_record(space: SpaceSpec) -> dict:
@@ -78,7 +76,7 @@ def write_saved(exp_dir: str, spec: SweepSpec, name: str) -> None:
     """Write ``hwk4tune.json`` and ``sweep.yaml`` into the experiment folder (a path or a URI)."""
     write_record(experiment_record(spec, name), join(exp_dir, METADATA_FILE))
     header = "# The resolved sweep of this experiment (space inlined); `hwk4tune resume` reads it.\n"
-    write_text(join(exp_dir, SPEC_FILE), header + yaml.safe_dump(resolved_sweep(spec), sort_keys=False))
+    write_text(join(exp_dir, SPEC_FILE), header + dump_yaml(resolved_sweep(spec)))
 
 
 def read_metadata(experiment_dir: str | Path) -> ExperimentRecord:
