@@ -148,3 +148,35 @@ def repair_state(exp: Path) -> list[str]:
         tmp.write_text(json.dumps(state))
         tmp.replace(state_file)
     return notes
+
+
+def release_finished_trials(exp: Path) -> list[str]:
+    """Free the searcher's concurrency slots still held by trials Tune's state says ended.
+
+    Tune saves the searcher's state (``search_gen_state-*.json``) and the trials' (``experiment_state-*.json``)
+    at different moments: a driver killed between a trial's end and the next searcher save leaves the
+    ``ConcurrencyLimiter`` counting that trial as live. Resumed, Tune never ends it again, so the slot is never
+    freed: with ``max_concurrent_trials: 1`` the resumed sweep waited forever (a CI run's kill test, 15 min).
+    Returns one line per trial released; the file is replaced atomically, and only when changed.
+    """
+    import json
+    import pickle
+
+    ended = {json.loads(item[0]).get("trial_id") for f in exp.glob(STATE_GLOB)
+             for item in json.loads(f.read_text()).get("trial_data", [])
+             if json.loads(item[0]).get("status") in ("TERMINATED", "ERROR")}
+    notes = []
+    for search_file in sorted(exp.glob("search_gen_state-*.json")):
+        state = pickle.loads(search_file.read_bytes())  # Tune's own pickle, which Tuner.restore loads just after
+        limiter = state.get("name:ConcurrencyLimiter") if isinstance(state, dict) else None
+        stale = sorted(set(limiter.get("live_trials") or ()) & ended) if isinstance(limiter, dict) else []
+        if not stale:
+            continue
+        limiter["live_trials"] = set(limiter["live_trials"]) - set(stale)
+        limiter["num_unfinished_live_trials"] = max(0, limiter.get("num_unfinished_live_trials", 0) - len(stale))
+        tmp = search_file.with_name(f".{search_file.name}.repairing")
+        tmp.write_bytes(pickle.dumps(state))
+        tmp.replace(search_file)
+        notes += [f"trial {t} had ended, but the searcher's saved state still counted it as running: released"
+                  for t in stale if not any(t in n for n in notes)]
+    return notes

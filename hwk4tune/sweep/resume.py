@@ -77,7 +77,7 @@ def _drop_staged(exp: Path, trial_dir: str) -> None:
 
 def _finish_upload(exp: Path, verbose: bool) -> None:
     """Copy what the killed driver staged but never uploaded (:mod:`hwk4tune.sweep.recover`)."""
-    from hwk4tune.sweep.recover import finish_upload, ray_temp_dir, repair_state
+    from hwk4tune.sweep.recover import finish_upload, ray_temp_dir, release_finished_trials, repair_state
 
     temp = ray_temp_dir()
     copied = finish_upload(exp, temp) if temp is not None else []
@@ -85,6 +85,7 @@ def _finish_upload(exp: Path, verbose: bool) -> None:
         say(verbose, f"note: {len(copied)} files the interrupted driver saved but had not copied into {exp} "
                      "were copied now")
     say(verbose, *(f"note: {line}" for line in repair_state(exp)))
+    say(verbose, *(f"note: {line}" for line in release_finished_trials(exp)))
 
 
 def resume_sweep(experiment_dir: str | Path, *, restart_errored: bool = False, address: str | None = None,
