@@ -29,9 +29,10 @@ def finite(value: Any) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)) and math.isfinite(value)
 
 
-def read_json_lines(path: Path) -> list[dict]:
-    """The reports of ``result.json``; a torn last line (a killed driver) is skipped."""
-    rows: list[dict] = []
+def read_json_lines(path: Path, kind: type = dict) -> list:
+    """The JSON lines of ``path`` that are a ``kind`` (``result.json``'s reports: dicts; PBT's records: lists);
+    a torn last line (a killed driver) and a missing or unreadable file are skipped."""
+    rows: list = []
     try:
         text = path.read_text()
     except (FileNotFoundError, UnicodeDecodeError):
@@ -44,25 +45,9 @@ def read_json_lines(path: Path) -> list[dict]:
             value = json.loads(line)
         except json.JSONDecodeError:
             continue
-        if isinstance(value, dict):
+        if isinstance(value, kind):
             rows.append(value)
     return rows
-
-
-def _json_list_lines(path: Path) -> list[list]:
-    try:
-        text = path.read_text()
-    except (FileNotFoundError, UnicodeDecodeError):
-        return []
-    out = []
-    for line in text.splitlines():
-        try:
-            value = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a torn last line
-        if isinstance(value, list) and value:
-            out.append(value)
-    return out
 
 
 def exploits(exp: Path) -> dict[str, int] | None:
@@ -72,7 +57,7 @@ def exploits(exp: Path) -> dict[str, int] | None:
     ends with the trial's own latest exploit, which ties that tag to the trial id. (Counting changes of the
     config between reports misses an exploit whose explored config came out the same.)
     """
-    lines = _json_list_lines(exp / "pbt_global.txt")
+    lines = [line for line in read_json_lines(exp / "pbt_global.txt", list) if line]
     if not lines:
         return None
     per_tag: dict[str, int] = {}
@@ -80,8 +65,8 @@ def exploits(exp: Path) -> dict[str, int] | None:
         per_tag[str(line[0])] = per_tag.get(str(line[0]), 0) + 1
     out = {}
     for policy in exp.glob("pbt_policy_*.txt"):
-        own = _json_list_lines(policy)
-        if own:
+        own = read_json_lines(policy, list)
+        if own and own[-1]:
             out[policy.stem.removeprefix("pbt_policy_")] = per_tag.get(str(own[-1][0]), 0)
     return out
 

@@ -162,9 +162,8 @@ def release_finished_trials(exp: Path) -> list[str]:
     import json
     import pickle
 
-    ended = {json.loads(item[0]).get("trial_id") for f in exp.glob(STATE_GLOB)
-             for item in json.loads(f.read_text()).get("trial_data", [])
-             if json.loads(item[0]).get("status") in ("TERMINATED", "ERROR")}
+    trials = [json.loads(item[0]) for f in exp.glob(STATE_GLOB) for item in json.loads(f.read_text()).get("trial_data", [])]
+    ended = {t.get("trial_id") for t in trials if t.get("status") in ("TERMINATED", "ERROR")}
     notes = []
     for search_file in sorted(exp.glob("search_gen_state-*.json")):
         state = pickle.loads(search_file.read_bytes())  # Tune's own pickle, which Tuner.restore loads just after
