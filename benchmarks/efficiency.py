@@ -23,6 +23,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLES = ROOT / "benchmarks" / "tables"
+SPACE, TABLE = TABLES / "cnn_fashion_mnist_12k.yaml", TABLES / "fashion_mnist_12k.parquet"
 ASHA = {"name": "asha", "grace_period": 1, "reduction_factor": 3}
 HYPERBAND = {"name": "hyperband", "reduction_factor": 3}
 PBT = {"name": "pbt", "perturbation_interval": 2,
@@ -53,8 +54,8 @@ def strategies() -> dict:
 def compare_file(folder: Path, seeds: int, trials: int, epochs: int | None, only: list[str] | None = None) -> Path:
     data = {
         "name": "efficiency",
-        "space": str(TABLES / "cnn_fashion_mnist_small.yaml"),
-        "replay": str(TABLES / "fashion_mnist.parquet"),
+        "space": str(SPACE),
+        "replay": str(TABLE),
         "speedup": 1000,
         "budget": {"num_samples": trials, **({"max_epochs": epochs} if epochs else {})},
         "seeds": list(range(seeds)),
@@ -98,7 +99,7 @@ def write_markdown(c, d, wall: float, command: str, load: float, path: Path) -> 
         f"({c.runs['seconds'].sum() / 3600:.1f} h simulated: {c.runs['seconds'].sum() / c.runs['wall_s'].sum():.0f}x), "
         f"on {os.cpu_count()} CPU cores shared with other jobs (load average {load:.0f} when it last started).",
         "",
-        f"Replayed on `benchmarks/tables/fashion_mnist.parquet` (see `benchmarks/tables/README.md`): "
+        f"Replayed on `{TABLE.relative_to(ROOT)}` (see `benchmarks/tables/README.md`): "
         f"{len(c.strategies)} strategies x {len(c.seeds)} seeds, {c.record.budget.get('num_samples')} trials of up "
         f"to {c.record.budget.get('max_epochs')} epochs per run, 2 at a time. Target: random+fifo's median final "
         f"best, {d.target:.4f} ({c.metric}). Costs of runs that never reached it count at what they consumed (a "
