@@ -164,18 +164,18 @@ def release_finished_trials(exp: Path) -> list[str]:
 
     trials = [json.loads(item[0]) for f in exp.glob(STATE_GLOB) for item in json.loads(f.read_text()).get("trial_data", [])]
     ended = {t.get("trial_id") for t in trials if t.get("status") in ("TERMINATED", "ERROR")}
-    notes = []
+    released: set[str] = set()
     for search_file in sorted(exp.glob("search_gen_state-*.json")):
         state = pickle.loads(search_file.read_bytes())  # Tune's own pickle, which Tuner.restore loads just after
         limiter = state.get("name:ConcurrencyLimiter") if isinstance(state, dict) else None
-        stale = sorted(set(limiter.get("live_trials") or ()) & ended) if isinstance(limiter, dict) else []
+        stale = set(limiter.get("live_trials") or ()) & ended if isinstance(limiter, dict) else set()
         if not stale:
             continue
-        limiter["live_trials"] = set(limiter["live_trials"]) - set(stale)
+        limiter["live_trials"] = set(limiter["live_trials"]) - stale
         limiter["num_unfinished_live_trials"] = max(0, limiter.get("num_unfinished_live_trials", 0) - len(stale))
         tmp = search_file.with_name(f".{search_file.name}.repairing")
         tmp.write_bytes(pickle.dumps(state))
         tmp.replace(search_file)
-        notes += [f"trial {t} had ended, but the searcher's saved state still counted it as running: released"
-                  for t in stale if not any(t in n for n in notes)]
-    return notes
+        released |= stale
+    return [f"trial {t} had ended, but the searcher's saved state still counted it as running: released"
+            for t in sorted(released)]
