@@ -81,7 +81,7 @@ def run_compare(spec: CompareSpec, out: str | Path, *, resume: bool = False, add
         else:
             todo.append(r)
     replay = _replay_trainable(spec) if todo else None
-    started_ray = _start_ray(address) if todo else False
+    started_ray = start_ray(address) if todo else False
     try:
         for i, r in enumerate(todo, start=1):
             run_dir = f"{RUNS_DIR}/{r.name}"
@@ -151,9 +151,10 @@ def _quiet_tune():
             lg.setLevel(level)
 
 
-def _start_ray(address: str | None) -> bool:
+def start_ray(address: str | None) -> bool:
     """One Ray for all runs (True when started here), as `run` starts it, without the trials' output: a
-    comparison prints one line per run instead, and optuna's per-study line is off."""
+    comparison prints one line per run instead, and optuna's per-study line is off. A Ray already running
+    (the demo's, for both its comparisons) is used and left running."""
     try:  # "A new study created in memory" once per optuna run
         import optuna
 
