@@ -30,7 +30,7 @@ from hwk4tune.registry import import_target
 from hwk4tune.space import Param, nest
 from hwk4tune.spec import SpaceSpec, SweepSpec
 
-__all__ = ["StrategyArgs", "build_searcher", "build_scheduler", "param_space", "pbt_mutations", "pb2_bounds",
+__all__ = ["StrategyArgs", "build_searcher", "build_scheduler", "build_strategy", "param_space", "pbt_mutations", "pb2_bounds",
            "clip_into"]
 
 
@@ -85,6 +85,10 @@ def basic_variant(args: StrategyArgs):
 def _limited(searcher, args: StrategyArgs):
     if not args.max_concurrent_trials:
         return searcher
+    if args.scheduler.name == "hyperband":  # paused trials do not count (hwk4tune.hyperband)
+        from hwk4tune.hyperband import PausableLimiter
+
+        return PausableLimiter(searcher, args.max_concurrent_trials)
     from ray.tune.search import ConcurrencyLimiter
 
     return ConcurrencyLimiter(searcher, max_concurrent=args.max_concurrent_trials)
@@ -170,6 +174,16 @@ def build_searcher(args: StrategyArgs):
     return import_target(args.searcher.builder)(args)
 
 
+def build_strategy(args: StrategyArgs) -> tuple[Any, Any]:
+    """The sweep's search algorithm and scheduler, the scheduler told the searcher's concurrency limit where
+    it must free a paused trial's slot (HyperBand, :mod:`hwk4tune.hyperband`)."""
+    search_alg, scheduler = build_searcher(args), build_scheduler(args)
+    attach = getattr(scheduler, "attach", None)
+    if attach is not None:
+        attach(search_alg)
+    return search_alg, scheduler
+
+
 # ------------------------------------------------------------------------------------------ schedulers
 
 
@@ -188,10 +202,12 @@ def asha(args: StrategyArgs):
 
 
 def hyperband(args: StrategyArgs):
-    from ray.tune.schedulers import HyperBandScheduler
+    """Ray's HyperBand with brackets that fill under max_concurrent_trials (:mod:`hwk4tune.hyperband`)."""
+    from hwk4tune.hyperband import CappedHyperBand
 
     s = args.scheduler
-    return HyperBandScheduler(time_attr=s.time_attr, max_t=args.max_epochs, reduction_factor=s.reduction_factor)
+    return CappedHyperBand(num_samples=args.num_samples, max_running=args.max_concurrent_trials,
+                           time_attr=s.time_attr, max_t=args.max_epochs, reduction_factor=s.reduction_factor)
 
 
 def median(args: StrategyArgs):

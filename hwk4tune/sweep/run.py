@@ -16,7 +16,7 @@ from hwk4tune.errors import InputError
 from hwk4tune.records import default_name, default_storage, is_experiment_dir, is_uri, join
 from hwk4tune.records import storage_location as _location
 from hwk4tune.spec import SweepSpec
-from hwk4tune.strategies import StrategyArgs, build_scheduler, build_searcher, param_space
+from hwk4tune.strategies import StrategyArgs, build_strategy, param_space
 from hwk4tune.sweep.console import quiet_early_stops, say
 from hwk4tune.sweep.final_summary import planned_trials, summary
 from hwk4tune.sweep.lock import experiment_lock
@@ -75,7 +75,7 @@ def run_sweep(spec: SweepSpec, *, storage: str | None = None, name: str | None =
                 check_storage(storage, shared=storage_shared, on_cluster=address is not None)
                 check_resources(spec, address)
                 args = StrategyArgs.from_sweep(spec, name)
-                search_alg, scheduler = build_searcher(args), build_scheduler(args)
+                search_alg, scheduler = build_strategy(args)
                 write_saved(exp_dir, spec, name)
                 tuner = tune.Tuner(
                     trainable(spec, data, name, trainable_fn),
