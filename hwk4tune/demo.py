@@ -1,7 +1,7 @@
 """``hwk4tune demo``: the comparison of ``launch/demo.yaml``, its report, and the winner trained for real;
 then the same five strategies x 10 seeds replayed on the shipped Fashion-MNIST table (``launch/demo_replay.yaml``).
 
-Runs five strategies x two seeds on digits (ships with scikit-learn, so it works offline on a fresh
+Runs five strategies x one seed on digits (ships with scikit-learn, so it works offline on a fresh
 machine), prints the comparison table and the report's path, writes the overall best trial's ``best.yaml``
 and trains it with :func:`hwk4tune.train.train_config`, printing its test accuracy. The replayed comparison
 (only in a source checkout: the table lives in ``benchmarks/tables/``) prints its table, the winner and the

@@ -275,13 +275,13 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """The demo: random+fifo, random+asha, optuna+asha, hyperopt+hyperband and random+pbt on digits, 2 seeds.
+    """The demo: random+fifo, random+asha, optuna+asha, hyperopt+hyperband and random+pbt on digits, then replayed.
 
-Runs the comparison of launch/demo.yaml into OUT (about 2.5 minutes on 2 cores, offline), prints its table
+Runs the comparison of launch/demo.yaml into OUT (one seed each, about 1 minute on 2 cores, offline), prints its table
 and the report's path, then trains the overall best config and prints its test accuracy. Then (in a source
 checkout) replays the five strategies x 10 seeds on the recorded Fashion-MNIST table (launch/demo_replay.yaml)
-into OUT/replay and prints the winner, the verdicts and the replay's speed (about 3 minutes more;
-the whole demo took 347 s on an idle 2-core machine)."""
+into OUT/replay and prints the winner, the verdicts and the replay's speed (about 2.5 minutes more;
+the whole demo took 208 s on an idle 2-core machine)."""
     from hwk4tune.demo import run_demo
 
     run_demo(args.out, address=args.address, train=not args.no_train, replay=not args.no_replay, quick=args.quick)
