@@ -334,7 +334,9 @@ def test_resume_errored_trial_goes_on_or_restarts(ray_local, tmp_path, restart):
     assert [t.status for t in ExperimentAnalysis(str(exp)).trials] == ["TERMINATED"]
 
 
-def test_resume_releases_the_searchers_slot_of_a_trial_that_had_ended(ray_local, tmp_path):
+@pytest.mark.parametrize("scheduler,key", [("fifo", "name:ConcurrencyLimiter"),
+                                           ("hyperband", "name:PausableLimiter")])  # hwk4tune.hyperband's limiter
+def test_resume_releases_the_searchers_slot_of_a_trial_that_had_ended(ray_local, tmp_path, scheduler, key):
     """Tune saves the searcher's state and the trials' state at different moments: a driver killed between a
     trial's end and the searcher's next save leaves the ConcurrencyLimiter counting the ended trial as live,
     and a resumed sweep with max_concurrent_trials 1 then waited forever (one CI run). Here that state is made
@@ -347,12 +349,13 @@ def test_resume_releases_the_searchers_slot_of_a_trial_that_had_ended(ray_local,
 
     (tmp_path / "space.yaml").write_text(SPACE.replace("{name: digits, subset: 600}", "{name: digits, subset: 200}")
                                          .replace(f"max_epochs: {EPOCHS}", "max_epochs: 1"))
-    (tmp_path / "sweep.yaml").write_text(SWEEP.replace(f"num_samples: {TRIALS}", "num_samples: 2"))
+    (tmp_path / "sweep.yaml").write_text(SWEEP.replace(f"num_samples: {TRIALS}", "num_samples: 2")
+                                         .replace("scheduler: fifo", f"scheduler: {scheduler}"))
     exp = run_sweep(load_sweep(tmp_path / "sweep.yaml"), storage=str(tmp_path / "runs"), name="e", verbose=False)
     ended = {json.loads((d / "result.json").read_text().splitlines()[0])["trial_id"] for d in exp.glob("trial_*")}
     [search_file] = exp.glob("search_gen_state-*.json")
     state = pickle.loads(search_file.read_bytes())
-    limiter = state["name:ConcurrencyLimiter"]  # Ray's layout: the test fails if Ray renames it
+    limiter = state[key]  # Ray's layout: the test fails if Ray renames it
     assert limiter["live_trials"] == set()  # saved after both trials ended
     limiter["live_trials"] = set(ended) | {"still_running"}
     limiter["num_unfinished_live_trials"] = len(ended) + 1
@@ -360,6 +363,6 @@ def test_resume_releases_the_searchers_slot_of_a_trial_that_had_ended(ray_local,
 
     notes = release_finished_trials(exp)
     assert len(notes) == len(ended) == 2 and all("released" in n for n in notes)
-    limiter = pickle.loads(search_file.read_bytes())["name:ConcurrencyLimiter"]
+    limiter = pickle.loads(search_file.read_bytes())[key]
     assert limiter["live_trials"] == {"still_running"} and limiter["num_unfinished_live_trials"] == 1
     assert release_finished_trials(exp) == []  # nothing left to release: the file is not rewritten

@@ -150,6 +150,10 @@ def repair_state(exp: Path) -> list[str]:
     return notes
 
 
+# Tune saves a searcher's state under "name:<its class>": Ray's limiter, and hwk4tune.hyperband's (HyperBand sweeps)
+LIMITER_KEYS = ("name:ConcurrencyLimiter", "name:PausableLimiter")
+
+
 def release_finished_trials(exp: Path) -> list[str]:
     """Free the searcher's concurrency slots still held by trials Tune's state says ended.
 
@@ -167,7 +171,7 @@ def release_finished_trials(exp: Path) -> list[str]:
     released: set[str] = set()
     for search_file in sorted(exp.glob("search_gen_state-*.json")):
         state = pickle.loads(search_file.read_bytes())  # Tune's own pickle, which Tuner.restore loads just after
-        limiter = state.get("name:ConcurrencyLimiter") if isinstance(state, dict) else None
+        limiter = next((state[k] for k in LIMITER_KEYS if k in state), None) if isinstance(state, dict) else None
         stale = set(limiter.get("live_trials") or ()) & ended if isinstance(limiter, dict) else set()
         if not stale:
             continue
