@@ -36,6 +36,8 @@ class PausableLimiter(ConcurrencyLimiter):
         self.paused: set[str] = set()
 
     def suggest(self, trial_id: str):
+        if not self._limit_concurrency:  # the searcher limits itself, as in Ray's suggest
+            return self.searcher.suggest(trial_id)
         if len(self.live_trials - self.paused) >= self.max_concurrent:
             return None
         suggestion = self.searcher.suggest(trial_id)
@@ -111,11 +113,11 @@ class CappedHyperBand(HyperBandScheduler):
     def choose_trial_to_run(self, tune_controller) -> Trial | None:
         if not self._more_trials_coming():
             self._halve_waiting_brackets(tune_controller)
-        running = sum(t.status in (Trial.RUNNING, Trial.PENDING) for t in tune_controller.get_trials())
         trial = super().choose_trial_to_run(tune_controller)
         if trial is None or trial.status != Trial.PAUSED:
             return trial  # a new trial: the searcher's limit already let it in
-        if self._max_running and running >= self._max_running:
+        if self._max_running and sum(t.status in (Trial.RUNNING, Trial.PENDING)
+                                     for t in tune_controller.get_trials()) >= self._max_running:
             return None  # a paused trial resumes when a slot is free
         self._count(trial.trial_id, running=True)
         return trial
