@@ -31,7 +31,10 @@ class Hyperparameters(BaseModel):
 
     optimizer: Literal["sgd", "momentum", "adam", "adagrad"] = Field(
         "adam", description="sgd, momentum (SGD with momentum), adam or adagrad")
-    lr: float = Field(1e-3, gt=0, description="learning rate")
+    lr: float = Field(1e-3, gt=0, description="learning rate (of the first epoch under a schedule)")
+    lr_schedule: Literal["constant", "cosine"] = Field(
+        "constant", description="constant, or cosine: lr decays each epoch along a half cosine towards 0 at the "
+                                "run's last epoch (the sweep's max_epochs, train's --epochs)")
     momentum: float = Field(0.9, ge=0, lt=1, description="momentum of the `momentum` optimizer (others ignore it)")
     weight_decay: float = Field(0.0, ge=0, description="L2 penalty, applied by the optimizer")
     l1: float = Field(0.0, ge=0, description="λ of the L1 penalty λ·Σ|w| added to the loss")

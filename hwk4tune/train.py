@@ -137,7 +137,8 @@ def train_config(config: str | Path | Mapping[str, Any], epochs: int | None, out
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     seed = seed if seed is not None else cfg.seed if cfg.seed is not None else 0
-    learner = Learner(spec["trainable"], cfg, data.input_shape, data.num_classes, seed=seed, device=device)
+    learner = Learner(spec["trainable"], cfg, data.input_shape, data.num_classes, seed=seed, device=device,
+                      epochs=epochs)
     if device.type == "cuda":
         train_x, train_y = train_x.to(device), train_y.to(device)
     out = Path(out_dir)

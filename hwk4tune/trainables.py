@@ -60,7 +60,8 @@ def _run_trial(config: dict[str, Any], *, trainable: str, data, max_epochs: int,
     learner_cls = Learner
     if use_features:
         from hwk4tune.feature_cache import FeatureLearner as learner_cls
-    learner = learner_cls(trainable, cfg, data.input_shape, data.num_classes, seed=seed, device=device)
+    learner = learner_cls(trainable, cfg, data.input_shape, data.num_classes, seed=seed, device=device,
+                          epochs=max_epochs)
     start_epoch = 0
     checkpoint = tune.get_checkpoint()
     if checkpoint is not None:

@@ -47,6 +47,19 @@ def make_optimizer(cfg: Hyperparameters, params: list[nn.Parameter]) -> torch.op
     raise AssertionError(cfg.optimizer)
 
 
+def scheduled_lr(cfg: Hyperparameters, epoch: int, epochs: int | None) -> float:
+    """The learning rate of 1-based ``epoch`` of a run planned for ``epochs`` epochs.
+
+    ``cosine`` is torch's ``CosineAnnealingLR`` (eta_min 0, T_max = epochs) stepped once per epoch, written
+    as its closed form so that it depends on the epoch alone: a run resumed from a checkpoint, or a PBT clone
+    with a new ``lr``, picks up the schedule where the epoch says, with no scheduler state to save."""
+    if cfg.lr_schedule == "constant":
+        return cfg.lr
+    if not epochs:
+        raise ValueError("lr_schedule 'cosine' needs the run's number of epochs")
+    return cfg.lr * 0.5 * (1 + math.cos(math.pi * (epoch - 1) / epochs))
+
+
 def random_crop_flip(x: torch.Tensor, generator: torch.Generator, padding: int = 4) -> torch.Tensor:
     """Per-sample random crop (zero padding on every side, same output size) and horizontal flip of a
     batch N×C×H×W, without a Python loop over samples."""
@@ -79,9 +92,10 @@ class Learner:
     """A model, its optimizer and the loop. No module-level state: one Learner per trial."""
 
     def __init__(self, trainable: str, cfg: Hyperparameters, input_shape: tuple[int, int, int], num_classes: int,
-                 *, seed: int, device: str | torch.device = "cpu"):
+                 *, seed: int, device: str | torch.device = "cpu", epochs: int | None = None):
         self.trainable = trainable
         self.cfg = cfg
+        self.epochs = epochs  # the run's planned length: the horizon of a cosine lr schedule
         self.seed = int(seed)
         self.device = torch.device(device)
         torch.manual_seed(self.seed)  # model initialization
@@ -108,6 +122,8 @@ class Learner:
         Stops at the first non-finite loss. ``on_batch(n_images)`` is called after each step."""
         self._seed_epoch(epoch)
         model, opt, cfg = self._net(), self.optimizer, self.cfg
+        for group in opt.param_groups:
+            group["lr"] = scheduled_lr(cfg, epoch, self.epochs)
         model.train()
         n = len(y)
         bs = cfg.batch_size

@@ -52,19 +52,39 @@ def test_divergence_is_reported_not_raised(digits):
     assert stats.diverged and stats.images < len(digits.train_y)
 
 
-def test_resume_repeats_the_uninterrupted_run(digits, tmp_path):
-    cfg = Cnn(dropout=0.3, lr=1e-3)
-    straight = Learner("cnn", cfg, digits.input_shape, 10, seed=5)
+def test_cosine_schedule_is_torchs_cosine_annealing_stepped_per_epoch(digits):
+    cfg = Cnn(lr=0.05, optimizer="momentum", lr_schedule="cosine")
+    learner = Learner("cnn", cfg, digits.input_shape, 10, seed=0, epochs=4)
+    reference = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.05)
+    annealing = torch.optim.lr_scheduler.CosineAnnealingLR(reference, T_max=4)
+    for epoch in range(1, 5):
+        learner.train_epoch(digits.train_x[:32], digits.train_y[:32], epoch)
+        assert learner.optimizer.param_groups[0]["lr"] == pytest.approx(reference.param_groups[0]["lr"], rel=1e-12)
+        annealing.step()
+    assert 0 < learner.optimizer.param_groups[0]["lr"] < 0.2 * 0.05  # 0.05 * (1 + cos(3π/4)) / 2
+    constant = Learner("cnn", Cnn(lr=0.05), digits.input_shape, 10, seed=0, epochs=4)
+    constant.train_epoch(digits.train_x[:32], digits.train_y[:32], 3)
+    assert constant.optimizer.param_groups[0]["lr"] == 0.05
+    with pytest.raises(ValueError, match="number of epochs"):
+        Learner("cnn", cfg, digits.input_shape, 10, seed=0).train_epoch(digits.train_x[:32], digits.train_y[:32], 1)
+
+
+@pytest.mark.parametrize("schedule", ["constant", "cosine"])
+def test_resume_repeats_the_uninterrupted_run(digits, tmp_path, schedule):
+    cfg = Cnn(dropout=0.3, lr=1e-2, optimizer="momentum", lr_schedule=schedule)
+    straight = Learner("cnn", cfg, digits.input_shape, 10, seed=5, epochs=3)
     straight.train_epoch(digits.train_x, digits.train_y, 1)
     want = straight.train_epoch(digits.train_x, digits.train_y, 2).train_loss
 
-    first = Learner("cnn", cfg, digits.input_shape, 10, seed=5)
+    first = Learner("cnn", cfg, digits.input_shape, 10, seed=5, epochs=3)
     first.train_epoch(digits.train_x, digits.train_y, 1)
     first.save(tmp_path / "c.pt", 1)
-    second = Learner("cnn", cfg, digits.input_shape, 10, seed=5)
+    second = Learner("cnn", cfg, digits.input_shape, 10, seed=5, epochs=3)
     assert second.load(tmp_path / "c.pt") == 1
     got = second.train_epoch(digits.train_x, digits.train_y, 2).train_loss
     assert got == pytest.approx(want, rel=1e-5)
+    # the resumed epoch ran at the schedule's lr for epoch 2, not at the restored cfg.lr
+    assert second.optimizer.param_groups[0]["lr"] == pytest.approx(training.scheduled_lr(cfg, 2, 3))
 
 
 def test_restore_with_new_hyperparameters_keeps_them(digits, tmp_path):
