@@ -370,3 +370,33 @@ def test_resume_releases_the_searchers_slot_of_a_trial_that_had_ended(ray_local,
     limiter = pickle.loads(search_file.read_bytes())[key]
     assert limiter["live_trials"] == {"still_running"} and limiter["num_unfinished_live_trials"] == 1
     assert release_finished_trials(exp) == []  # nothing left to release: the file is not rewritten
+
+
+def test_ctrl_c_under_quiet_still_says_how_to_resume(ray_local, tmp_path, capsys):
+    """``-q`` hides the end-of-sweep summary, never the resume command: one Ctrl-C (a SIGINT to the driver,
+    sent here by the trial itself once it runs) prints it and raises SweepInterrupted (exit 130)."""
+    from hwk4tune.spec import load_sweep
+    from hwk4tune.sweep import run_sweep
+    from hwk4tune.sweep.run import SweepInterrupted
+
+    driver = os.getpid()
+
+    def interrupts_its_driver(config):
+        import os
+        import signal
+        import time
+
+        from ray import tune
+
+        os.kill(driver, signal.SIGINT)
+        for epoch in range(1, 300):
+            time.sleep(0.2)
+            tune.report({"val_accuracy": 0.5, "epoch": epoch})
+
+    (tmp_path / "space.yaml").write_text(SPACE)
+    (tmp_path / "sweep.yaml").write_text(SWEEP.replace(f"num_samples: {TRIALS}", "num_samples: 1"))
+    with pytest.raises(SweepInterrupted):
+        run_sweep(load_sweep(tmp_path / "sweep.yaml"), storage=str(tmp_path / "runs"), name="q", verbose=False,
+                  trainable_fn=interrupts_its_driver)
+    err = capsys.readouterr().err
+    assert f"resume with:  hwk4tune resume {tmp_path / 'runs' / 'q'}" in err, err[-2000:]

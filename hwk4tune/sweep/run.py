@@ -103,6 +103,8 @@ def run_sweep(spec: SweepSpec, *, storage: str | None = None, name: str | None =
         raise _stopped_at_once(exp_dir) from None
     say(verbose, text)
     if interrupted:
+        if not verbose:  # -q hides the summary, never how to go on
+            print(f"interrupted; resume with:  hwk4tune resume {exp_dir}", file=sys.stderr)
         raise SweepInterrupted(exp_dir)
     return Path(exp_dir)
 
