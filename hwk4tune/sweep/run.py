@@ -100,17 +100,15 @@ def run_sweep(spec: SweepSpec, *, storage: str | None = None, name: str | None =
     except KeyboardInterrupt as exc:  # a second Ctrl-C outside Tune's run (starting Ray, shutting it down)
         if isinstance(exc, SweepInterrupted):
             raise
-        raise _stopped_at_once(exp_dir) from None
+        raise _say_how_to_resume(exp_dir) from None
     say(verbose, text)
     if interrupted:
-        if not verbose:  # -q hides the summary, never how to go on
-            print(f"interrupted; resume with:  hwk4tune resume {exp_dir}", file=sys.stderr)
-        raise SweepInterrupted(exp_dir)
+        raise SweepInterrupted(exp_dir) if verbose else _say_how_to_resume(exp_dir)  # -q hides the summary
     return Path(exp_dir)
 
 
-def _stopped_at_once(exp_dir: str) -> SweepInterrupted:
-    """A second Ctrl-C: say how to resume (Tune's last saved state), once, and exit 130."""
+def _say_how_to_resume(exp_dir: str) -> SweepInterrupted:
+    """Print the resume command where no summary shows it (a second Ctrl-C, or -q); exit 130 follows."""
     print(f"\ninterrupted; resume with:  hwk4tune resume {exp_dir}", file=sys.stderr)
     return SweepInterrupted(exp_dir)
 
@@ -251,7 +249,7 @@ def fit(tuner, exp_dir: str, spec: SweepSpec, after=None) -> tuple[str, bool]:
             try:
                 results = tuner.fit()
             except KeyboardInterrupt:  # a second Ctrl-C: Tune stopped at once; its last saved state resumes
-                raise _stopped_at_once(exp_dir) from None
+                raise _say_how_to_resume(exp_dir) from None
         interrupted = main_thread and signal.getsignal(signal.SIGINT) is _interrupt_marker
         if after is not None:  # tidy the folder before the summary reads it
             after()
