@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -13,19 +14,53 @@ os.environ.setdefault("RAY_DEDUP_LOGS", "0")
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
 
+RAY_CPUS = 2
+CPUS_FREED_WITHIN_S = 30
+
+
+def _start_ray():
+    """`address="local"` always starts a new Ray: a bare `ray.init()` would join any cluster recorded in
+    /tmp/ray, even a dead one left by another run."""
+    import ray
+
+    ray.init(address="local", num_cpus=RAY_CPUS, include_dashboard=False, log_to_driver=False,
+             configure_logging=False)
+
+
 @pytest.fixture(scope="session")
 def ray_local():
-    """A session-wide embedded Ray with 2 CPUs; tests that need Ray request this fixture.
-
-    `address="local"` always starts a new Ray: a bare `ray.init()` would join any cluster recorded in
-    /tmp/ray, even a dead one left by another run.
-    """
+    """A session-wide embedded Ray with 2 CPUs; tests that need Ray request this fixture."""
     import ray
 
     if not ray.is_initialized():
-        ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        _start_ray()
     yield ray
     ray.shutdown()
+
+
+@pytest.fixture(autouse=True)
+def _ray_left_as_found(request):
+    """After a test that used the session Ray, all its CPUs must be free again.
+
+    A trial or actor left holding a CPU would make every later trial that asks for 2 CPUs wait for ever, so the
+    suite would hang far from the test at fault. Instead the test at fault errors here, naming what it held,
+    and Ray is restarted so that the tests after it run on a clean one.
+    """
+    yield
+    if "ray_local" not in request.fixturenames:
+        return
+    import ray
+
+    if not ray.is_initialized():
+        return
+    deadline = time.monotonic() + CPUS_FREED_WITHIN_S
+    while (free := ray.available_resources().get("CPU", 0)) < RAY_CPUS and time.monotonic() < deadline:
+        time.sleep(0.5)
+    if free < RAY_CPUS:
+        ray.shutdown()
+        _start_ray()
+        pytest.fail(f"{request.node.nodeid} left {RAY_CPUS - free:g} of the session Ray's {RAY_CPUS} CPUs held "
+                    f"{CPUS_FREED_WITHIN_S} s after it ended; Ray was restarted for the tests after it")
 
 
 @pytest.fixture
@@ -33,4 +68,5 @@ def root() -> Path:
     return ROOT
 
 
+from ci_diagnostics import pytest_runtest_logreport, pytest_sessionstart  # noqa: E402,F401 - hooks: CI log
 from ci_skips import pytest_configure, pytest_runtest_makereport  # noqa: E402,F401 - hooks: a skip in CI fails

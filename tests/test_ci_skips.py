@@ -42,3 +42,70 @@ def test_skip_of_a_required_test_fails_in_ci(tmp_path):
 def test_outside_ci_a_skip_stays_a_skip(tmp_path):
     out = _run(tmp_path, ci=False)
     assert out.returncode == 0 and "2 skipped" in out.stdout, out.stdout
+
+
+HANGS = '''
+import time
+import pytest
+
+def test_fails():
+    assert 1 + 1 == 3, "arithmetic broke"
+
+@pytest.mark.timeout(2)
+def test_hangs():
+    time.sleep(600)
+
+def test_after_the_hang():
+    pass
+'''
+
+
+def test_in_ci_a_failure_is_printed_at_once_and_a_hang_ends_as_a_failure(tmp_path):
+    """CI keeps only its output's tail and is killed at its time limit: a failure's report must not wait for the
+    summary at the end, and a hung test must fail (pytest-timeout) rather than run the clock out."""
+    (tmp_path / "test_cases.py").write_text(HANGS)
+    env = {**os.environ, "PYTHONPATH": str(TESTS), "HWK4TUNE_CI": "1"}
+    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "ci_diagnostics", "-p", "no:cacheprovider",
+                          "--rootdir", str(tmp_path), str(tmp_path / "test_cases.py")],
+                         capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
+    assert out.returncode == 1 and "2 failed, 1 passed" in out.stdout, out.stdout + out.stderr
+    assert "[ci] machine: t+" in out.stderr and " load=" in out.stderr and " tmp_free=" in out.stderr
+    first, second = out.stderr.index("[ci] FAILED test_cases.py::test_fails"), out.stderr.index("arithmetic broke")
+    assert first < second < out.stderr.index("[ci] FAILED test_cases.py::test_hangs")
+    assert "Failed: Timeout (>2.0s) from pytest-timeout" in out.stderr.split("[ci] FAILED test_cases.py::test_hangs")[1]
+
+
+LEAKS = '''
+import conftest
+import ray
+
+conftest.CPUS_FREED_WITHIN_S = 1
+
+
+@ray.remote(num_cpus=1)
+class Holder:
+    def ping(self):
+        return 1
+
+
+def test_leaks_a_cpu(ray_local):
+    global held  # kept alive past the test, as a trial left running would be
+    held = Holder.remote()
+    assert ray.get(held.ping.remote()) == 1
+
+
+def test_after_the_leak_gets_both_cpus(ray_local):
+    assert ray.available_resources().get("CPU") == 2
+'''
+
+
+def test_a_test_that_leaves_ray_cpus_held_errors_and_the_next_gets_a_clean_ray(tmp_path):
+    """One test's leaked actor must not make every later 2-CPU trial wait for ever (a hung suite)."""
+    (tmp_path / "test_cases.py").write_text(LEAKS)
+    env = {**os.environ, "PYTHONPATH": str(TESTS)}
+    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "conftest", "-p", "no:cacheprovider",
+                          "--rootdir", str(tmp_path), str(tmp_path / "test_cases.py")],
+                         capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
+    assert "2 passed, 1 error" in out.stdout, out.stdout + out.stderr
+    assert ("test_cases.py::test_leaks_a_cpu left 1 of the session Ray's 2 CPUs held 1 s after it ended; "
+            "Ray was restarted" in out.stdout), out.stdout
