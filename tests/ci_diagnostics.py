@@ -16,13 +16,10 @@ import sys
 import tempfile
 import time
 
-CI_VARIABLE = "HWK4TUNE_CI"
+from ci_skips import in_ci
+
 LONG_TEST_S = 60
 _started = time.monotonic()
-
-
-def _in_ci() -> bool:
-    return os.environ.get(CI_VARIABLE) == "1"
 
 
 def machine_state() -> str:
@@ -47,12 +44,12 @@ def _say(text: str) -> None:
 
 
 def pytest_sessionstart(session):
-    if _in_ci():
+    if in_ci():
         _say(f"machine: {machine_state()}")
 
 
 def pytest_runtest_logreport(report):
-    if not _in_ci():
+    if not in_ci():
         return
     if report.failed:
         _say(f"FAILED {report.nodeid} ({report.when}, {report.duration:.1f}s) {machine_state()}\n"

@@ -10,6 +10,10 @@ import pytest
 CI_VARIABLE = "HWK4TUNE_CI"  # .ci/run exports it
 
 
+def in_ci() -> bool:
+    return os.environ.get(CI_VARIABLE) == "1"
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "ci_required: needs a system package that .ci/run installs (chromium, "
                                        f"dataset-fashion-mnist); with {CI_VARIABLE}=1 a skip of it is a failure")
@@ -21,7 +25,7 @@ def pytest_runtest_makereport(item, call):
     (Tests not marked, e.g. the GPU test where CUDA is absent, may still skip.)"""
     outcome = yield
     report = outcome.get_result()
-    if report.skipped and os.environ.get(CI_VARIABLE) == "1" and item.get_closest_marker("ci_required"):
+    if report.skipped and in_ci() and item.get_closest_marker("ci_required"):
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         report.outcome = "failed"
         report.longrepr = f"{item.nodeid} skipped in CI ({CI_VARIABLE}=1), which is a failure here: {reason}"
