@@ -5,14 +5,20 @@ BIN    := $(VENV)/bin
 # torch is pinned to the wheels this machine keeps on disk (pip takes them without downloading);
 # on a laptop, install torch first (CPU or CUDA build) and pip keeps it, see README.
 TORCH  ?= torch==2.14.1 torchvision==0.29.1
+# The exact versions of everything else that CI last passed with (`make lock` writes it; torch is TORCH's).
+LOCK   := requirements.lock
+# A second venv for the newest versions pyproject.toml's ranges allow (`make test-latest`).
+LATEST := .venv-latest
 
-.PHONY: demo test test-fast install clean
+.PHONY: demo test test-fast test-latest install lock clean
 
-$(BIN)/hwk4tune: pyproject.toml
+$(BIN)/hwk4tune: pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/python -c "import torch, torchvision" 2>/dev/null || $(BIN)/pip install --quiet $(TORCH)
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet -r $(LOCK)
+	$(BIN)/pip install --quiet --no-deps -e .
+	$(BIN)/pip check
 	touch $@
 
 install: $(BIN)/hwk4tune
@@ -27,5 +33,29 @@ test: install
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow"
 
+# The tests marked `newest` (every searcher and scheduler once, NSGA-II and several objectives, a resume, the
+# importers, the progress output) under the newest release of every dependency the ranges allow: a release
+# that breaks hwk4tune shows here before a user meets it. The venv holds only what is newer than the lock;
+# a .pth file puts .venv's packages (torch among them, 5 GB) after its own.
+test-latest: install
+	test -x $(LATEST)/bin/python || $(PYTHON) -m venv $(LATEST)
+	$(LATEST)/bin/python .ci/newest_versions.py link $(VENV)
+	$(LATEST)/bin/pip install --quiet --upgrade pip
+	$(LATEST)/bin/pip install --quiet --upgrade --upgrade-strategy eager -e ".[dev]"
+	$(LATEST)/bin/pip check
+	$(LATEST)/bin/python .ci/newest_versions.py diff $(LOCK)
+	$(LATEST)/bin/python -m pytest -q -rs -m newest -p no:cacheprovider
+
+# Re-resolve $(LOCK) from pyproject.toml's ranges (uv; every platform, Python 3.11), torch left to TORCH.
+lock:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet uv
+	$(BIN)/python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; \
+	  print('\n'.join(d for d in p['dependencies'] + p['optional-dependencies']['dev'] \
+	  if not d.startswith(('torch', 'torchvision'))))" > $(LOCK).in
+	$(BIN)/uv pip compile $(LOCK).in --universal --python-version 3.11 --quiet --no-header -o $(LOCK)
+	sed -i '1i # The versions CI last passed with; `make install` installs them. Made by `make lock` (uv pip compile of\n# pyproject.toml without torch and torchvision, which the Makefile pins): edit pyproject.toml, not this file.' $(LOCK)
+	rm $(LOCK).in
+
 clean:
-	rm -rf $(VENV) demo_out runs
+	rm -rf $(VENV) $(LATEST) demo_out runs

@@ -94,6 +94,44 @@ def _limited(searcher, args: StrategyArgs):
     return ConcurrencyLimiter(searcher, max_concurrent=args.max_concurrent_trials)
 
 
+class _PicklableLocks:
+    """Pickles an object that holds ``threading`` locks: each lock is left out and a new one made on unpickling.
+
+    Ray Tune pickles the searcher (with its Optuna sampler) when it builds the Tuner and at every experiment
+    checkpoint. Optuna 5.1's genetic samplers (``BaseGASampler``: NSGA-II, NSGA-III) hold a lock, which
+    cannot be pickled, so every NSGA-II sweep died with "cannot pickle '_thread.lock' object". A lock holds
+    no state worth keeping between processes; everything else (the seeded generator, the cached generation
+    and population) is pickled as before, so a resumed sweep continues its population. Locks are found by
+    type, not by Optuna's private attribute name, so this holds for Optuna 4.x and 5.0 (no lock) as well.
+    """
+
+    def __reduce_ex__(self, protocol):
+        import threading
+
+        lock_types = (type(threading.Lock()), type(threading.RLock()))
+        state = {k: v for k, v in self.__dict__.items() if not isinstance(v, lock_types)}
+        locks = {k: isinstance(v, lock_types[1]) for k, v in self.__dict__.items() if isinstance(v, lock_types)}
+        # by the Optuna class it extends: the class made by _picklable() has no importable name of its own
+        return _unpickle_with_locks, (type(self).optuna_class, state, locks)
+
+
+def _unpickle_with_locks(base: type, state: dict, locks: dict[str, bool]):
+    import threading
+
+    obj = _picklable(base).__new__(_picklable(base))
+    obj.__dict__.update(state)
+    for key, reentrant in locks.items():
+        setattr(obj, key, threading.RLock() if reentrant else threading.Lock())
+    return obj
+
+
+@functools.cache
+def _picklable(sampler_class: type) -> type:
+    """``sampler_class`` made picklable (:class:`_PicklableLocks`), under its own name."""
+    return type(sampler_class.__name__, (_PicklableLocks, sampler_class),
+                {"__module__": __name__, "optuna_class": sampler_class})
+
+
 def _optuna_sampler(s):
     """The Optuna sampler of an OptunaSearcher model; NSGA-II (genetic) takes its options when given."""
     import optuna
@@ -104,7 +142,7 @@ def _optuna_sampler(s):
         "cmaes": optuna.samplers.CmaEsSampler,
         "qmc": optuna.samplers.QMCSampler,
         "random": optuna.samplers.RandomSampler,
-        "nsga2": optuna.samplers.NSGAIISampler,
+        "nsga2": _picklable(optuna.samplers.NSGAIISampler),
     }
     options = {}
     if s.sampler == "nsga2":  # the spec refuses these options with any other sampler

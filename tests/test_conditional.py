@@ -66,7 +66,7 @@ def sweep(tmp_path: Path, body: str, *, cat: str = "choice", epochs: int = 1, co
     (tmp_path / "space.yaml").write_text(space_yaml(cat, epochs))
     path = tmp_path / "sweep.yaml"
     path.write_text(f"space: space.yaml\nmax_concurrent_trials: {concurrent}\n" + textwrap.dedent(body))
-    return run_sweep(load_sweep(path), storage=str(tmp_path / "runs"), name="exp", verbose=False)
+    return run_sweep(load_sweep(path), storage=str(tmp_path / "runs"), name="exp")  # default output on
 
 
 def trial_configs(exp: Path) -> list[dict]:
@@ -134,6 +134,7 @@ def test_grid_expands_only_valid_combinations(ray_local, tmp_path):
     assert combos.value_counts().eq(2).all() and len(combos.drop_duplicates()) == 11
 
 
+@pytest.mark.newest
 @pytest.mark.parametrize("searcher", ["optuna", "hyperopt"])
 def test_model_based_searchers_suggest_only_active_parameters(ray_local, tmp_path, searcher):
     start = {"optimizer": "momentum", "momentum": 0.9, "nesterov": False, "dampening": 0.25, "lr": 0.01,

@@ -60,12 +60,13 @@ def searcher_state(exp: Path) -> bytes:
     return saved[-1].read_bytes()
 
 
+@pytest.mark.newest
 @pytest.mark.parametrize("which", SWEEPS)
 def test_real_sweep(ray_local, tmp_path, which):
     from ray.tune import ExperimentAnalysis
 
     spec = load_sweep(write_sweep(tmp_path, f"{SWEEPS[which]}\nnum_samples: 5\nmax_concurrent_trials: 2\n"))
-    exp = run_sweep(spec, storage=str(tmp_path / "runs"), name="exp", verbose=False)
+    exp = run_sweep(spec, storage=str(tmp_path / "runs"), name="exp")  # default output on
     trials = ExperimentAnalysis(str(exp)).trials
     assert [t.status for t in trials] == ["TERMINATED"] * 5
     params = spec.space.params
@@ -122,6 +123,7 @@ def test_nsga2_seed_reproduces_first_configs(tmp_path):
 
 
 def test_builders_pass_options(tmp_path):
+    import optuna
     from nevergrad import families
 
     spec = load_sweep(write_sweep(tmp_path, "searcher: {name: nevergrad, optimizer: DE, popsize: 5, seed: 3}\n"
@@ -135,7 +137,7 @@ def test_builders_pass_options(tmp_path):
     spec = load_sweep(write_sweep(tmp_path, "searcher: {name: optuna, sampler: nsga2, population_size: 4, "
                                   "crossover_prob: 0.7, seed: 0}\n"))
     sampler = strategies.build_searcher(strategies.StrategyArgs.from_sweep(spec))._sampler
-    assert type(sampler).__name__ == "NSGAIISampler"
+    assert isinstance(sampler, optuna.samplers.NSGAIISampler)
     assert sampler._population_size == 4 and sampler._child_generation_strategy._crossover_prob == 0.7
 
 
@@ -219,3 +221,31 @@ def test_population_notices(tmp_path):
                        "searcher.population_size to at most 15)"]
     assert check_sweep(load_sweep(write_sweep(tmp_path, "searcher: {name: nevergrad, optimizer: TwoPointsDE, "
                                               "popsize: 4}\nnum_samples: 20\n"))) == []
+
+
+@pytest.mark.newest
+def test_nsga2_searcher_pickles_and_a_restored_one_continues_its_population(tmp_path):
+    """Ray pickles the searcher when it builds the Tuner and at each experiment checkpoint; Optuna 5.1's
+    genetic samplers hold a threading.Lock, which broke every NSGA-II sweep. The restored searcher keeps its
+    sampler's state: the next trials belong to later generations, never to generation 0 again."""
+    import optuna
+
+    spec = load_sweep(write_sweep(tmp_path, "searcher: {name: optuna, sampler: nsga2, population_size: 3, seed: 0}\n"))
+    searcher = strategies.build_searcher(strategies.StrategyArgs.from_sweep(spec))
+    searcher.set_search_properties("val_accuracy", "max", spec.space.space.to_tune())
+    for i in range(9):  # three full generations of 3
+        config = searcher.suggest(f"t{i}")
+        searcher.on_trial_complete(f"t{i}", {"val_accuracy": config["lr"] + config["dropout"]})
+    pickle.dumps(searcher)  # what Tuner(...) does
+    searcher.save(str(tmp_path / "searcher.pkl"))  # what Tune's experiment checkpoint does
+
+    restored = strategies.build_searcher(strategies.StrategyArgs.from_sweep(spec))
+    restored.restore(str(tmp_path / "searcher.pkl"))
+    assert isinstance(restored._sampler, optuna.samplers.NSGAIISampler)
+    for i in range(9, 12):
+        restored.on_trial_complete(f"t{i}", {"val_accuracy": sum(v for v in restored.suggest(f"t{i}").values()
+                                                                   if isinstance(v, float))})
+    key = f"{type(restored._sampler).__name__}:generation"
+    generations = [t.system_attrs.get(key) for t in restored._ot_study.trials]
+    assert generations[:9] == [0, 0, 0, 1, 1, 1, 2, 2, 2], generations
+    assert generations[9:] == [3, 3, 3], generations

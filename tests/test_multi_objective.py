@@ -188,9 +188,10 @@ def nsga2_experiment(ray_local, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("mo")
     path = _files(tmp, sweep="searcher: {name: optuna, sampler: nsga2, population_size: 3, seed: 1}\n"
                              "scheduler: fifo\nnum_samples: 7\nmax_concurrent_trials: 2\n")
-    return run_sweep(load_sweep(path), storage=str(tmp / "runs"), name="mo", verbose=False)
+    return run_sweep(load_sweep(path), storage=str(tmp / "runs"), name="mo")  # default output on
 
 
+@pytest.mark.newest
 def test_sweep_front_matches_brute_force(nsga2_experiment):
     exp = load_experiment(nsga2_experiment)
     objectives = objectives_of(exp)

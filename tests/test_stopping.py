@@ -88,7 +88,7 @@ def _reasons(exp: Path) -> dict[str, list[str]]:
 def test_plateau_ends_the_flat_trial(ray_local, tmp_path):
     from hwk4tune.sweep import run_sweep
 
-    exp = run_sweep(load_sweep(DATA / "plateau_sweep.yaml"), storage=str(tmp_path), name="p", verbose=False)
+    exp = run_sweep(load_sweep(DATA / "plateau_sweep.yaml"), storage=str(tmp_path), name="p")
     reasons, trials = _reasons(exp)
     assert reasons == {"flat": ["plateau"], "rising": ["finished"]}
     epochs = dict(zip(trials["config/curve"], trials["epochs"]))
@@ -108,10 +108,11 @@ def test_plateau_ends_the_flat_trial(ray_local, tmp_path):
                                                                          STOP_COLOURS["plateau"]])
 
 
+@pytest.mark.newest
 def test_target_ends_the_sweep(ray_local, tmp_path):
     from hwk4tune.sweep import run_sweep
 
-    exp = run_sweep(load_sweep(DATA / "target_sweep.yaml"), storage=str(tmp_path), name="t", verbose=False)
+    exp = run_sweep(load_sweep(DATA / "target_sweep.yaml"), storage=str(tmp_path), name="t")
     noted = json.loads((exp / "stopping.json").read_text())
     assert noted["ended"] == "target"
     reasons, trials = _reasons(exp)
@@ -125,7 +126,7 @@ def test_time_budget_ends_the_sweep_and_survives_resume(ray_local, tmp_path):
     from hwk4tune.sweep import resume_sweep, run_sweep
 
     spec = load_sweep(DATA / "budget_sweep.yaml", {"space.sleep": 0.5})
-    exp = run_sweep(spec, storage=str(tmp_path), name="b", verbose=False)
+    exp = run_sweep(spec, storage=str(tmp_path), name="b")
     noted = json.loads((exp / "stopping.json").read_text())
     assert noted["ended"] == "budget" and noted["spent_s"] >= 8.0
     reasons, trials = _reasons(exp)

@@ -40,7 +40,8 @@ def make_sweep(tmp_path: Path, body: str, *, epochs: int = 2, cat: str = "choice
 
 def run(tmp_path: Path, body: str, **kw) -> Path:
     spec = load_sweep(make_sweep(tmp_path, body, **kw))
-    return run_sweep(spec, storage=str(tmp_path / "runs"), name="exp", verbose=False)
+    # the default output (Ray's progress table, the summary), as `hwk4tune run` prints it: it must never end a sweep
+    return run_sweep(spec, storage=str(tmp_path / "runs"), name="exp")
 
 
 def trial_results(exp: Path) -> dict[str, pd.DataFrame]:
@@ -65,6 +66,7 @@ MATRIX = [pytest.param(s, sch, id=f"{s}+{sch}", marks=[pytest.mark.slow] if s ==
           for s in ("grid", "random", "optuna", "hyperopt") for sch in ("fifo", "asha")]
 
 
+@pytest.mark.newest
 @pytest.mark.parametrize("searcher,scheduler", MATRIX)
 def test_searcher_with_fifo_and_asha(ray_local, tmp_path, searcher, scheduler):
     grid = searcher == "grid"
@@ -120,6 +122,7 @@ def test_asha_stops_some_trials_early(ray_local, tmp_path):
     assert any(len(df) < 3 for df in asha.values())
 
 
+@pytest.mark.newest
 @pytest.mark.parametrize("scheduler", ["hyperband", "median"])
 def test_hyperband_and_median_run(ray_local, tmp_path, scheduler):
     exp = run(tmp_path, f"searcher: {{name: random, seed: 0}}\nscheduler: {scheduler}\nnum_samples: 4\n", epochs=3)
@@ -127,6 +130,7 @@ def test_hyperband_and_median_run(ray_local, tmp_path, scheduler):
     assert state(exp) == (4, 0)
 
 
+@pytest.mark.newest
 def test_pbt_exploits_other_trials_checkpoints(ray_local, tmp_path, caplog):
     # the whole population trains at once (half a CPU each), so at every epoch the bottom half has peers
     # to clone: with two at a time, which trials overlap depended on the machine's load
@@ -168,6 +172,7 @@ def test_pbt_exploits_other_trials_checkpoints(ray_local, tmp_path, caplog):
             assert 1e-3 <= config["lr"] <= 0.1 and 0.0 <= config["dropout"] <= 0.5, config
 
 
+@pytest.mark.newest
 def test_pb2_runs(ray_local, tmp_path):
     exp = run(tmp_path, "searcher: {name: random, seed: 0}\n"
                         "scheduler: {name: pb2, perturbation_interval: 1, hyperparam_bounds: {lr: [0.001, 0.1]}}\n"
@@ -188,9 +193,14 @@ def test_failing_trials_end_as_errors_and_the_sweep_goes_on(ray_local, tmp_path)
 
 
 def test_resources_beyond_the_machine_refused(ray_local, tmp_path):
-    spec = load_sweep(make_sweep(tmp_path, "searcher: random\nresources_per_trial: {cpu: 1, gpu: 1}\n"))
-    with pytest.raises(SpecError, match="resources_per_trial.gpu"):
+    """One GPU more than this machine's Ray has (0 on a CPU machine, 1 on a one-GPU one) is refused before any
+    trial starts: such a trial would wait for ever."""
+    gpus = ray_local.cluster_resources().get("GPU", 0)
+    spec = load_sweep(make_sweep(tmp_path, f"searcher: random\nresources_per_trial: {{cpu: 1, gpu: {gpus + 1:g}}}\n"))
+    with pytest.raises(SpecError, match=rf"resources_per_trial.gpu: each trial asks for {gpus + 1:g} gpu, but this "
+                                        rf"machine's Ray has {gpus:g}"):
         run_sweep(spec, storage=str(tmp_path / "runs"), name="gpu", verbose=False)
+    assert not (tmp_path / "runs" / "gpu").exists() or not any((tmp_path / "runs" / "gpu").glob("trial_*"))
 
 
 def test_early_stop_tracebacks_hidden_and_real_errors_kept():
