@@ -401,3 +401,64 @@ def test_ctrl_c_under_quiet_still_says_how_to_resume(ray_local, tmp_path, capsys
                   trainable_fn=interrupts_its_driver)
     err = capsys.readouterr().err
     assert f"resume with:  hwk4tune resume {tmp_path / 'runs' / 'q'}" in err, err[-2000:]
+
+
+def test_resume_after_failed_resumes_that_set_the_same_trial_aside(ray_local, tmp_path, monkeypatch, capsys):
+    """A resume that fails after setting an unrecorded trial aside, then finds that trial's folder again (a killed
+    driver's staged files copied back), twice in a row: `.interrupted/trial_X` is taken. Each retry goes on
+    (it died with `OSError: [Errno 39] Directory not empty` before), says what it did with the folder, and loses
+    none of its files; the last resume completes the sweep."""
+    import shutil
+
+    import hwk4tune.sweep.resume as resume_module
+    from hwk4tune.results import load_experiment
+    from hwk4tune.spec import load_sweep
+    from hwk4tune.sweep import resume_sweep, run_sweep
+
+    (tmp_path / "space.yaml").write_text(SPACE.replace("subset: 600", "subset: 200")
+                                         .replace(f"max_epochs: {EPOCHS}", "max_epochs: 1"))
+    (tmp_path / "sweep.yaml").write_text(SWEEP.replace(f"num_samples: {TRIALS}", "num_samples: 2"))
+    exp = run_sweep(load_sweep(tmp_path / "sweep.yaml"), storage=str(tmp_path / "runs"), name="e", verbose=False)
+    first = sorted(exp.glob("trial_*"))[0]
+    old_id = json.loads((first / "result.json").read_text().splitlines()[0])["trial_id"]
+    orphan = exp / "trial_0rphan00"
+
+    def leave_orphan(extra: str | None = None) -> dict[str, bytes]:
+        """The folder a kill leaves (as in the test above); ``extra``: a file this copy alone has."""
+        shutil.copytree(first, orphan)
+        (orphan / "result.json").write_text((first / "result.json").read_text().replace(old_id, "0rphan00"))
+        if extra:
+            (orphan / "extra.txt").write_text(extra)
+        return {p.relative_to(orphan).as_posix(): p.read_bytes() for p in orphan.rglob("*") if p.is_file()}
+
+    def failing_fit(*args, **kwargs):
+        raise RuntimeError("the resume failed")
+
+    copies = [leave_orphan()]
+    monkeypatch.setattr(resume_module, "fit", failing_fit)
+    with pytest.raises(RuntimeError, match="the resume failed"):
+        resume_sweep(exp, verbose=False)  # sets trial_0rphan00 aside, then fails
+    assert (exp / ".interrupted" / "trial_0rphan00").is_dir() and not orphan.exists()
+
+    copies.append(leave_orphan())  # the same files again (what the staging folder copies back)
+    capsys.readouterr()
+    with pytest.raises(RuntimeError, match="the resume failed"):
+        resume_sweep(exp, verbose=True)  # the name is taken: before the fix, OSError [Errno 39]
+    out = capsys.readouterr().out
+    assert not orphan.exists() and "already set aside" in out, out
+
+    copies.append(leave_orphan(extra="only this copy has it"))  # differs from what is set aside
+    monkeypatch.undo()
+    resume_sweep(exp, verbose=True)
+    out = capsys.readouterr().out
+    assert not orphan.exists()
+    kept = exp / ".interrupted" / "trial_0rphan00.2"
+    assert kept.is_dir() and str(kept) in out.split("trials planned")[-1], out  # the summary says so too
+
+    set_aside = [d for d in (exp / ".interrupted").iterdir() if d.is_dir()]
+    assert sorted(d.name for d in set_aside) == ["trial_0rphan00", "trial_0rphan00.2"]
+    for files in copies:  # nothing lost: each copy's files are all in one set-aside folder, unchanged
+        assert any(all((d / rel).is_file() and (d / rel).read_bytes() == data for rel, data in files.items())
+                   for d in set_aside), sorted(files)
+    trials = load_experiment(exp).trials
+    assert len(trials) == 2 and set(trials["status"]) == {"TERMINATED"}

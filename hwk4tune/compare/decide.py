@@ -14,7 +14,19 @@ import numpy as np
 import pandas as pd
 
 from hwk4tune.compare.comparison import Comparison
-from hwk4tune.compare.statistics import bootstrap_ci, censored, first_reach, iqm, prob_better_ci, ratio_ci, verdicts
+from hwk4tune.compare.statistics import (
+    MIN_SEEDS,
+    bootstrap_ci,
+    censored,
+    estimate_text,
+    first_reach,
+    iqm,
+    prob_better_ci,
+    ratio_ci,
+    seeds_per_strategy,
+    seeds_text,
+    verdicts,
+)
 
 REFERENCE = "random+fifo"
 
@@ -26,7 +38,7 @@ class Decision:
     seeds: int
     finals: pd.DataFrame  # per strategy: mean, ci_low, ci_high, iqm
     prob: pd.DataFrame  # P(row ends better than column)
-    prob_text: pd.DataFrame  # "p (lo–hi)"
+    prob_text: pd.DataFrame  # "p (lo–hi)", or "p" where the interval has no width
     costs: pd.DataFrame  # per strategy and kind: ratio to the reference and its interval, share reached
     verdicts: list[str] = field(default_factory=list)
     winner: str = ""
@@ -60,7 +72,7 @@ def decide(c: Comparison) -> Decision:
                 continue
             p, lo, hi = prob_better_ci(finals[a], finals[b], c.mode)
             prob.loc[a, b] = p
-            text.loc[a, b] = f"{p:.2f} ({lo:.2f}–{hi:.2f})"
+            text.loc[a, b] = estimate_text(p, lo, hi)
 
     kind_s = seconds_kind(c)
     costs: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
@@ -89,15 +101,29 @@ def decide(c: Comparison) -> Decision:
 
     ordered = final_table.sort_values("mean", ascending=(c.mode == "min"), kind="mergesort")
     winner = str(ordered.iloc[0]["strategy"]) if len(ordered) else ""
-    beaten = [b for b in strategies if b != winner and prob_better_ci(finals[winner], finals[b], c.mode)[1] > 0.5]
-    others = [b for b in strategies if b != winner]
-    if others and len(beaten) == len(others):
-        winner_line = f"winner: {winner} (best mean final best; ends better than every other strategy, 95 % CI)"
-    elif beaten:
-        winner_line = (f"winner: {winner} (best mean final best; significantly better than {', '.join(beaten)}; "
-                       f"not than {', '.join(b for b in others if b not in beaten)} at {len(c.seeds)} seeds)")
-    else:
-        winner_line = (f"winner: {winner} by mean final best, but not significantly better than any other "
-                       f"strategy at {len(c.seeds)} seeds")
+    winner_line = _winner_line(winner, ordered, finals, c.mode)
     return Decision(reference, target, len(c.seeds), final_table, prob, text, pd.DataFrame(cost_rows), lines,
                     winner, winner_line)
+
+
+def _winner_line(winner: str, ordered: pd.DataFrame, finals: dict[str, np.ndarray], mode: str) -> str:
+    """The strategy with the best mean final best, and what the statistics say of it. The same rule as the
+    verdicts (:func:`~hwk4tune.compare.statistics.verdicts`): below ``MIN_SEEDS`` seeds per strategy it states
+    the means only, never a significance (at one seed every bootstrap interval is a single value, so any
+    difference at all looked "significant")."""
+    others = [b for b in finals if b != winner]
+    n = seeds_per_strategy(finals)
+    if not others:
+        return f"winner: {winner} (the only strategy)"
+    if n < MIN_SEEDS:
+        means = "; ".join(f"{r.strategy} {r.mean:.4f}" for r in ordered.itertuples())
+        return (f"winner: {winner} by mean final best ({means}); {seeds_text(n)} per strategy is too few to "
+                f"tell whether it ends better than the others (that needs at least {MIN_SEEDS})")
+    beaten = [b for b in others if prob_better_ci(finals[winner], finals[b], mode)[1] > 0.5]
+    if len(beaten) == len(others):
+        return f"winner: {winner} (best mean final best; ends better than every other strategy, 95 % CI)"
+    if beaten:
+        return (f"winner: {winner} (best mean final best; significantly better than {', '.join(beaten)}; "
+                f"not than {', '.join(b for b in others if b not in beaten)} at {seeds_text(n)})")
+    return (f"winner: {winner} by mean final best, but not significantly better than any other "
+            f"strategy at {seeds_text(n)}")

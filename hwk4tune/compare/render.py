@@ -11,6 +11,7 @@ import pandas as pd
 
 from hwk4tune.compare.comparison import Comparison
 from hwk4tune.compare.decide import Decision, decide
+from hwk4tune.compare.statistics import estimate_text, interval_text, seeds_text
 from hwk4tune.results import to_markdown
 
 FILES = {"md": "comparison.md", "csv": "comparison.csv", "runs_csv": "runs.csv",
@@ -35,7 +36,7 @@ def summary_table(summary: pd.DataFrame, metric: str) -> pd.DataFrame:
     return pd.DataFrame({
         "strategy": summary["strategy"],
         f"best {metric}": [pm(m, s) for m, s in zip(summary["best_mean"], summary["best_std"])],
-        "95 % CI": [f"{lo:.4f}–{hi:.4f}" if math.isfinite(lo) else "" for lo, hi in
+        "95 % CI": [interval_text(lo, hi, "{:.4f}") if math.isfinite(lo) else "" for lo, hi in
                     zip(summary["best_ci_low"], summary["best_ci_high"])],
         "IQM": [num(v, "{:.4f}") for v in summary["best_iqm"]],
         "epochs/run (total)": [f"{num(m)} ({int(t)})" for m, t in zip(summary["epochs_mean"], summary["epochs_total"])],
@@ -91,7 +92,7 @@ def decision_lines(d: Decision) -> list[str]:
     """The decision as markdown: P(A ends better than B), costs to the reference's target, verdicts."""
     prob = d.prob_text.reset_index().rename(columns={"index": "P(row ends better than column)"})
     costs = d.costs.copy()
-    costs["ratio to reference (95 % CI)"] = [f"{r:.2f} ({lo:.2f}–{hi:.2f})" if math.isfinite(r) else "" for r, lo, hi
+    costs["ratio to reference (95 % CI)"] = [estimate_text(r, lo, hi) if math.isfinite(r) else "" for r, lo, hi
                                              in zip(costs["ratio to reference"], costs["ci_low"], costs["ci_high"])]
     costs["mean to target"] = [f"{v:.1f}" if math.isfinite(v) else "" for v in costs["mean to target"]]
     costs = costs.drop(columns=["ratio to reference", "ci_low", "ci_high"])
@@ -99,7 +100,8 @@ def decision_lines(d: Decision) -> list[str]:
         "## Which strategy wins",
         "",
         f"Reference: {d.reference}; target: its median final best, {d.target:.4g}. Intervals: 95 % percentile "
-        f"bootstrap over the {d.seeds} seeds (seeds of two strategies resampled independently).",
+        f"bootstrap over the {seeds_text(d.seeds)} (seeds of two strategies resampled independently); a single "
+        "value where an interval has no width.",
         "",
         to_markdown(prob, short_config=False),
         "",
@@ -120,7 +122,7 @@ def markdown(c: Comparison) -> str:
     lines = [
         f"# Comparison{': ' + c.record.name if c.record.name else ''}",
         "",
-        f"{len(c.strategies)} strategies x {len(c.seeds)} seeds {c.seeds}; budget per run: "
+        f"{len(c.strategies)} strategies x {seeds_text(len(c.seeds))} {c.seeds}; budget per run: "
         f"{budget.get('num_samples')} trials of up to {budget.get('max_epochs')} epochs. "
         f"Metric: {c.metric} ({c.mode}); target {c.target:.4g} ({c.target_source})."
         + (f" Hypervolume of each run's Pareto front (trials at their last epoch) to the reference point "

@@ -62,6 +62,28 @@ LEVEL = 0.95
 MIN_SEEDS = 5  # fewer seeds per strategy: no verdict (a bootstrap over 2-4 values says little)
 
 
+def seeds_per_strategy(finals: dict[str, np.ndarray]) -> int:
+    """The fewest finite final bests any strategy has: the seeds a verdict, and the winner line, rest on."""
+    return min((_finite(v).size for v in finals.values()), default=0)
+
+
+def seeds_text(n: int) -> str:
+    return f"{n} seed" if n == 1 else f"{n} seeds"
+
+
+def interval_text(lo: float, hi: float, fmt: str = "{:.2f}") -> str:
+    """``lo–hi``; a single value where the interval has no width as printed (one seed, or every resample the
+    same): ``0.9700–0.9700`` would read as a measured spread of zero."""
+    a, b = fmt.format(lo), fmt.format(hi)
+    return a if a == b else f"{a}–{b}"
+
+
+def estimate_text(value: float, lo: float, hi: float, fmt: str = "{:.2f}") -> str:
+    """``value (lo–hi)``; just ``value`` where the interval is that value alone."""
+    v, i = fmt.format(value), interval_text(lo, hi, fmt)
+    return v if i == v else f"{v} ({i})"
+
+
 def _rng(seed: int = 0) -> np.random.Generator:
     return np.random.default_rng(seed)
 
@@ -160,19 +182,19 @@ def verdicts(finals: dict[str, np.ndarray], costs: dict[str, dict[str, tuple[np.
     unit = unit or {}
     lines = []
     ref = finals[reference]
-    n_seeds = min((_finite(v).size for v in finals.values()), default=0)
+    n_seeds = seeds_per_strategy(finals)
     if n_seeds < MIN_SEEDS:
-        return [f"no verdicts: {n_seeds} seeds per strategy; verdicts need at least {MIN_SEEDS}"]
+        return [f"no verdicts: {seeds_text(n_seeds)} per strategy; verdicts need at least {MIN_SEEDS}"]
     for s, fin in finals.items():
         if s == reference:
             continue
         said = []
         p, lo, hi = prob_better_ci(fin, ref, mode)
         if lo > 0.5:
-            said.append(f"{s} ends better than {reference} with probability {p:.2f} (95 % CI {lo:.2f}–{hi:.2f})")
+            said.append(f"{s} ends better than {reference} with probability {p:.2f} (95 % CI {interval_text(lo, hi)})")
         elif hi < 0.5:
             said.append(f"{reference} ends better than {s} with probability {1 - p:.2f} "
-                        f"(95 % CI {1 - hi:.2f}–{1 - lo:.2f})")
+                        f"(95 % CI {interval_text(1 - hi, 1 - lo)})")
         for kind, (reach, consumed) in costs.get(s, {}).items():
             ref_reach, ref_consumed = costs[reference][kind]
             share = float(np.isfinite(reach).mean()) if len(reach) else 0.0
@@ -181,11 +203,11 @@ def verdicts(finals: dict[str, np.ndarray], costs: dict[str, dict[str, tuple[np.
             what = unit.get(kind, kind)
             if rhi < 1 and share >= ref_share and share > 0:
                 said.append(f"{s} reaches {reference}'s median final best ({target:.4g}) with {r:.2f}× its {what} "
-                            f"(95 % CI {rlo:.2f}–{rhi:.2f}; reached in {int(np.isfinite(reach).sum())}/{len(reach)} "
+                            f"(95 % CI {interval_text(rlo, rhi)}; reached in {int(np.isfinite(reach).sum())}/{len(reach)} "
                             "seeds)")
             elif rlo > 1:
                 said.append(f"{s} needs {r:.2f}× {reference}'s {what} to reach its median final best "
-                            f"({target:.4g}) (95 % CI {rlo:.2f}–{rhi:.2f}; reached in "
+                            f"({target:.4g}) (95 % CI {interval_text(rlo, rhi)}; reached in "
                             f"{int(np.isfinite(reach).sum())}/{len(reach)} seeds)")
-        lines += said or [f"{s} vs {reference}: no significant difference at {n_seeds} seeds"]
+        lines += said or [f"{s} vs {reference}: no significant difference at {seeds_text(n_seeds)}"]
     return lines

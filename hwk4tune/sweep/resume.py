@@ -21,36 +21,81 @@ def _experiment_name(exp_dir: str) -> str:
         return exp_dir.rstrip("/").rsplit("/", 1)[-1]
 
 
-def _set_aside_untracked(exp: Path, verbose: bool) -> None:
+def _files(folder: Path) -> dict[str, Path]:
+    return {p.relative_to(folder).as_posix(): p for p in folder.rglob("*") if p.is_file()}
+
+
+def _set_aside(d: Path, where: Path) -> tuple[Path, str | None]:
+    """Move the trial folder ``d`` into ``where`` (``.interrupted/`` or ``.restarted/``); return where its files
+    are now, and a note when an earlier resume (one that failed or was stopped) had set a folder of that name
+    aside already.
+
+    A folder that comes back is most often the same trial's files once more: a killed driver's staging folder
+    copied back by :func:`~hwk4tune.sweep.recover.finish_upload`, or Tune copying a folder back before the
+    resume failed. When every one of its files is already set aside, byte for byte, the copy is removed (keeping
+    it would pile up one duplicate per retry); otherwise it is kept whole under the next free name
+    (``trial_X.2``, ``trial_X.3`` ...) rather than merged, so that no file is overwritten and no folder mixes
+    files from two attempts. Either way nothing is lost, and any number of retries finds the way clear."""
+    import shutil
+
+    where.mkdir(exist_ok=True)
+    for name in [d.name, *(f"{d.name}.{n}" for n in range(2, 10_000))]:
+        target = where / name
+        if not target.exists():
+            d.rename(target)
+            return target, (None if name == d.name else f"{where / d.name} was taken (an earlier resume had set "
+                            f"{d.name} aside): this copy, which differs, is kept as {target}")
+        kept = _files(target)
+        if all(rel in kept and _same(f, kept[rel]) for rel, f in _files(d).items()):
+            shutil.rmtree(d)
+            return target, (f"{d.name} was already set aside by an earlier resume as {target}, every file the "
+                            "same: this copy was removed")
+    raise OSError(f"{where}: no free name for {d.name}")
+
+
+def _same(a: Path, b: Path) -> bool:
+    import filecmp
+
+    return filecmp.cmp(a, b, shallow=False)
+
+
+def _set_aside_untracked(exp: Path, verbose: bool) -> list[str]:
     """Move the folders of trials Tune never recorded (started just before a kill) into ``.interrupted/``:
-    the restored searcher proposes a new trial in their place, and tables must not count them twice."""
+    the restored searcher proposes a new trial in their place, and tables must not count them twice. Their
+    staged copies go too, so a later resume does not bring them back. Returns a line per folder, for the
+    summary."""
     from hwk4tune.results import untracked_trial_dirs
 
+    lines = []
     for d in untracked_trial_dirs(exp):
-        target = exp / ".interrupted" / d.name
-        target.parent.mkdir(exist_ok=True)
-        d.rename(target)
+        target, again = _set_aside(d, exp / ".interrupted")
+        _drop_staged(exp, d.name)  # finish_upload copied what was staged into d before it moved: nothing lost
+        lines.append(f"note: {d.name} was never recorded by Tune (started after its last save): set aside in "
+                     f"{target}" + (f"; {again}" if again else ""))
         say(verbose, f"note: {d.name} started after Tune last saved its state, so Tune never recorded it; "
-                     f"a new trial takes its place; its folder moved to {target}")
+                     f"a new trial takes its place; its folder moved to {target}", *([f"note: {again}"] if again else []))
+    return lines
 
 
-def _set_aside_errored(exp: Path, verbose: bool) -> list[str]:
+def _set_aside_errored(exp: Path, verbose: bool) -> tuple[list[str], list[str]]:
     """``--restart-errored``: Tune starts each errored trial over as a new trial (a new id and folder); the old
-    folder moves into ``.restarted/`` (its error.txt kept) so tables do not count the trial twice."""
+    folder moves into ``.restarted/`` (its error.txt kept) so tables do not count the trial twice. Returns the
+    folders moved, and a line per folder for the summary."""
     from hwk4tune.results.tune_files import experiment_state
 
     state, _ = experiment_state(exp)
-    moved = []
+    moved, lines = [], []
     for info in state.values():
         d = exp / (info.get("dir") or "")
         if info.get("status") == "ERROR" and info.get("dir") and d.is_dir():
-            target = exp / ".restarted" / d.name
-            target.parent.mkdir(exist_ok=True)
-            d.rename(target)
+            target, again = _set_aside(d, exp / ".restarted")
             _drop_staged(exp, d.name)
             moved.append(d.name)
-            say(verbose, f"note: {d.name} errored and starts over as a new trial; its folder moved to {target}")
-    return moved
+            lines.append(f"note: {d.name} errored and started over: set aside in {target}"
+                         + (f"; {again}" if again else ""))
+            say(verbose, f"note: {d.name} errored and starts over as a new trial; its folder moved to {target}",
+                *([f"note: {again}"] if again else []))
+    return moved, lines
 
 
 def _drop_copied_back(exp: Path, names: list[str]) -> None:
@@ -122,9 +167,12 @@ def _resume(exp_dir: str, spec, data, name: str, restart_errored: bool, verbose:
     if not tune.Tuner.can_restore(exp_dir):
         raise SpecError([Problem(exp_dir, None, "(folder)", "Tune saved no state here yet: nothing to resume")])
     restarted: list[str] = []
+    set_aside: list[str] = []
     if not is_uri(exp_dir):
-        _set_aside_untracked(Path(exp_dir), verbose)
-        restarted = _set_aside_errored(Path(exp_dir), verbose) if restart_errored else []
+        set_aside = _set_aside_untracked(Path(exp_dir), verbose)
+        if restart_errored:
+            restarted, lines = _set_aside_errored(Path(exp_dir), verbose)
+            set_aside += lines
     tuner = tune.Tuner.restore(
         exp_dir,
         trainable=trainable(spec, data, name),
@@ -134,4 +182,5 @@ def _resume(exp_dir: str, spec, data, name: str, restart_errored: bool, verbose:
     )
     say(verbose, f"resuming {exp_dir}")
     after = (lambda: _drop_copied_back(Path(exp_dir), restarted)) if restarted else None
-    return fit(tuner, exp_dir, spec, after)
+    text, interrupted = fit(tuner, exp_dir, spec, after)
+    return "\n".join([text, *set_aside]), interrupted  # said before Tune's table too; repeated under the summary
