@@ -47,6 +47,7 @@ def test_import_validates_and_notes_every_unmapped_key(fmt, path, tmp_path):
     assert all(n.split(": ", 1)[1] in header for n in result.notes)  # the notes travel with the files
 
 
+@pytest.mark.newest
 def test_wandb_distributions_exact(tmp_path):
     space, sweep, _ = imported("wandb", "04_log_uniform_natural.yaml", tmp_path)
     low, high = space["space"]["lr"]["loguniform"]
@@ -77,6 +78,7 @@ def test_wandb_hyperband_numbers(tmp_path):
     assert space["max_epochs"] == 27 and sweep["num_samples"] == 12
 
 
+@pytest.mark.newest
 def test_katib_numbers_and_algorithms(tmp_path):
     space, sweep, notes = imported("katib", "01_random_mnist.yaml", tmp_path)
     assert space["space"] == {"lr": {"uniform": [0.01, 0.05]}, "momentum": {"uniform": [0.5, 0.9]}}
@@ -156,3 +158,78 @@ def test_every_imported_sweep_runs(ray_local, tmp_path):
         assert all((t / "result.json").read_text().strip() for t in trials), path
         ran.append(path.name)
     assert len(ran) == len(FILES)
+
+
+def _extreme_cases() -> list[tuple[str, str, dict]]:
+    """(distribution, case, its keys) for every W&B distribution the importer knows, at extreme bounds: huge,
+    beyond a float, tiny, negative where illegal, min > max, not a number, and q or sigma likewise."""
+    from hwk4tune.importers.wandb import DISTRIBUTIONS
+
+    bounds = {"huge": (1, 1e308), "beyond_float": (1, math.inf), "huge_both": (-1e308, 1e308),
+              "huge_ints": (-10**308, 10**308), "int_beyond_float": (1, 10**400), "tiny": (1e-320, 1e-310),
+              "negative": (-10, -1), "min_over_max": (5, 1), "equal": (2, 2), "nan": (math.nan, 1),
+              "beyond_e": (-1000, 1000), "large": (1e3, 1e300)}
+    qs = {"q_huge": 1e308, "q_tiny": 1e-320, "q_zero": 0, "q_negative": -1, "q_inf": math.inf}
+    normal = {"mu_huge": (1e308, 1), "mu_inf": (math.inf, 1), "mu_nan": (math.nan, 1), "sigma_huge": (1, 1e308),
+              "sigma_tiny": (1, 1e-320), "sigma_negative": (1, -1), "sigma_zero": (1, 0), "beyond_e": (700, 300)}
+    cases = []
+    for dist in DISTRIBUTIONS:
+        if dist == "constant":
+            cases += [(dist, f"value_{v}", {"value": v}) for v in (1e308, math.inf, -1e308, 1e-320, math.nan, 10**400)]
+        elif dist == "categorical":
+            cases.append((dist, "values", {"values": [1e308, -1e308, 1e-320, math.inf, math.nan, 10**400]}))
+        elif "normal" in dist:
+            cases += [(dist, name, {"mu": mu, "sigma": s}) for name, (mu, s) in normal.items()]
+            if "log" in dist:  # a negative mean is W&B's and our business for log-normals only
+                cases.append((dist, "mu_negative_huge", {"mu": -1e308, "sigma": 1}))
+            if dist.startswith("q_"):
+                cases += [(dist, name, {"mu": 1, "sigma": 0.5, "q": q}) for name, q in qs.items()]
+        else:
+            cases += [(dist, name, {"min": lo, "max": hi}) for name, (lo, hi) in bounds.items()]
+            if dist.startswith("q_"):
+                cases += [(dist, name, {"min": 1, "max": 5, "q": q}) for name, q in qs.items()]
+    return cases
+
+
+EXTREME = [(method, *case) for method in ("random", "grid") for case in _extreme_cases()]
+
+
+@pytest.mark.parametrize("method, dist, case, keys", EXTREME, ids=[f"{m}-{d}-{c}" for m, d, c, _ in EXTREME])
+def test_wandb_extreme_bounds_convert_or_exit_2(method, dist, case, keys, tmp_path, capsys):
+    """`hwk4tune import wandb` as a user runs it: a conversion `hwk4tune validate` accepts (the parameter kept
+    or left out with a note naming the file and key), or one line and exit 2; never a traceback.
+    weight_decay (>= 0, no upper bound) takes the widest range of our hyperparameters."""
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump({"method": method, "metric": {"name": "val_accuracy", "goal": "maximize"},
+                                    "run_cap": 2, "parameters": {"weight_decay": {"distribution": dist, **keys},
+                                                                 "optimizer": {"values": ["adam", "sgd"]}}}))
+    code = main(["import", "wandb", str(path), "-o", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    if code == 2:
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and str(path) in lines[0] and "weight_decay" in lines[0], err
+        return
+    assert code == 0, err
+    spec = load_sweep(tmp_path / "out" / "sweep.yaml")  # SpecError if the validator refused it
+    spec.space.space.to_tune()
+    space = yaml.safe_load((tmp_path / "out" / "space.yaml").read_text())["space"]
+    if space.get("weight_decay") is None:  # left out: a note says so, naming the file and the key
+        assert f"note: {path}: parameters.weight_decay: " in err, err
+    for value in _numbers(space.get("weight_decay")):
+        assert math.isfinite(value), space
+
+
+def _numbers(dsl) -> list[float]:
+    args = next(iter(dsl.values())) if isinstance(dsl, dict) else [dsl] if dsl is not None else []
+    return [float(v) for v in args if isinstance(v, (int, float)) and not isinstance(v, bool)]
+
+
+def test_wandb_large_inv_log_uniform_values(tmp_path):
+    """The bounds are the values' own (no e^ of them): large ones convert exactly, as small ones do."""
+    path = tmp_path / "sweep.yaml"
+    path.write_text("method: random\nparameters:\n  weight_decay: {distribution: inv_log_uniform_values, "
+                    "min: 1000, max: 1.0e+300}\n  lr: {distribution: inv_log_uniform_values, min: 1.0e-300, max: 800}\n")
+    assert main(["import", "wandb", str(path), "-o", str(tmp_path / "out")]) == 0
+    space = yaml.safe_load((tmp_path / "out" / "space.yaml").read_text())["space"]
+    assert space["weight_decay"] == {"loguniform": [1000.0, 1e300]} and space["lr"] == {"loguniform": [1e-300, 800.0]}

@@ -15,6 +15,9 @@ Distributions (W&B's names -> ours; exact unless marked ≈):
 
 With no ``distribution``: ``values`` -> categorical, ``value`` -> constant, integer ``min``/``max`` ->
 ``int_uniform``, other ``min``/``max`` -> ``uniform``, ``mu``/``sigma`` -> normal (W&B's rules).
+
+A parameter no float can hold (bounds not finite, min >= max, e^ of a bound beyond a float's range, q or sigma
+not > 0) is left out with a note naming its key; a q below the bounds' precision is dropped, with a note.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ DISTRIBUTIONS = ("constant", "categorical", "int_uniform", "uniform", "q_uniform
                  "log_uniform_values", "q_log_uniform", "q_log_uniform_values", "inv_log_uniform",
                  "inv_log_uniform_values", "normal", "q_normal", "log_normal", "q_log_normal")
 PARAM_KEYS = ("value", "values", "probabilities", "distribution", "min", "max", "q", "mu", "sigma", "parameters")
+MAX_GRID = 1000  # a q_uniform grid of more points is drawn at random instead (its list would fill the file)
+MAX_STEPS_PRECISION = 1e12  # bound / q beyond this: q is below the bounds' float precision
 
 
 def translate(data: Any, draft: Draft) -> Draft:
@@ -141,7 +146,8 @@ def _distribution(draft: Draft, key: str, spec: dict, grid: bool) -> Any:
         draft.note(f"{key}.distribution", f"unknown distribution {dist!r}; left out")
         return None
     if dist == "constant":
-        return spec.get("value")
+        values = _float_range(draft, key, [spec.get("value")])
+        return values[0] if values else None
     if dist == "categorical":
         values = spec.get("values")
         if not isinstance(values, list) or not values:
@@ -150,35 +156,57 @@ def _distribution(draft: Draft, key: str, spec: dict, grid: bool) -> Any:
         if "probabilities" in spec:
             draft.note(f"{key}.probabilities", "choices are drawn with equal probability here "
                                                "(no weighted choice in the space DSL)")
-        return {"grid" if grid else "choice": [number(v) for v in values]}
+        values = _float_range(draft, key, [number(v) for v in values])
+        return {"grid" if grid else "choice": values} if values else None
     if dist in ("normal", "q_normal", "log_normal", "q_log_normal"):
         return _normal(draft, key, dist, spec)
-    if not (isinstance(lo, (int, float)) and isinstance(hi, (int, float))) or not lo < hi:
-        draft.note(key, f"{dist} needs numbers min < max, got min={spec.get('min')!r}, max={spec.get('max')!r}; "
-                        "left out")
+    if not (_finite(lo) and _finite(hi)) or not lo < hi:
+        draft.note(key, f"{dist} needs finite numbers min < max, got min={spec.get('min')!r}, "
+                        f"max={spec.get('max')!r}; left out")
         return None
     q = number(spec.get("q", 1))
+    if dist.startswith("q_") and not (_finite(q) and q > 0):
+        draft.note(key, f"{dist} needs a finite q > 0, got q={spec.get('q')!r}; left out")
+        return None
+    if dist == "q_uniform" and _too_fine(draft, key, q, lo, hi):
+        dist = "uniform"
     if dist == "int_uniform":
-        if grid and hi - lo <= 100:
-            return {"grid": list(range(int(lo), int(hi) + 1))}
-        return {"randint": [int(math.ceil(lo)), int(math.floor(hi))]}
+        first, last = int(math.ceil(lo)), int(math.floor(hi))
+        if first > last:
+            draft.note(key, f"int_uniform [{lo:g}, {hi:g}] holds no integer; left out")
+            return None
+        if grid and last - first <= 100:
+            return {"grid": list(range(first, last + 1))}
+        return {"randint": [first, last]}
     if dist == "uniform":
         if grid:
             draft.note(key, "a grid sweep cannot enumerate a continuous range; it is drawn at random here")
         return {"uniform": [float(lo), float(hi)]}
     if dist == "q_uniform":
-        if grid:
+        if grid and hi / q - lo / q <= MAX_GRID:  # (hi - lo) of two large ints can be beyond a float
             return {"grid": _steps(lo, hi, q)}
+        if grid:
+            draft.note(key, f"more than {MAX_GRID} multiples of q={q} in [{lo:g}, {hi:g}]: too many grid points; "
+                            "drawn at random here")
         return {"quniform": [lo, hi, q]}
-    bounds = {
-        "log_uniform": (math.exp(lo), math.exp(hi)), "q_log_uniform": (math.exp(lo), math.exp(hi)),
-        "log_uniform_values": (lo, hi), "q_log_uniform_values": (lo, hi),
-        "inv_log_uniform": (math.exp(-hi), math.exp(-lo)), "inv_log_uniform_values": (lo, hi),
-    }[dist]
-    low, high = _round(bounds[0]), _round(bounds[1])
-    if low <= 0:
-        draft.note(key, f"{dist} needs min > 0 here (got {lo}); left out")
+    # computed for this distribution only: e^max of another one's bounds can be beyond the float range
+    natural = dist in ("log_uniform", "q_log_uniform", "inv_log_uniform")
+    low, high = {"inv_log_uniform": (-hi, -lo)}.get(dist, (lo, hi))
+    if natural:
+        low, high = _exp(low), _exp(high)
+    if low is None or high is None or high == math.inf:
+        draft.note(key, f"{dist}: e^{max(abs(lo), abs(hi)):g} is beyond a float's range; left out")
         return None
+    low, high = _round(low), _round(high)
+    if low <= 0:
+        draft.note(key, f"{dist} needs min > 0 here (got {lo}{', whose e^ is 0 as a float' if natural else ''}); "
+                        "left out")
+        return None
+    if not low < high:
+        draft.note(key, f"{dist}: bounds [{low:g}, {high:g}] are one number at 6 digits; left out")
+        return None
+    if dist.startswith("q_") and _too_fine(draft, key, q, low, high):
+        dist = "log_uniform"
     if grid:
         draft.note(key, "a grid sweep cannot enumerate a continuous range; it is drawn at random here")
     if dist.startswith("q_"):
@@ -188,8 +216,8 @@ def _distribution(draft: Draft, key: str, spec: dict, grid: bool) -> Any:
 
 def _normal(draft: Draft, key: str, dist: str, spec: dict) -> Any:
     mu, sigma = number(spec.get("mu", 0)), number(spec.get("sigma", 1))
-    if not all(isinstance(v, (int, float)) for v in (mu, sigma)) or sigma <= 0:
-        draft.note(key, f"{dist} needs numbers mu and sigma > 0; left out")
+    if not (_finite(mu) and _finite(sigma)) or sigma <= 0:
+        draft.note(key, f"{dist} needs finite numbers mu and sigma > 0; left out")
         return None
     if dist == "normal":
         return {"normal": [mu, sigma]}
@@ -197,12 +225,50 @@ def _normal(draft: Draft, key: str, dist: str, spec: dict) -> Any:
         draft.note(key, f"q_normal: no quantized normal in the space DSL; normal({mu}, {sigma}) without the "
                         f"q={spec.get('q', 1)} rounding")
         return {"normal": [mu, sigma]}
-    low, high = _round(math.exp(mu - 2 * sigma)), _round(math.exp(mu + 2 * sigma))
+    low, high = _exp(mu - 2 * sigma), _exp(mu + 2 * sigma)
+    if low is None or high is None or high == math.inf or not 0 < _round(low) < _round(high):
+        draft.note(key, f"{dist}: e^(mu ± 2 sigma) = e^{mu - 2 * sigma:g}..e^{mu + 2 * sigma:g} is not a range of "
+                        "positive floats; left out")
+        return None
+    low, high = _round(low), _round(high)
     q = number(spec.get("q", 1))
-    out = {"qloguniform": [low, high, q]} if dist == "q_log_normal" and q <= high - low else {"loguniform": [low, high]}
+    quantized = dist == "q_log_normal" and _finite(q) and 0 < q <= high - low and not _too_fine(draft, key, q, low, high)
+    out = {"qloguniform": [low, high, q]} if quantized else {"loguniform": [low, high]}
     draft.note(key, f"{dist}: no log-normal in the space DSL; {next(iter(out))} over e^(mu ± 2 sigma) = "
                     f"[{low:g}, {high:g}], where 95 % of W&B's draws fall")
     return out
+
+
+def _finite(x: Any) -> bool:
+    try:
+        return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+    except OverflowError:  # an int beyond a float's range
+        return False
+
+
+def _float_range(draft: Draft, key: str, values: list) -> list:
+    """The values without the integers beyond a float's range (a float hyperparameter could not take them)."""
+    huge = [v for v in values if isinstance(v, int) and not isinstance(v, bool) and not _finite(v)]
+    if huge:
+        draft.note(key, f"{len(huge)} integer(s) beyond a float's range (about 1.8e308); left out")
+    return [v for v in values if not any(v is h for h in huge)]
+
+
+def _too_fine(draft: Draft, key: str, q: float, low: float, high: float) -> bool:
+    """The multiples of so small a q are beyond the bounds' float precision (and Ray's quantized ranges divide
+    the bounds by q): the range is drawn without q."""
+    if max(abs(low), abs(high)) / q <= MAX_STEPS_PRECISION:
+        return False
+    draft.note(key, f"q={q} is below the precision of the bounds [{low:g}, {high:g}]; drawn without q")
+    return True
+
+
+def _exp(x: float) -> float | None:
+    """e^x, or None where it is beyond a float's range (Python raises OverflowError there, from e^709.8 on)."""
+    try:
+        return math.exp(x)
+    except OverflowError:
+        return None
 
 
 def _steps(lo: float, hi: float, q: float) -> list:

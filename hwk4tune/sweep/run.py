@@ -213,16 +213,21 @@ def _run_config(spec: SweepSpec, name: str, storage: str, verbose: bool, live_ca
 
 
 def _reporter(spec: SweepSpec):
-    """Tune's classic status table, every 15 s: trials sorted by the metric, with the parameters searched."""
-    from ray import tune
+    """Tune's classic status table, every 15 s: trials sorted by the metric, with the parameters searched.
+    A :class:`~hwk4tune.sweep.progress.SweepReporter`: Ray's own CLIReporter raised on trials that ended
+    without the metric and on a conditional space's inactive parameters, and that ended the sweep."""
+    from hwk4tune.sweep.progress import SweepReporter
 
     metrics = list(dict.fromkeys([spec.space.metric, *PROGRESS_METRICS]))
-    return tune.CLIReporter(
+    return SweepReporter(
         metric_columns=metrics,
         parameter_columns=list(spec.space.params),
         max_report_frequency=15,
         sort_by_metric=True,  # metric and mode come from TuneConfig
         max_progress_rows=20,
+        # Ray's default reads Tune's global verbosity when the reporter is made: a verbose=False sweep earlier
+        # in the same process would leave every later one without its table
+        print_intermediate_tables=True,
     )
 
 
