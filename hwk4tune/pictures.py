@@ -1,11 +1,12 @@
 """Pictures of a model's first convolutional layer: one cell per filter (RGB for 3 input channels,
 grayscale for 1, the channel mean otherwise), and for two models side by side a third panel with each
-filter's change (the L2 norm of the difference, as brightness and as a number).
+filter's change (the L2 norm of the difference, as brightness and as a number). The picture has a title
+naming the layer, a title per panel (the model, or the change) and axis labels naming the grid.
 
 A model is a folder written by ``hwk4tune train`` (its ``model.pt``), such a ``model.pt``, or a plain
 state-dict file (``.pth``, e.g. torchvision's ResNet18 weights). Its first layer is the first 4-D weight
-tensor of the state dict (``conv1.weight`` for ResNet18). The picture is built with NumPy and Pillow, so
-its size follows from the layer: see :func:`grid_layout`.
+tensor of the state dict (``conv1.weight`` for ResNet18). The panels are built with NumPy, one weight
+``zoom`` pixels, and drawn with matplotlib, so the picture's size follows from the layer: see :func:`grid_layout`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from hwk4tune.errors import InputError
 
 PAD = 2  # pixels between cells and around a panel
 GAP = 12  # pixels between panels
+DPI = 100  # the figure's pixels per inch: a weight is `zoom` pixels
+MIN_WIDTH = 460  # pixels: the title's width
 # a trial's curve by why it stopped (results.stop_reasons)
 STOP_COLOURS = {"finished": "tab:green", "scheduler": "tab:orange", "plateau": "tab:blue", "target": "tab:purple",
                 "budget": "tab:brown", "error": "tab:red", "diverged": "tab:pink", "not started": "tab:gray"}
@@ -35,7 +38,7 @@ class FiltersPicture:
     filters: int  # cells per panel: the first layer's output channels
     grid: tuple[int, int]  # (rows, cols) of each panel
     panels: int  # 1 for one model; 3 for two (before, after, change)
-    size: tuple[int, int]  # (width, height) in pixels
+    size: tuple[int, int]  # (width, height) in pixels, title and labels included
     change: list[float] | None  # per-filter L2 norm of the difference (two models)
 
 
@@ -93,9 +96,65 @@ def _panel(cells: np.ndarray, rows: int, cols: int, zoom: int) -> np.ndarray:
     return out
 
 
+def _kind(channels: int) -> str:
+    return {3: "RGB", 1: "grayscale"}.get(channels, f"mean of {channels} channels")
+
+
+def filters_figure(weights: list[np.ndarray], names: list[str], *, zoom: int):
+    """The matplotlib figure of :func:`write_filters`: a title naming the layer, one panel per model (its
+    name above it) and, for two, a third panel of each filter's change. Every panel's axes name the grid:
+    the row's first filter on the left, the column below (filter = first of the row + column). The figure is
+    sized so that one weight is ``zoom`` pixels at :data:`DPI`."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n, channels, h, w = weights[0].shape
+    rows, cols = grid_layout(n)
+    panels = [_panel(_cells(wt), rows, cols, zoom) for wt in weights]
+    titles = [f"before: {names[0]}", f"after: {names[1]}"] if len(weights) == 2 else [names[0]]
+    change = None
+    if len(weights) == 2:
+        change = [float(np.linalg.norm(a - b)) for a, b in zip(weights[0], weights[1])]
+        level = np.array(change) / (max(change) or 1.0)
+        panels.append(_panel(np.broadcast_to(level[:, None, None, None], (n, h, w, 3)).copy(), rows, cols, zoom))
+        titles.append("change: L2 norm of the difference")
+    ph, pw = panels[0].shape[:2]
+    # room around the panels for the title, the panel titles, the tick labels and the axis labels
+    left, right, top, bottom = 80, 20, 84, 60
+    content = len(panels) * pw + (len(panels) - 1) * (GAP + left) + left + right
+    width, height = max(content, MIN_WIDTH), ph + top + bottom  # a narrow layer still shows the whole title
+    margin = (width - content) // 2
+    fig = plt.figure(figsize=(width / DPI, height / DPI), dpi=DPI)
+    ch, cw = h * zoom, w * zoom
+    centres_x = [PAD + c * (cw + PAD) + cw / 2 for c in range(cols)]
+    centres_y = [PAD + r * (ch + PAD) + ch / 2 for r in range(rows)]
+    for k, (panel, title) in enumerate(zip(panels, titles)):
+        x0 = margin + left + k * (pw + GAP + left)
+        ax = fig.add_axes((x0 / width, bottom / height, pw / width, ph / height))
+        ax.imshow(panel, interpolation="nearest")
+        ax.set_title(title, fontsize=9)
+        ax.set_xticks(centres_x, [str(c) for c in range(cols)], fontsize=7)
+        ax.set_yticks(centres_y, [str(r * cols) for r in range(rows)], fontsize=7)
+        ax.set_xlabel("column (filter = row's first + column)", fontsize=8)
+        ax.set_ylabel("row's first filter", fontsize=8)
+        ax.tick_params(length=0)
+        if change is not None and k == 2:
+            size = max(4.0, min(9.0, cw / 4.5))
+            for i, value in enumerate(change):
+                r, c = divmod(i, cols)
+                ax.text(centres_x[c], centres_y[r], f"{value:.2g}", ha="center", va="center", fontsize=size,
+                        color="black" if value / (max(change) or 1.0) > 0.5 else "white")
+    fig.suptitle(f"first convolutional layer: {n} filters of {channels}×{h}×{w} ({_kind(channels)})\n"
+                 "each filter scaled to its own range", fontsize=10, y=1 - 8 / height, va="top")
+    return fig, change
+
+
 def write_filters(models: list[str | Path], out: str | Path, *, zoom: int | None = None) -> FiltersPicture:
-    """Write the PNG of one model's first-layer filters, or of two side by side with their change."""
-    from PIL import Image, ImageDraw
+    """Write the PNG of one model's first-layer filters, or of two side by side with their change; its title
+    is also the PNG's ``Title`` text."""
+    import matplotlib.pyplot as plt
 
     if len(models) not in (1, 2):
         raise PictureError(f"give one or two models, got {len(models)}")
@@ -104,31 +163,19 @@ def write_filters(models: list[str | Path], out: str | Path, *, zoom: int | None
         raise PictureError(f"the first layers differ in shape: {weights[0].shape} vs {weights[1].shape}")
     n, _, h, w = weights[0].shape
     zoom = zoom or max(1, 48 // max(h, w))
-    rows, cols = grid_layout(n)
-    panels = [_panel(_cells(wt), rows, cols, zoom) for wt in weights]
-    change = None
-    if len(weights) == 2:
-        change = [float(np.linalg.norm(a - b)) for a, b in zip(weights[0], weights[1])]
-        top = max(change) or 1.0
-        level = np.array(change) / top
-        panels.append(_panel(np.broadcast_to(level[:, None, None, None], (n, h, w, 3)).copy(), rows, cols, zoom))
-    height = panels[0].shape[0]
-    gap = np.ones((height, GAP, 3))
-    parts = [p for panel in panels for p in (panel, gap)][:-1]
-    image = Image.fromarray((np.concatenate(parts, axis=1) * 255).round().astype(np.uint8))
-    if change is not None:
-        draw = ImageDraw.Draw(image)
-        x0 = 2 * (panels[0].shape[1] + GAP)
-        ch, cw = h * zoom, w * zoom
-        for i, value in enumerate(change):
-            r, c = divmod(i, cols)
-            light = change[i] / (max(change) or 1.0) > 0.5
-            draw.text((x0 + PAD + c * (cw + PAD) + 1, PAD + r * (ch + PAD) + 1), f"{value:.2g}",
-                      fill=(0, 0, 0) if light else (255, 255, 255))
+    fig, change = filters_figure(weights, [_model_name(m) for m in models], zoom=zoom)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    image.save(out)
-    return FiltersPicture(out, n, (rows, cols), len(panels), image.size, change)
+    fig.savefig(out, format="png", dpi=DPI, metadata={"Title": fig.get_suptitle()})
+    size = fig.canvas.get_width_height()
+    plt.close(fig)
+    return FiltersPicture(out, n, grid_layout(n), len(weights) + (change is not None), size, change)
+
+
+def _model_name(model: str | Path) -> str:
+    """A model as its panel names it: the folder or file name (``ft``, ``before.pth``)."""
+    path = Path(model)
+    return path.parent.name if path.name == "model.pt" and path.parent.name else path.name
 
 
 def validation_curves_png(history, reasons: dict[str, str], metric: str, out: str | Path) -> Path:

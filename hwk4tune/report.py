@@ -36,7 +36,9 @@ th,td{padding:.25rem .45rem;border-bottom:1px solid #eee;text-align:right;overfl
 th{white-space:normal;word-break:break-word}td{white-space:nowrap}
 .wide td{white-space:normal;font-size:.8rem}.wide th{font-size:.8rem}
 th{background:#f5f5f5}td:first-child,th:first-child{text-align:left}
-.meta td{text-align:left}.note{color:#666;font-size:.85rem}img{max-width:100%;margin:.5rem 0}
+.meta th{white-space:nowrap;word-break:normal;overflow-wrap:normal;vertical-align:top}
+.meta td{text-align:left;white-space:normal}.meta .kv{display:block;padding-left:1.5em;text-indent:-1.5em}
+.note{color:#666;font-size:.85rem}img{max-width:100%;margin:.5rem 0}
 .err{color:#a00;white-space:normal;text-align:left}pre{background:#f7f7f7;padding:.6rem;font-size:.85rem}
 """
 
@@ -61,9 +63,25 @@ def _fitted(table_html: str, df) -> str:
 
 
 def _meta_table(items: list[tuple[str, Any]]) -> str:
-    rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in items
-                   if v not in (None, ""))
+    """A header table of label and value. A mapping (the searcher, the scheduler, the data set) shows as one
+    ``key: value`` line per key, and every value wraps (a long searcher configuration once kept its cell on
+    one line and squashed the labels beside it to a letter per line); the labels never wrap."""
+    rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{_cell(v)}</td></tr>" for k, v in items
+                   if v not in (None, "", {}))
     return f'<table class="meta">{rows}</table>'
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, dict):
+        return "".join(f'<span class="kv">{html.escape(str(k))}: {html.escape(_inline(v))}</span>'
+                       for k, v in value.items())
+    return html.escape(str(value))
+
+
+def _inline(value: Any) -> str:
+    """A value on a line of its own: text as it is, anything else as JSON (a space after each comma, where
+    the line can wrap)."""
+    return value if isinstance(value, str) else json.dumps(value, separators=(", ", ": "), default=str)
 
 
 def _page(title: str, body: list[str]) -> str:
@@ -166,11 +184,14 @@ def _param_scatter(exp: Experiment):
             cats = sorted(map(str, x.dropna().unique()))
             ax.scatter([cats.index(str(v)) if pd.notna(v) else -1 for v in x], y, s=14)
             ax.set_xticks(range(len(cats)), cats, fontsize=7)
-        ax.set_title(p.removeprefix("config/"), fontsize=9)
+        name = p.removeprefix("config/")
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel(f"{name} (log scale)" if name in log_params else name, fontsize=8)
+        ax.set_ylabel(col, fontsize=8)
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[n:]:
         ax.axis("off")
-    axes[0][0].set_ylabel(col)
+    fig.suptitle(f"{col} of each trial against each hyperparameter it was given", fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -187,10 +208,10 @@ def _sweep_body(exp: Experiment) -> list[str]:
     body = [_meta_table([
         ("folder", exp.path),
         ("strategy", r.label if r else None),
-        ("searcher", json.dumps(r.searcher) if r else None),
-        ("scheduler", json.dumps(r.scheduler) if r else None),
+        ("searcher", r.searcher if r else None),
+        ("scheduler", r.scheduler if r else None),
         ("trainable", r.trainable if r else None),
-        ("data set", json.dumps(r.dataset.model_dump(mode="json", exclude_none=True)) if r and r.dataset else None),
+        ("data set", r.dataset.model_dump(mode="json", exclude_none=True) if r and r.dataset else None),
         ("objective", f"{exp.mode} {exp.metric}"),
         ("budget", f"{r.num_samples} trials x up to {r.max_epochs} epochs" if r else None),
         ("created", r.created if r else None),

@@ -103,7 +103,8 @@ def resolve(config: str | Path | Mapping[str, Any]) -> dict[str, Any]:
 
 def train_config(config: str | Path | Mapping[str, Any], epochs: int | None, out_dir: str | Path,
                  data_dir: str | Path | None = None, progress: bool = True, early_stop: bool = False,
-                 min_delta: float = 0.01, patience: int = 5, seed: int | None = None) -> dict[str, Any]:
+                 min_delta: float = 0.01, patience: int = 5, seed: int | None = None,
+                 subset: int | str | None = None) -> dict[str, Any]:
     """Train one configuration on train + validation for ``epochs`` epochs, evaluate it on test, write
     ``out_dir/{model.pt, config.yaml, metrics.json}`` and return the metrics (what metrics.json holds).
 
@@ -112,7 +113,8 @@ def train_config(config: str | Path | Mapping[str, Any], epochs: int | None, out
     (``metrics["early_stop"]`` says which epoch).
 
     ``epochs=None`` takes the file's ``epochs``, else best.yaml's ``best.epoch``, else the space's
-    ``max_epochs``. ``data_dir`` overrides the file's ``dataset.data_dir``; ``seed`` the config's seed
+    ``max_epochs``. ``data_dir`` overrides the file's ``dataset.data_dir``, ``subset`` its ``dataset.subset``
+    (``"all"``: the whole data set, however many images the config was tuned on); ``seed`` the config's seed
     (default: the config's ``seed``, else 0). ``progress`` shows a bar per epoch on stderr. Raises
     :class:`TrainFileError` (bad file), ``hyperparams.ConfigError`` (bad values or unknown keys) or
     ``data.DataNotFoundError``.
@@ -128,9 +130,11 @@ def train_config(config: str | Path | Mapping[str, Any], epochs: int | None, out
     if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1:
         raise TrainFileError(f"epochs must be an integer >= 1, but got {epochs!r} (pass --epochs N)")
     cfg = trainable_entry(spec["trainable"]).hyperparameters.from_config(spec["hparams"])  # unknown keys: an error
-    ds_args = dict(spec["dataset"])
     if data_dir is not None:
-        ds_args["data_dir"] = Path(data_dir)
+        spec["dataset"]["data_dir"] = Path(data_dir).expanduser().resolve()
+    if subset is not None:
+        spec["dataset"]["subset"] = None if subset == "all" else subset
+    ds_args = dict(spec["dataset"])
     data = load_dataset(ds_args.pop("name"), **ds_args)
     train_x, train_y = (data.train_x, data.train_y) if early_stop else data.train_and_val()
     watch = _EarlyStop(min_delta, patience) if early_stop else None
@@ -212,9 +216,7 @@ def train_config(config: str | Path | Mapping[str, Any], epochs: int | None, out
         "weights": learner.weights,
         "test_accuracy": test_accuracy,
     }, files["model"])
-    ds_out = {k: (str(v) if isinstance(v, Path) else v) for k, v in spec["dataset"].items()}
-    if data_dir is not None:
-        ds_out["data_dir"] = str(data_dir)
+    ds_out = {k: (str(v) if isinstance(v, Path) else v) for k, v in spec["dataset"].items()}  # as trained
     files["config"].write_text(BestConfig(trainable=spec["trainable"], dataset=ds_out, config=cfg.model_dump(),
                                           epochs=epochs).to_yaml())
     files["metrics"].write_text(json.dumps(metrics, indent=2, default=str) + "\n")

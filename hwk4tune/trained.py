@@ -92,9 +92,12 @@ def load_model(path: str | Path) -> TrainedModel:
                         test_accuracy=state.get("test_accuracy"), path=f)
 
 
-def evaluate(path: str | Path, dataset: str | None = None, data_dir: str | Path | None = None) -> dict[str, Any]:
+def evaluate(path: str | Path, dataset: str | None = None, data_dir: str | Path | None = None,
+             subset: int | str | None = None) -> dict[str, Any]:
     """Test accuracy and confusion matrix (rows: true class, columns: predicted) of a trained model on the
-    test split of the data set it was trained on (as ``config.yaml`` beside it names it), or of ``dataset``."""
+    test split of the data set it was trained on (as ``config.yaml`` beside it names it), or of ``dataset``.
+    ``data_dir`` overrides where the data set is; ``subset`` how many test images (the first ones; ``"all"``:
+    every one, whatever subset the model was trained on)."""
     import torch
 
     from hwk4tune.data import load_dataset
@@ -109,6 +112,8 @@ def evaluate(path: str | Path, dataset: str | None = None, data_dir: str | Path 
         ds = {"name": dataset}
     if data_dir:
         ds["data_dir"] = data_dir
+    if subset is not None:
+        ds["subset"] = None if subset == "all" else subset
     data = load_dataset(ds["name"], subset=ds.get("subset"), data_dir=ds.get("data_dir"),
                         val_fraction=ds.get("val_fraction", 0.1), seed=ds.get("seed", 0))
     if tuple(data.test_x.shape[1:]) != m.input_shape:

@@ -267,3 +267,67 @@ def test_wandb_large_inv_log_uniform_values(tmp_path):
     assert main(["import", "wandb", str(path), "-o", str(tmp_path / "out")]) == 0
     space = yaml.safe_load((tmp_path / "out" / "space.yaml").read_text())["space"]
     assert space["weight_decay"] == {"loguniform": [1000.0, 1e300]} and space["lr"] == {"loguniform": [1e-300, 800.0]}
+
+
+def _source_names(fmt: str, data: dict) -> tuple[list[tuple[str, str]], tuple[str, object]]:
+    """(note key, name as written) of every parameter of an imported file, and (note key, metric name)."""
+    if fmt == "katib":
+        params = [(f"spec.parameters.{i}({p['name']})", str(p["name"])) for i, p in enumerate(data["spec"]["parameters"])]
+        return params, ("spec.objective.objectiveMetricName", (data["spec"].get("objective") or {}).get(
+            "objectiveMetricName"))
+
+    def leaves(group: dict, prefix: str):
+        for name, spec in group.items():
+            key = f"{prefix}.{name}"
+            if isinstance(spec, dict) and isinstance(spec.get("parameters"), dict):
+                yield from leaves(spec["parameters"], f"{key}.parameters")
+            else:
+                yield key, str(name)
+
+    metric = data.get("metric") if isinstance(data.get("metric"), dict) else {}
+    return list(leaves(data["parameters"], "parameters")), ("metric.name", metric.get("name"))
+
+
+@pytest.mark.parametrize("fmt, path", FILES, ids=[f"{f}/{p.stem}" for f, p in FILES])
+def test_every_rename_is_noted(fmt, path, tmp_path):
+    """Issue 31: `import wandb` renamed val_acc -> val_accuracy and epochs -> max_epochs silently. Every name the
+    files write that differs from the source's gets `FILE: KEY: ... renamed to NEW`: each parameter is kept
+    under its own name, renamed (noted), or left out (noted); each name of space.yaml is a source name or
+    the target of a rename note; a metric written under another name is noted."""
+    space, _, notes = imported(fmt, path.name, tmp_path)
+    params, (metric_key, metric) = _source_names(fmt, yaml.safe_load(path.read_text()))
+    written = set(space["space"])
+
+    def notes_at(key: str) -> list[str]:
+        return [n.split(": ", 2)[2] for n in notes if n.split(": ", 2)[1] in (key, *(f"{key}.{k}" for k in
+                                                                                  ("distribution", "values")))]
+
+    targets = set()
+    for key, name in params:
+        if name in written:
+            continue
+        said = notes_at(key) + notes_at(name)  # a hyperparameter the trainable then refused: noted under its name
+        renamed = [n.split("renamed to ", 1)[1].split()[0].rstrip(":") for n in said if "renamed to " in n]
+        assert renamed or any("left out" in n or "ignored" in n for n in said), f"{key} ({name}): {said}"
+        targets.update(renamed)
+        for new in renamed:
+            assert new in written or new == "max_epochs" or any("left out" in n for n in notes_at(new)), (key, new)
+    kept = {name for _, name in params}
+    assert written <= kept | targets, f"written without a note: {written - kept - targets}"
+    if metric is not None and metric != space["metric"]:
+        assert any(f"{metric!r} renamed to {space['metric']}" in n for n in notes_at(metric_key)), notes
+
+
+def test_wandb_val_acc_and_epochs_renames_are_noted(tmp_path, capsys):
+    """The issue's file: both renames print a note naming the file, the key and the new name."""
+    path = tmp_path / "sweep.yaml"
+    path.write_text("method: random\nmetric: {name: val_acc, goal: maximize}\nparameters:\n"
+                    "  epochs: {value: 5}\n  LR: {min: 0.001, max: 0.1}\n  dropout: {values: [0.1, 0.2]}\n")
+    assert main(["import", "wandb", str(path), "-o", str(tmp_path / "out")]) == 0
+    err = capsys.readouterr().err
+    assert f"note: {path}: metric.name: 'val_acc' renamed to val_accuracy" in err
+    assert f"note: {path}: parameters.epochs: renamed to max_epochs 5: " in err
+    assert f"note: {path}: parameters.LR: renamed to lr" in err
+    assert "parameters.dropout:" not in err  # kept under its own name: nothing to say
+    space = yaml.safe_load((tmp_path / "out" / "space.yaml").read_text())
+    assert space["metric"] == "val_accuracy" and space["max_epochs"] == 5 and set(space["space"]) == {"lr", "dropout"}

@@ -7,8 +7,10 @@ The sweep runs in a subprocess with its own embedded Ray (as `hwk4tune run` does
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -41,9 +43,9 @@ def _get_json(url: str):
         return json.loads(resp.read().decode())
 
 
-def _trial_count(base: str) -> int:
+def _trial_count(base: str, name: str = NAME) -> int:
     studies = _get_json(base + "api/studies")["study_summaries"]
-    study = next(s for s in studies if s["study_name"] == NAME)
+    study = next(s for s in studies if s["study_name"] == name)
     return len(_get_json(f"{base}api/studies/{study['study_id']}")["trials"])
 
 
@@ -144,3 +146,47 @@ def test_dashboard_refuses_a_folder_without_journal(tmp_path, capsys):
     assert main(["dashboard", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no optuna.journal" in err[0]
+
+
+def test_reopen_line_is_a_command_for_the_folder(tmp_path):
+    from hwk4tune.live.reopen import ReopenHint
+    from hwk4tune.live.server import reopen_line
+
+    folder = tmp_path / "runs" / "a b"
+    line = reopen_line(folder / "optuna.journal")
+    assert "both dashboards close as hwk4tune exits" in line
+    assert shlex.split(line.split("see the trials again with:", 1)[1]) == ["hwk4tune", "dashboard", str(folder)]
+    out = io.StringIO()
+    ReopenHint(folder / "optuna.journal", file=out).on_experiment_end(trials=[])
+    assert out.getvalue() == line + "\n"
+
+
+def test_run_dashboard_ends_with_a_reopen_command_that_serves_the_finished_sweep(ray_local, tmp_path, capsys):
+    """Issue 31: `run --dashboard` closed both dashboards when the sweep ended, and said nothing. Now it prints
+    `hwk4tune dashboard DIR` when the sweep ends, and that command, run as a user would, serves every trial
+    of the finished experiment."""
+    from hwk4tune.live import LiveOptions
+    from hwk4tune.spec import load_sweep
+    from hwk4tune.sweep import run_sweep
+
+    name = "reopen-me"
+    spec = load_sweep(_write_sweep(tmp_path, epochs=2, trials=2))
+    exp = run_sweep(spec, storage=str(tmp_path / "runs"), name=name, verbose=False,
+                    live=LiveOptions(dashboard=True, dashboard_port=0))
+    err = capsys.readouterr().err
+    line = next((x for x in err.splitlines() if "see the trials again with:" in x), None)
+    assert line, err
+    command = shlex.split(line.split("see the trials again with:", 1)[1])
+    assert command == ["hwk4tune", "dashboard", str(exp)]
+    out = tmp_path / "dash.log"
+    with open(out, "w") as f:
+        server = subprocess.Popen([HWK4TUNE, *command[1:], "--port", "0"], stdout=f, stderr=subprocess.STDOUT,
+                                  start_new_session=True)
+    try:
+        url = read_until(server, out, r"Optuna dashboard: (http://\S+)", timeout=60).group(1)
+        assert _trial_count(url, name) == 2
+        states = {t["state"] for t in _get_json(f"{url}api/studies/0")["trials"]}
+        assert states <= {"Complete", "Pruned"}, states
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -142,3 +142,88 @@ def test_report_tables_fit_1280px_in_chromium(sweep_dir, tmp_path):
     assert not too_wide, f"tables wider than their container at 1280 px: {too_wide}"
     assert seen["page"] <= 1280, f"the page scrolls sideways: {seen['page']} px wide"
     assert (shots / "report-1280.png").stat().st_size > 10_000
+
+
+LONG_SEARCHER = {"name": "optuna", "sampler": "tpe", "seed": 0, "n_startup_trials": 10,
+                 "points_to_evaluate": [{"optimizer": "adam", "lr": 0.001 * (i + 1), "batch_size": 32,
+                                         "hidden": 64, "dropout": 0.25} for i in range(12)]}
+
+
+def test_header_shows_a_mapping_as_wrapping_key_value_lines():
+    """Issue 31: the searcher's long JSON, unwrapped, squashed the header's labels to a letter per line. A
+    mapping is one `key: value` line per key, values JSON with a space after each comma (where a line
+    wraps), the cell wraps and the labels never do."""
+    from hwk4tune.report import _CSS, _meta_table
+
+    table = _meta_table([("strategy", "optuna+asha"), ("searcher", LONG_SEARCHER), ("empty", {})])
+    row = re.search(r"<tr><th>searcher</th><td>(.*?)</td></tr>", table).group(1)
+    lines = re.findall(r'<span class="kv">(.*?)</span>', row)
+    assert lines[:4] == ["name: optuna", "sampler: tpe", "seed: 0", "n_startup_trials: 10"]
+    assert html.unescape(lines[4]).startswith('points_to_evaluate: [{"optimizer": "adam", "lr": 0.001, ')
+    assert "empty" not in table and "<th>strategy</th><td>optuna+asha</td>" in table
+    css = _CSS.replace(" ", "")
+    assert ".metath{white-space:nowrap;" in css and ".metatd{text-align:left;white-space:normal}" in css
+    assert "overflow-wrap:anywhere" in css  # a value without spaces still breaks
+
+
+def test_report_pictures_have_titles_and_labels(sweep_dir):
+    """Every picture of a sweep's report: a title, and on each panel a title, an x label and a y label."""
+    import matplotlib.pyplot as plt
+
+    from hwk4tune.report import _learning_curves, _param_scatter
+
+    exp = load_experiment(sweep_dir)
+    for fig in (_learning_curves(exp), _param_scatter(exp)):
+        assert fig is not None
+        try:
+            panels = [ax for ax in fig.axes if ax.axison]
+            assert panels and (fig.get_suptitle().strip() or all(ax.get_title() for ax in panels))
+            assert all(ax.get_title() and ax.get_xlabel() and ax.get_ylabel() for ax in panels), fig
+        finally:
+            plt.close(fig)
+
+
+_HEADER_JS = """(() => {
+  const rows = [...document.querySelector('table.meta').rows].map(r => {
+    const th = r.cells[0], td = r.cells[1];
+    const line = parseFloat(getComputedStyle(th).lineHeight) || 1.4 * parseFloat(getComputedStyle(th).fontSize);
+    return {label: th.textContent, thLines: Math.round((th.clientHeight - 8) / line), thWidth: th.clientWidth,
+            tdOverflow: td.scrollWidth - td.clientWidth};
+  });
+  return {rows, page: document.documentElement.scrollWidth};
+})()"""
+
+
+@pytest.mark.skipif(not Path("/usr/bin/chromium").exists() and not shutil.which("chromium"),
+                    reason="needs Debian's chromium (apt-get install -y chromium; .ci/run installs it)")
+def test_long_searcher_keeps_the_header_readable_in_chromium(sweep_dir, tmp_path):
+    """A sweep whose searcher carries a long configuration: in a 1280 px window every label of the header
+    table stays on one line, no value overflows its cell, and the page does not scroll sideways."""
+    from browser import Chromium
+
+    copy = tmp_path / "long"
+    shutil.copytree(sweep_dir, copy)
+    record = json.loads((copy / "hwk4tune.json").read_text())
+    record["searcher"] = LONG_SEARCHER
+    (copy / "hwk4tune.json").write_text(json.dumps(record))
+    target = tmp_path / "r.html"
+    assert main(["report", str(copy), "-o", str(target)]) == 0
+    shots = Path(os.environ.get("HWK4TUNE_SCREENSHOT_DIR") or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
+
+    async def measure() -> dict:
+        async with Chromium(width=1280, height=900) as page:
+            await page.call("Emulation.setDeviceMetricsOverride", width=1280, height=900, deviceScaleFactor=1,
+                            mobile=False)
+            await page.call("Page.navigate", url=target.as_uri())
+            await page.wait_text("Best trial")
+            await page.screenshot(shots / "report-long-searcher.png")
+            return await page.eval(_HEADER_JS)
+
+    seen = asyncio.run(measure())
+    rows = {r["label"]: r for r in seen["rows"]}
+    assert "searcher" in rows and "epochs consumed" in rows
+    squashed = [r for r in seen["rows"] if r["thLines"] > 1]
+    assert not squashed, f"labels broken over lines: {squashed}"
+    assert all(r["tdOverflow"] <= 1 for r in seen["rows"]), seen["rows"]
+    assert seen["page"] <= 1280, f"the page scrolls sideways: {seen['page']} px wide"

@@ -310,8 +310,7 @@ def test_resume_goes_on_from_the_newest_checkpoint_when_the_recorded_one_was_del
     assert [t.status for t in ExperimentAnalysis(str(exp)).trials] == ["TERMINATED"]
 
 
-@pytest.mark.newest
-@pytest.mark.parametrize("restart", [False, True])
+@pytest.mark.parametrize("restart", [pytest.param(False, marks=pytest.mark.newest), True])
 def test_resume_errored_trial_goes_on_or_restarts(ray_local, tmp_path, restart):
     """A trial that failed (max_failures: 0) after its first, checkpointed epoch: `resume` goes on from that
     checkpoint (epoch 2 next); `resume --restart-errored` starts it over (epoch 1 again). Either way it ends."""

@@ -108,7 +108,6 @@ def test_plateau_ends_the_flat_trial(ray_local, tmp_path):
                                                                          STOP_COLOURS["plateau"]])
 
 
-@pytest.mark.newest
 def test_target_ends_the_sweep(ray_local, tmp_path):
     from hwk4tune.sweep import run_sweep
 

@@ -61,12 +61,14 @@ def state(exp: Path) -> tuple[int, int]:
     return statuses.count("TERMINATED"), statuses.count("ERROR")
 
 
-# random+fifo and random+asha also run in test_asha_stops_some_trials_early: here they are marked slow
-MATRIX = [pytest.param(s, sch, id=f"{s}+{sch}", marks=[pytest.mark.slow] if s == "random" else [])
+# random+fifo and random+asha also run in test_asha_stops_some_trials_early: here they are marked slow.
+# The newest-versions subset (make test-latest) takes each searcher and each scheduler once.
+NEWEST = {("grid", "fifo"), ("random", "asha"), ("optuna", "asha"), ("hyperopt", "fifo")}
+MATRIX = [pytest.param(s, sch, id=f"{s}+{sch}", marks=[pytest.mark.slow] * (s == "random")
+                       + [pytest.mark.newest] * ((s, sch) in NEWEST))
           for s in ("grid", "random", "optuna", "hyperopt") for sch in ("fifo", "asha")]
 
 
-@pytest.mark.newest
 @pytest.mark.parametrize("searcher,scheduler", MATRIX)
 def test_searcher_with_fifo_and_asha(ray_local, tmp_path, searcher, scheduler):
     grid = searcher == "grid"

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import argparse
 
+from hwk4tune.cli.presence import add_data_dir
+
 
 def train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", metavar="CONFIG.yaml", help="best.yaml, or a space file of fixed values")
     p.add_argument("--epochs", type=int, metavar="N",
                    help="epochs to train (default: the file's epochs, else the best trial's epoch, else max_epochs)")
     p.add_argument("--out", required=True, metavar="DIR", help="folder for model.pt, config.yaml, metrics.json")
-    p.add_argument("--data-dir", metavar="DIR", help="folder holding the data set (else HWK4TUNE_DATA, else download)")
+    p.add_argument("--data-dir", metavar="DIR", help="folder holding the data set, searched first (overrides the "
+                   "file's dataset.data_dir; then $HWK4TUNE_DATA, the cache, else a download)")
+    p.add_argument("--subset", type=_subset, metavar="N|all", help="train on N images of the data set's training "
+                   "pool (train + validation), or all of them, instead of the file's dataset.subset (a config tuned "
+                   "on a subset can be trained on the whole set); the test set is limited to N images too")
     p.add_argument("--seed", type=int, metavar="N", help="training seed (default: the config's seed, else 0)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.add_argument("--early-stop", action="store_true",
@@ -53,6 +59,7 @@ def compare_args(p: argparse.ArgumentParser) -> None:
                    "or a storage URI: s3://bucket/prefix (file:///PATH is the folder PATH)")
     p.add_argument("--resume", action="store_true", help="continue a comparison in DIR, keeping finished runs")
     p.add_argument("--address", metavar="ADDR", help="Ray cluster (auto, ray://host:10001); default: embedded")
+    add_data_dir(p)
     _add_set(p)
 
 
@@ -66,6 +73,7 @@ def record_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resume", action="store_true", help="finish an interrupted recording in TABLE.sweep/")
     p.add_argument("--address", metavar="ADDR", help="Ray cluster; default: embedded")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress table")
+    add_data_dir(p)
     _add_set(p)
 
 
@@ -86,6 +94,7 @@ def demo_args(p: argparse.ArgumentParser) -> None:
 def validate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("files", nargs="+", metavar="FILE", help="space, sweep or compare YAML files")
     p.add_argument("--strict", action="store_true", help="notices are errors: exit 2 when there is one")
+    add_data_dir(p)
     _add_set(p)
 
 
@@ -109,6 +118,7 @@ def run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tensorboard", action="store_true", help="keep Ray's TensorBoard logger: per-trial scalars "
                    "and hyperparameters in STORAGE/NAME/trial_*/events.out.tfevents.* (`tensorboard --logdir DIR`)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress table or summary")
+    add_data_dir(p)
     _add_storage_shared(p)
     _add_set(p)
 
@@ -119,6 +129,8 @@ def resume_args(p: argparse.ArgumentParser) -> None:
                    help="start errored trials over instead of resuming them from their last checkpoint")
     _add_address(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress table or summary")
+    p.add_argument("--data-dir", metavar="DIR", help="where the data set is now, if it moved since the sweep "
+                   "started: searched after the sweep's own dataset.data_dir (as $HWK4TUNE_DATA is)")
     _add_storage_shared(p)
 
 
@@ -167,4 +179,20 @@ def params_args(p: argparse.ArgumentParser) -> None:
 def evaluate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("model_dir", metavar="MODEL_DIR", help="the --out folder of `hwk4tune train` (or its model.pt)")
     p.add_argument("--dataset", metavar="NAME", help="evaluate on this data set's test split instead")
-    p.add_argument("--data-dir", metavar="DIR", help="folder holding the data set (else HWK4TUNE_DATA, else download)")
+    p.add_argument("--data-dir", metavar="DIR", help="folder holding the data set, searched first (overrides the "
+                   "one config.yaml names; then $HWK4TUNE_DATA, the cache, else a download)")
+    p.add_argument("--subset", type=_subset, metavar="N|all", help="evaluate on the first N test images, or all of "
+                   "them (default: as config.yaml's dataset.subset says)")
+
+
+def _subset(text: str) -> int | str:
+    """``--subset N`` (at least 2) or ``--subset all``."""
+    if text.strip().lower() in ("all", "none", "full"):
+        return "all"
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of images (at least 2) or all, got {text!r}") from None
+    if n < 2:
+        raise argparse.ArgumentTypeError(f"expected at least 2 images (or all), got {n}")
+    return n

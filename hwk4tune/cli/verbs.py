@@ -21,19 +21,25 @@ class UsageError(InputError):
 def cmd_validate(args: argparse.Namespace) -> int:
     """Check spec files (space, sweep or compare) and print a normalized summary of each.
 
+Each data set a file names must be on this machine (`hwk4tune data list`); --data-dir DIR searches DIR first.
 Then its notices: legal choices that waste the budget or do nothing (a scheduler that can stop no trial, a
 one-value choice...), each with the numbers and a fix. --strict makes notices errors (exit 2)."""
+    from hwk4tune.cli.presence import missing_data, with_data_dir
     from hwk4tune.spec import load_any, parse_overrides
     from hwk4tune.spec.notices import notices_of
     from hwk4tune.summary import summarize
 
-    overrides = parse_overrides(args.set)
+    overrides = with_data_dir(parse_overrides(args.set), args.data_dir)
     problems: list[str] = []
     for path in args.files:
         try:
             spec = load_any(path, overrides)
         except SpecError as exc:
             problems.extend(str(p) for p in exc.problems)
+            continue
+        missing = missing_data(spec)
+        if missing:  # a file that cannot run here is not "ok"
+            problems.extend(str(p) for p in missing)
             continue
         print(summarize(spec, path))
         for notice in notices_of(spec):
@@ -62,21 +68,37 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 The experiment lands in STORAGE/NAME/ (default ./runs/<file stem>-<date>-<time>/), one folder per trial.
 Ctrl-C stops it and Tune keeps its state: `hwk4tune resume DIR` finishes it."""
+    from hwk4tune.cli.presence import with_data_dir
     from hwk4tune.live import LiveOptions
     from hwk4tune.spec import load_sweep, parse_overrides
     from hwk4tune.sweep import run_sweep
 
-    overrides = parse_overrides(args.set)
+    overrides = with_data_dir(parse_overrides(args.set), args.data_dir)
     if args.num_samples is not None:
-        overrides["num_samples"] = args.num_samples
+        overrides.given("num_samples", args.num_samples, "--num-samples", str(args.num_samples))
     if args.max_concurrent is not None:
-        overrides["max_concurrent_trials"] = args.max_concurrent
+        overrides.given("max_concurrent_trials", args.max_concurrent, "--max-concurrent", str(args.max_concurrent))
     spec = load_sweep(args.file, overrides)
+    _check_data(spec, not args.quiet)
     run_sweep(spec, storage=args.storage, name=args.name, address=args.address, dashboard=args.dashboard,
               dashboard_host=args.dashboard_host, verbose=not args.quiet, storage_shared=args.storage_shared,
               live=LiveOptions(tensorboard=args.tensorboard, dashboard=args.dashboard,
                                dashboard_host=args.dashboard_host))
     return 0
+
+
+def _check_data(spec, verbose: bool = True) -> None:
+    """Before Ray starts: a data set that is not here is refused in one line where no download will be tried
+    (HWK4TUNE_OFFLINE=1); else the loader tries it, and its failure names the same fixes."""
+    from hwk4tune.cli.presence import missing_data
+    from hwk4tune.datasets.roots import offline
+
+    missing = missing_data(spec)
+    if missing and offline():
+        raise SpecError(missing)
+    if missing and verbose:
+        for problem in missing:
+            print(f"notice: {problem.message.split(':', 1)[0]}: trying to download it", file=sys.stderr)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
@@ -87,6 +109,10 @@ their last checkpoint; finished ones are kept and never run again."""
 
     if not is_uri(args.dir) and not Path(storage_location(args.dir)).is_dir():  # file:///PATH is PATH
         raise UsageError(f"{args.dir}: no such experiment folder")
+    if args.data_dir is not None:  # searched after the saved dataset.data_dir, as $HWK4TUNE_DATA is
+        import os
+
+        os.environ["HWK4TUNE_DATA"] = str(Path(args.data_dir).expanduser().resolve())
     resume_sweep(args.dir, restart_errored=args.restart_errored, address=args.address, verbose=not args.quiet,
                  storage_shared=args.storage_shared)
     return 0
@@ -105,10 +131,10 @@ $RAY_AUTH_TOKEN, $RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token."""
     overrides = parse_overrides(args.set)
     run_args = [f"--set={item}" for item in args.set]
     if args.num_samples is not None:
-        overrides["num_samples"] = args.num_samples
+        overrides.given("num_samples", args.num_samples, "--num-samples", str(args.num_samples))
         run_args.append(f"--num-samples={args.num_samples}")
     if args.max_concurrent is not None:
-        overrides["max_concurrent_trials"] = args.max_concurrent
+        overrides.given("max_concurrent_trials", args.max_concurrent, "--max-concurrent", str(args.max_concurrent))
         run_args.append(f"--max-concurrent={args.max_concurrent}")
     spec = load_sweep(args.file, overrides)  # refused here, before anything is sent
     job = submit(spec, address=args.address, storage=args.storage, name=args.name,
@@ -227,12 +253,14 @@ one row per configuration x epoch (configuration, every metric, the epoch's seco
 
 A normal sweep (random searcher seeded with --seed, FIFO) in TABLE.sweep/, with its progress table; a grid
 space records every point of its grid. A compare file with `replay: TABLE.parquet` then replays it."""
+    from hwk4tune.cli.presence import with_data_dir
     from hwk4tune.record import record
     from hwk4tune.spec import load_space, parse_overrides
 
     if args.configs < 1:
         raise UsageError(f"--configs must be at least 1, got {args.configs}")
-    spec = load_space(args.file, parse_overrides(args.set))
+    spec = load_space(args.file, with_data_dir(parse_overrides(args.set), args.data_dir))
+    _check_data(spec, not args.quiet)
     out = record(spec, args.configs, args.seed, args.out, resume=args.resume, max_concurrent=args.max_concurrent,
                  cpu=args.cpu, address=args.address, verbose=not args.quiet)
     print(f"wrote {out}")
@@ -251,10 +279,12 @@ interrupted comparison: finished runs are kept, an interrupted run is run again 
 OUT may be a storage URI (s3://bucket/prefix): the runs go to URI/runs/ as `run --storage` would write them,
 the comparison's files are written in its local mirror ($HWK4TUNE_CACHE/remote/…) and copied to the URI after
 each run and at the end; `--resume` and `report` take the same URI."""
+    from hwk4tune.cli.presence import with_data_dir
     from hwk4tune.compare import markdown, run_compare
     from hwk4tune.spec import load_compare, parse_overrides
 
-    spec = load_compare(args.file, parse_overrides(args.set))
+    spec = load_compare(args.file, with_data_dir(parse_overrides(args.set), args.data_dir))
+    _check_data(spec)
     comparison = run_compare(spec, args.out, resume=args.resume, address=args.address)
     print()
     print(markdown(comparison))
@@ -294,14 +324,17 @@ def cmd_train(args: argparse.Namespace) -> int:
 CONFIG is a best.yaml written by `hwk4tune best`, or a space file whose space holds only fixed values.
 Writes OUT/model.pt, OUT/config.yaml and OUT/metrics.json (test_accuracy, per-epoch history).
 With --early-stop it trains on the training split only (the validation split decides when to stop) and
-keeps the weights of the best epoch; metrics.json's early_stop names that epoch."""
+keeps the weights of the best epoch; metrics.json's early_stop names that epoch. --subset N|all and
+--data-dir DIR replace the data the file carries (a config tuned on 540 images trains on all of them with
+--subset all)."""
     from hwk4tune.train import train_config
 
     if args.early_stop and (args.patience < 1 or args.min_delta < 0):
         print("hwk4tune train: --patience must be >= 1 and --min-delta >= 0", file=sys.stderr)
         return EXIT_BAD_INPUT
     train_config(args.config, args.epochs, args.out, data_dir=args.data_dir, progress=not args.quiet,
-                 early_stop=args.early_stop, min_delta=args.min_delta, patience=args.patience, seed=args.seed)
+                 early_stop=args.early_stop, min_delta=args.min_delta, patience=args.patience, seed=args.seed,
+                 subset=args.subset)
     return 0
 
 
@@ -320,10 +353,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     """Test accuracy and confusion matrix of a model that `hwk4tune train` wrote (its --out folder).
 
 It is evaluated on the test split of the data set it was trained on (config.yaml beside model.pt names it),
-or of --dataset NAME. In Python: `m = hwk4tune.load_model(DIR)`; `m.predict(images)`."""
+or of --dataset NAME (--subset N|all: its first N test images, or all of them; --data-dir DIR: where the
+data set is). In Python: `m = hwk4tune.load_model(DIR)`; `m.predict(images)`."""
     from hwk4tune.trained import confusion_text, evaluate
 
-    result = evaluate(args.model_dir, args.dataset, args.data_dir)
+    result = evaluate(args.model_dir, args.dataset, args.data_dir, subset=args.subset)
     print(f"test accuracy {result['test_accuracy']:.4f} on {result['images']} images of {result['dataset']}"
           + (f" (train reported {result['trained_test_accuracy']:.4f})"
              if result["trained_test_accuracy"] is not None else ""))

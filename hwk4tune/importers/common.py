@@ -126,24 +126,30 @@ def is_epochs(name: str) -> bool:
 
 
 def metric_of(draft: Draft, key: str, name: Any, goal: str | None) -> None:
-    """Map a metric name and goal onto what our trainables report (val_accuracy, val_loss, train_loss)."""
+    """Map a metric name and goal onto what our trainables report (val_accuracy, val_loss, train_loss); a name
+    that changes is noted (``'val_acc' renamed to val_accuracy``)."""
     mode = {"maximize": "max", "minimize": "min"}.get(str(goal).lower()) if goal else None
     n = normalize(name or "")
-    if "acc" in n:
+    why = None
+    if name is None:
+        metric = "val_loss" if mode == "min" else "val_accuracy"
+        draft.note(key, f"no metric name given; using {metric}")
+    elif "acc" in n:
         metric = "val_accuracy"
         if "train" in n:
-            draft.note(key, f"{name!r}: the trainables report accuracy on the validation split only; using val_accuracy")
+            why = "the trainables report accuracy on the validation split only"
     elif "loss" in n and "train" in n:
         metric = "train_loss"
     elif "loss" in n:
         metric = "val_loss"
     elif n in ("err", "error", "val_error", "error_rate", "validation_error"):
         metric, mode = "val_accuracy", "max"
-        draft.note(key, f"{name!r}: error = 1 - accuracy; maximizing val_accuracy instead")
+        why = "error = 1 - accuracy, so val_accuracy is maximized instead"
     else:
         metric = "val_loss" if mode == "min" else "val_accuracy"
-        draft.note(key, f"{name!r} is not a metric the trainables report (train_loss, val_loss, val_accuracy, "
-                        f"epoch_seconds…); using {metric}")
+        why = "not a metric the trainables report (train_loss, val_loss, val_accuracy, epoch_seconds…)"
+    if name is not None and str(name) != metric:
+        draft.note(key, f"{name!r} renamed to {metric}" + (f": {why}" if why else ""))
     draft.metric = metric
     expected = "max" if metric == "val_accuracy" else "min"
     if mode is None:
@@ -263,15 +269,13 @@ def _takes(ours: str) -> str:
             "batch_norm": "true or false", "augment": "true or false"}.get(ours, ">= 0")
 
 
-def place(draft: Draft, key: str, names: tuple[str, ...], dsl: Any) -> None:
-    """Put one translated parameter into the draft's space (or its epochs into max_epochs), with notes."""
+def place(draft: Draft, key: str, names: tuple[str, ...], dsl: Any, original: str | None = None) -> None:
+    """Put one translated parameter into the draft's space (or its epochs into max_epochs), with notes.
+    ``original``: the parameter's name as the file writes it (default ``names[0]``); every name that
+    differs from the one written is noted (``renamed to lr``, ``renamed to max_epochs``)."""
+    original = names[0] if original is None else original
     if any(is_epochs(n) for n in names):
-        values = _numbers_in(dsl)
-        if values:
-            draft.max_epochs = int(max(values))
-            if isinstance(dsl, dict):
-                draft.note(key, f"epochs is the budget here, not a hyperparameter: max_epochs {draft.max_epochs} "
-                                "(its largest value); schedulers stop weak trials early")
+        epochs(draft, key, original, _numbers_in(dsl), ranged=isinstance(dsl, dict))
         return
     ours = our_name(*names)
     if ours is None:
@@ -283,9 +287,27 @@ def place(draft: Draft, key: str, names: tuple[str, ...], dsl: Any) -> None:
     fitted = fit(draft, key, ours, dsl)
     if fitted is None:
         return
-    if normalize(names[0]) != ours:
+    if original != ours:
         draft.note(key, f"renamed to {ours}")
     draft.space[ours] = fitted
+
+
+def epochs(draft: Draft, key: str, original: str, values: list, ranged: bool) -> None:
+    """An epochs parameter: the budget ``max_epochs`` here (its largest value), not a hyperparameter; noted
+    when renamed or drawn from a range, and when it holds no positive whole number (left out)."""
+    top = max(values) if values else None
+    if not isinstance(top, (int, float)) or isinstance(top, bool) or top < 1 \
+            or (isinstance(top, float) and not math.isfinite(top)):
+        draft.note(key, f"the epochs are the budget max_epochs here, and {original} holds no positive number; "
+                        "left out (max_epochs: the default)")
+        return
+    draft.max_epochs = int(top)
+    what = f"renamed to max_epochs {draft.max_epochs}" if original != "max_epochs" else f"max_epochs {draft.max_epochs}"
+    if ranged:
+        draft.note(key, f"{what} (its largest value): the budget here, not a hyperparameter; schedulers stop "
+                        "weak trials early")
+    elif original != "max_epochs":
+        draft.note(key, f"{what}: the budget here, not a hyperparameter")
 
 
 def _numbers_in(dsl: Any) -> list[float]:

@@ -17,7 +17,17 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from hwk4tune.importers.common import Draft, NotASweep, is_epochs, metric_of, normalize, number, our_name, place
+from hwk4tune.importers.common import (
+    Draft,
+    NotASweep,
+    epochs,
+    is_epochs,
+    metric_of,
+    normalize,
+    number,
+    our_name,
+    place,
+)
 
 SPEC_KEYS = ("parameters", "objective", "algorithm", "earlyStopping", "maxTrialCount", "parallelTrialCount",
              "maxFailedTrialCount", "trialTemplate", "metricsCollectorSpec", "resumePolicy", "nasConfig")
@@ -157,17 +167,17 @@ def _parameter(draft: Draft, key: str, p: Any, references: dict, grid: bool, res
     names = (name, references.get(name, name))
     if any(is_epochs(n) for n in names):
         top = number((p.get("feasibleSpace") or {}).get("max"))
-        if isinstance(top, int) and top > 0:
-            draft.max_epochs = max(draft.max_epochs or 0, top)
-            draft.note(key, f"epochs is the budget here, not a hyperparameter: max_epochs {draft.max_epochs}")
+        values = [top] if isinstance(top, int) else []  # Katib's epochs are an int parameter
+        epochs(draft, key, name, [max(draft.max_epochs or 0, *values)] if values else [], ranged=True)
         return
     if resource is not None and normalize(str(resource)) == normalize(name) and not is_epochs(name) \
             and our_name(*names) is None:
-        draft.note(key, "hyperband's resource: read as epochs (max_epochs is r_l)")
+        budget = f"r_l, {draft.max_epochs}" if draft.max_epochs else "the default: no r_l"
+        draft.note(key, f"hyperband's resource: renamed to max_epochs ({budget})")
         return
     dsl = _dsl(draft, key, str(p.get("parameterType", "")).lower(), p.get("feasibleSpace") or {}, grid)
     if dsl is not None:
-        place(draft, key, names, dsl)
+        place(draft, key, names, dsl, original=name)
 
 
 def _dsl(draft: Draft, key: str, kind: str, space: dict, grid: bool) -> Any:

@@ -122,7 +122,7 @@ def _parameter(draft: Draft, path: tuple, spec: Any, grid: bool) -> None:
             draft.note(f"{key}.{k}", "not a key of W&B parameters; ignored")
     dsl = _distribution(draft, key, spec, grid)
     if dsl is not None:
-        place(draft, key, _names(path), dsl)
+        place(draft, key, _names(path), dsl, original=path[-1])
 
 
 def _distribution(draft: Draft, key: str, spec: dict, grid: bool) -> Any:

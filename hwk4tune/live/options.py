@@ -32,9 +32,10 @@ class LiveOptions:
 
 def callbacks(options: LiveOptions, *, experiment_dir: str, study_name: str, space_spec, label: str,
               fresh: bool) -> list:
-    """The callbacks of one sweep: the Optuna mirror (unless off or remote) and, unless asked for, a
-    stand-in that keeps Ray from adding its TensorBoard logger (Ray adds one whenever tensorboardX is
-    installed, and it writes every result of every trial to an event file)."""
+    """The callbacks of one sweep: the Optuna mirror (unless off or remote); with ``dashboard``, the line
+    printed when the sweep ends saying how to reopen it; and, unless asked for, a stand-in that keeps Ray
+    from adding its TensorBoard logger (Ray adds one whenever tensorboardX is installed, and it writes every
+    result of every trial to an event file)."""
     from hwk4tune.live.mirror import OptunaMirror, reset_study
     from hwk4tune.live.tensorboard import NoTensorBoard
 
@@ -48,9 +49,11 @@ def callbacks(options: LiveOptions, *, experiment_dir: str, study_name: str, spa
         mirror.create_study()  # before the dashboard opens the journal, so the study is there at once
         out.append(mirror)
         if options.dashboard:
+            from hwk4tune.live.reopen import ReopenHint
             from hwk4tune.live.server import start_in_background
 
             start_in_background(journal, options.dashboard_host, options.dashboard_port)
+            out.append(ReopenHint(journal))
     if not options.tensorboard:
         out.append(NoTensorBoard())
     return out

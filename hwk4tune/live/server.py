@@ -1,7 +1,8 @@
 """optuna-dashboard over the Optuna journal of an experiment or a comparison.
 
 ``hwk4tune dashboard DIR`` (:func:`serve`) blocks; ``hwk4tune run --dashboard`` starts it in a thread of
-the driver (:func:`start_in_background`). Both bind 127.0.0.1 by default. optuna-dashboard has no
+the driver (:func:`start_in_background`), which ends with the driver: when the sweep ends,
+:class:`hwk4tune.live.reopen.ReopenHint` prints how to serve the finished experiment again (:func:`reopen_line`). Both bind 127.0.0.1 by default. optuna-dashboard has no
 authentication at all: on any other address, anyone who reaches the port reads every trial and can write
 notes into the studies, so a loud warning is printed before it binds.
 """
@@ -15,7 +16,7 @@ from pathlib import Path
 from hwk4tune.errors import InputError
 from hwk4tune.records import JOURNAL_FILE
 
-__all__ = ["find_journal", "serve", "start_in_background", "warning_for", "DEFAULT_PORT", "DashboardError"]
+__all__ = ["find_journal", "serve", "start_in_background", "warning_for", "reopen_line", "DEFAULT_PORT", "DashboardError"]
 
 DEFAULT_PORT = 8080
 
@@ -127,3 +128,18 @@ def start_in_background(journal: Path, host: str = "127.0.0.1", port: int = DEFA
     threading.Thread(target=server.serve_forever, name="optuna-dashboard", daemon=True).start()
     _announce(url, journal)
     return url
+
+
+def reopen_line(journal: str | Path) -> str:
+    """What ``run --dashboard`` prints when its sweep ends: the dashboards close with the process (Ray's with
+    its Ray); ``hwk4tune dashboard DIR`` serves the finished experiment's (or comparison's) trials again."""
+    folder = Path(journal).parent
+    return (f"hwk4tune: the sweep is over: both dashboards close as hwk4tune exits (Ray's goes with its Ray); "
+            f"see the trials again with:  hwk4tune dashboard {_shell_word(str(folder))}")
+
+
+def _shell_word(text: str) -> str:
+    import shlex
+
+    return shlex.quote(text)
+

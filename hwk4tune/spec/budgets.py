@@ -72,13 +72,21 @@ def _num(x: float) -> str:
     return f"{x:g}"
 
 
+def one_epoch_fix(first: int = 1) -> str:
+    """The fix where ``max_epochs=1``: no epoch comes before a trial's last, so no scheduler can act early."""
+    return (f"with max_epochs=1 a trial has no epoch before its last: raise max_epochs to at least {first + 1}, "
+            "or use scheduler: fifo")
+
+
 def asha_notice(max_t: int, grace_period: int, rf: float, brackets: int) -> str | None:
     """A notice when no rung of any bracket lies below max_epochs (ASHA stops no trial)."""
     rungs = asha_rungs(max_t, grace_period, rf, brackets)
     if any(m < max_t for r in rungs for m in r):
         return None
     shown = "; ".join(f"bracket {s}: {', '.join(_num(m) for m in r) or 'none'}" for s, r in enumerate(rungs))
-    if grace_period >= max_t:
+    if max_t == 1:
+        fix = one_epoch_fix(grace_period)
+    elif grace_period >= max_t:
         fix = f"set grace_period below {max_t} (e.g. grace_period: 1)"
     else:
         fix = f"lower reduction_factor (to 2) or grace_period, or raise max_epochs to at least {_num(grace_period * rf)}"
@@ -100,6 +108,12 @@ def hyperband_notice(max_t: int, eta: float, num_samples: int) -> str | None:
     else:
         enough = next((t for t in range(max_t + 1, 1000) if any(
             b.stops_early(t) for b, _ in hyperband_fill(t, eta, num_samples))), None)
-        fix = (f"raise max_epochs to at least {enough}, " if enough else "") + "lower reduction_factor (to 2), or use asha"
+        # only what works here: a smaller reduction_factor where it gives an early milestone; asha where a
+        # trial has an epoch before its last
+        fixes = [f"raise max_epochs to at least {enough}"] if enough else []
+        if eta > 2 and any(b.stops_early(max_t) for b, _ in hyperband_fill(max_t, 2, num_samples)):
+            fixes.append("lower reduction_factor (to 2)")
+        fixes.append("use asha" if max_t > 1 else "use scheduler: fifo (no scheduler can stop a 1-epoch trial)")
+        fix = ", ".join(fixes[:-1]) + (", or " if len(fixes) > 1 else "") + fixes[-1]
     return (f"hyperband stops no trial early: with max_epochs={max_t}, reduction_factor={_num(eta)} and "
             f"{num_samples} trials, Ray's brackets get [{shown}]: every first milestone is max_epochs; {fix}")

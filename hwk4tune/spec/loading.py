@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import difflib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
 from hwk4tune.space import Space, SpaceError
 from hwk4tune.spec.errors import Problem, SpecError
-from hwk4tune.spec.hyperparameters import space_problems, suggest
+from hwk4tune.spec.hyperparameters import space_problems, suggest, unknown
 from hwk4tune.spec.models import CompareSpec, SpaceSpec, SweepSpec
 from hwk4tune.spec.objectives import objectives_problems, reference_problems
 from hwk4tune.spec.source import Source, read_value
@@ -34,7 +34,7 @@ def _errors_to_problems(src: Source, model: type[BaseModel], data: dict, exc: Va
         full = prefix + path
         message = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
-            message = "unknown key" + suggest(str(path[-1]), _fields_at(model, data, path))
+            message = unknown(str(path[-1]), _fields_at(model, data, path))
         elif err["type"] == "missing":
             message = "required key is missing"
         elif err["type"] == "union_tag_invalid":
@@ -69,15 +69,23 @@ def _real_path(data: Any, loc: tuple) -> tuple:
 
 
 def _fields_at(model: type[BaseModel] | None, data: Any, path: tuple) -> list[str]:
-    """Valid keys at the place of an unknown key (``model`` validated ``data``), for 'did you mean'."""
-    node = data
+    """Valid keys at the place of an unknown key (``model`` validated ``data``), at any depth: through nested
+    models, ``name:``-tagged unions (the searcher's, the scheduler's), optional fields, lists and mappings of
+    models (``strategies: {label: {searcher, scheduler}}``)."""
+    node: Any = data
+    kind: Any = model
     for part in path[:-1]:
-        if model is None:
+        if kind is None:
             return []
+        if isinstance(kind, type) and issubclass(kind, BaseModel):
+            field = kind.model_fields.get(part) if isinstance(part, str) else None
+            kind = field.annotation if field is not None else None
+        else:  # a list or a mapping of models: the item's type
+            kind = _item_type(kind)
         node = _child(node, part)
-        field = model.model_fields.get(part) if isinstance(part, str) else None
-        model = _model_of(field, node)
-    return [f for f in model.model_fields if f != "source"] if model else []
+        kind = _model_of(kind, node) or (kind if _item_type(kind) is not None else None)
+    found = _model_of(kind, node) if kind is not None else None
+    return [f for f in found.model_fields if f != "source"] if found else []
 
 
 def _child(node: Any, part: Any) -> Any:
@@ -89,22 +97,80 @@ def _child(node: Any, part: Any) -> Any:
     return None
 
 
-def _model_of(field, node) -> type[BaseModel] | None:
-    if field is None:
+def _item_type(annotation: Any) -> Any:
+    """The value type of ``dict[str, X]`` or ``list[X]`` (also inside ``| None``), else None."""
+    for candidate in (annotation, *getattr(annotation, "__args__", ())):
+        origin = get_origin(candidate)
+        if origin in (dict, list) and get_args(candidate):
+            return get_args(candidate)[-1]
+    return None
+
+
+def _model_of(annotation: Any, node: Any) -> type[BaseModel] | None:
+    """The model that ``annotation`` (a model, ``X | None``, a tagged union) validates ``node`` with."""
+    if annotation is None or get_origin(annotation) in (dict, list):
         return None
-    annotation = field.annotation
-    candidates = getattr(annotation, "__args__", None) or (annotation,)
-    for c in candidates:
-        for m in (getattr(c, "__args__", None) or (c,)):
-            if isinstance(m, type) and issubclass(m, BaseModel):
-                name_field = m.model_fields.get("name")
-                if name_field is None or (isinstance(node, dict)
-                                          and node.get("name") in getattr(name_field.annotation, "__args__", ())):
-                    return m
+    candidates = (annotation,) if isinstance(annotation, type) else getattr(annotation, "__args__", ())
+    for m in candidates:
+        if isinstance(m, type) and issubclass(m, BaseModel):
+            name_field = m.model_fields.get("name")
+            tags = getattr(name_field.annotation, "__args__", ()) if name_field is not None else ()
+            if get_origin(name_field.annotation if name_field else None) is not Literal:
+                return m  # not a tagged union member (DatasetSpec's name is any data set)
+            if isinstance(node, dict) and node.get("name") in tags:
+                return m
     return None
 
 
 # ------------------------------------------------------------------------------------------ overrides
+
+
+class Overrides(dict):
+    """``--set`` values by dotted key, each remembering how it was given on the command line: a problem with
+    an overridden value names that (``--set: num_samples=abc: ...``), never the file line the value replaced."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.origins: dict[str, tuple[str, str]] = {}
+
+    def given(self, key: str, value: Any, flag: str = "--set", written: str | None = None) -> None:
+        """Set ``key`` to ``value``, as given by ``flag`` (``--set`` with ``KEY=VALUE``; ``--num-samples`` …)."""
+        self[key] = value
+        self.origins[key] = (flag, written if written is not None else f"{key}={value}")
+
+    def origin(self, key: str) -> tuple[str, str]:
+        return self.origins.get(key) or ("--set", f"{key}={self[key]}")
+
+
+def _as_overrides(overrides: dict[str, Any] | None, renamed: dict[str, str] | None = None) -> Overrides:
+    """``overrides`` (a plain dict too) as :class:`Overrides`; ``renamed``: new key -> its key in ``overrides``."""
+    out = Overrides()
+    source = overrides or {}
+    for key, old in (renamed if renamed is not None else {k: k for k in source}).items():
+        flag, written = source.origin(old) if isinstance(source, Overrides) else ("--set", f"{old}={source[old]}")
+        out.given(key, source[old], flag, written)
+    return out
+
+
+def _written(overrides: Overrides, key: str) -> tuple[str, None, str]:
+    """(flag, no line, the item as written): where a problem with an override is reported."""
+    flag, written = overrides.origin(key)
+    return flag, None, written[:80]
+
+
+def _attributed(problems: list[Problem], src: Source, overrides: Overrides | None, prefix: tuple = ()) -> list[Problem]:
+    """Problems at a key an override set (or inside it) name the override, not the line of ``src`` it replaced."""
+    if not overrides:
+        return problems
+    out = []
+    for p in problems:
+        for key in overrides:
+            dotted = ".".join(str(k) for k in prefix + tuple(key.split(".")))
+            if p.file == src.name and (p.key == dotted or p.key.startswith(dotted + ".")):
+                p = Problem(*_written(overrides, key), p.message if p.key == dotted else f"{p.key}: {p.message}")
+                break
+        out.append(p)
+    return out
 
 
 def _apply_overrides(data: dict, overrides: dict[str, Any], fallback: dict | None) -> None:
@@ -113,20 +179,23 @@ def _apply_overrides(data: dict, overrides: dict[str, Any], fallback: dict | Non
         keys = dotted.split(".")
         target = data if fallback is None or keys[0] in data else fallback
         for key in keys[:-1]:
+            if key == "dataset" and isinstance(target.get(key), str):  # `dataset: digits`, the short form
+                target[key] = {"name": target[key]}
             target = target.setdefault(key, {})
             if not isinstance(target, dict):
                 raise SpecError([Problem("--set", None, dotted, f"{key} is not a mapping")])
         target[keys[-1]] = value
 
 
-def parse_overrides(items: list[str]) -> dict[str, Any]:
+def parse_overrides(items: list[str]) -> Overrides:
     """["num_samples=10", "space.lr=0.01"] -> {"num_samples": 10, "space.lr": 0.01} (values read as YAML)."""
-    out = {}
+    out = Overrides()
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise SpecError([Problem("--set", None, item[:80], "expected KEY=VALUE, e.g. --set num_samples=10")])
-        out[key.strip()] = read_value(value, key.strip()) if value.strip() else None
+        out.given(key.strip(), read_value(value, key.strip()) if value.strip() else None,
+                  written=f"{key.strip()}={value.strip()}")
     return out
 
 
@@ -141,8 +210,16 @@ def _validate(model: type[BaseModel], src: Source, data: dict, prefix: tuple = (
 
 
 def _space_from(src: Source, data: dict, prefix: tuple, overrides: dict | None = None) -> SpaceSpec:
+    overrides = _as_overrides(overrides)
     if overrides:
         _apply_overrides(data, overrides, None)
+    try:
+        return _checked_space(src, data, prefix)
+    except SpecError as exc:
+        raise SpecError(_attributed(exc.problems, src, overrides, prefix)) from None
+
+
+def _checked_space(src: Source, data: dict, prefix: tuple) -> SpaceSpec:
     problems = []
     if "space" in data:
         try:
@@ -195,13 +272,26 @@ def load_space(path: str | Path, overrides: dict[str, Any] | None = None) -> Spa
 def _load_with_space(model: type[BaseModel], path: str | Path, overrides: dict[str, Any] | None) -> Any:
     src = Source(Path(path))
     data = dict(src.data)
-    overrides = dict(overrides or {})
+    overrides = _as_overrides(overrides)
     fields = set(model.model_fields)
-    own = {k: v for k, v in overrides.items() if k.split(".")[0] in fields and k.split(".")[0] != "space"}
-    to_space = {k.removeprefix("space.") if k.startswith("space.") and _space_key(k) else k: v
-                for k, v in overrides.items() if k not in own}
+    own = _as_overrides(overrides, {k: k for k in overrides
+                                    if k.split(".")[0] in fields and k.split(".")[0] != "space"})
+    to_space = _as_overrides(overrides, {k.removeprefix("space.") if k.startswith("space.") and _space_key(k) else k: k
+                                         for k in overrides if k not in own})
+    space_keys = [k for k in SpaceSpec.model_fields if k != "source"]
+    stray = [k for k in to_space if k.split(".")[0] not in space_keys]
+    if stray:  # a key of neither the file nor its space: did you mean either's?
+        valid = [k for k in model.model_fields if k != "source"] + [k for k in space_keys if k not in fields]
+        raise SpecError([Problem(*_written(to_space, k), unknown(k.split(".")[0], valid)) for k in stray])
     if own:
         _apply_overrides(data, own, None)
+    try:
+        return _with_space(model, src, data, to_space)
+    except SpecError as exc:
+        raise SpecError(_attributed(exc.problems, src, own)) from None
+
+
+def _with_space(model: type[BaseModel], src: Source, data: dict, to_space: Overrides) -> Any:
     if "space" not in data:
         raise SpecError([src.problem(("space",), "required key is missing (a path to a space file)")])
     value = data["space"]

@@ -46,6 +46,9 @@ class GridSearcher(SearcherBase):
 
     def notices(self, p: Pairing) -> list[str]:
         if p.num_samples > 1 and all(q.kind == "grid" for q in p.params.values()):
+            if "seed" in p.space.space.constants:
+                return [f"num_samples={p.num_samples} repeats the same grid {p.num_samples} times with the same "
+                        f"seed: every repeat trains alike; set num_samples: 1, or drop seed from the space"]
             return [f"num_samples={p.num_samples} repeats the same grid {p.num_samples} times (only the seeds differ)"]
         return []
 
@@ -186,9 +189,10 @@ def _population_notices(who: str, population: int, key: str, p: Pairing) -> list
     """A population learns only once its first generation has results; trials beyond it run ahead of them."""
     out = []
     if population >= p.num_samples:
+        fix = (f"set searcher.{key} to at most {max(2, p.num_samples // 2)}" if p.num_samples > 2
+               else f"raise num_samples above {population}")  # a population is at least 2
         out.append(f"{who} starts from a population of {population} random configurations: with "
-                   f"num_samples={p.num_samples} no generation completes, so this is random search (set "
-                   f"searcher.{key} to at most {max(2, p.num_samples // 2)})")
+                   f"num_samples={p.num_samples} no generation completes, so this is random search ({fix})")
     if p.max_concurrent_trials and p.max_concurrent_trials > population:
         out.append(f"max_concurrent_trials={p.max_concurrent_trials} > {key}={population}: {who} hands out "
                    "members of its population again before their last result is in")

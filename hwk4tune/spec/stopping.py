@@ -93,9 +93,11 @@ class PlateauStop(Strict):
 
     def notices(self, p: Any) -> list[str]:
         out = []
-        if self.patience >= p.max_epochs:
-            out.append(f"stop.plateau.patience {self.patience} >= max_epochs {p.max_epochs}: the plateau "
-                       "stopper can never end a trial")
+        if self.patience >= p.max_epochs - 1:  # the earliest end is after patience + 1 epochs: the last one
+            fix = (f"set patience to at most {p.max_epochs - 2}" if p.max_epochs >= 3
+                   else f"raise max_epochs to at least {self.patience + 2}")
+            out.append(f"stop.plateau.patience={self.patience} with max_epochs={p.max_epochs}: the plateau stopper "
+                       f"can never end a trial early (the earliest it can is after patience + 1 epochs): {fix}")
         if getattr(p.scheduler, "explores_config", False):
             out.append(f"stop.plateau with {p.scheduler.name}: an exploit copies another trial's weights into a "
                        "trial, so its curve jumps and the patience counts epochs of two trials; each trial it "

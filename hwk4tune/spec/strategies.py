@@ -17,7 +17,7 @@ from pydantic import Field, field_validator
 
 from hwk4tune.space import Param, Space, SpaceError
 from hwk4tune.spec.base import Strict
-from hwk4tune.spec.budgets import asha_notice, hyperband_notice
+from hwk4tune.spec.budgets import asha_notice, hyperband_notice, one_epoch_fix
 from hwk4tune.spec.conditional import pb2_problems, pbt_notices, pbt_problems
 from hwk4tune.spec.pairing import EPOCH_KEYS, MONOTONE_KEYS, RAY_RESULT_KEYS, Found, Pairing
 from hwk4tune.spec.searchers import (
@@ -134,11 +134,13 @@ class MedianScheduler(SchedulerBase):
     def notices(self, p: Pairing) -> list[str]:
         out = []
         if p.num_samples <= self.min_samples_required:
+            lower = (f" or lower min_samples_required to {p.num_samples - 1}" if p.num_samples > 1 else "")
             out.append(f"median stops no trial early: it compares a trial with at least min_samples_required="
                        f"{self.min_samples_required} others, but the sweep has {p.num_samples} trial(s): raise "
-                       f"num_samples above {self.min_samples_required} or lower min_samples_required to "
-                       f"{max(1, p.num_samples - 1)}")
-        if self._epochs() and self.grace_period >= p.max_epochs:
+                       f"num_samples above {self.min_samples_required}{lower}")
+        if self._epochs() and p.max_epochs == 1:
+            out.append(f"median stops no trial early: {one_epoch_fix(max(self.grace_period, 1))}")
+        elif self._epochs() and self.grace_period >= p.max_epochs:
             out.append(f"median stops no trial early: grace_period={self.grace_period} >= max_epochs="
                        f"{p.max_epochs}: set grace_period below {p.max_epochs}")
         return out
@@ -171,7 +173,9 @@ class _PopulationScheduler(SchedulerBase):
 
     def notices(self, p: Pairing) -> list[str]:
         out = []
-        if self._epochs() and self.perturbation_interval >= p.max_epochs:
+        if self._epochs() and p.max_epochs == 1:
+            out.append(f"{self.name} perturbs no trial: {one_epoch_fix(self.perturbation_interval)}")
+        elif self._epochs() and self.perturbation_interval >= p.max_epochs:
             out.append(f"{self.name} perturbs no trial: perturbation_interval={self.perturbation_interval} but "
                        f"trials last max_epochs={p.max_epochs}, so it never fires before they end: set "
                        f"perturbation_interval below {p.max_epochs} (e.g. {max(1, p.max_epochs // 3)})")
