@@ -186,14 +186,16 @@ def test_report_pictures_have_titles_and_labels(sweep_dir):
 _HEADER_JS = """(() => {
   const rows = [...document.querySelector('table.meta').rows].map(r => {
     const th = r.cells[0], td = r.cells[1];
-    const line = parseFloat(getComputedStyle(th).lineHeight) || 1.4 * parseFloat(getComputedStyle(th).fontSize);
-    return {label: th.textContent, thLines: Math.round((th.clientHeight - 8) / line), thWidth: th.clientWidth,
-            tdOverflow: td.scrollWidth - td.clientWidth};
+    const range = document.createRange();  // the label's text: one rectangle per line it takes
+    range.selectNodeContents(th);
+    const lines = new Set([...range.getClientRects()].map(x => Math.round(x.top))).size;
+    return {label: th.textContent, thLines: lines, tdOverflow: td.scrollWidth - td.clientWidth};
   });
   return {rows, page: document.documentElement.scrollWidth};
 })()"""
 
 
+@pytest.mark.ci_required
 @pytest.mark.skipif(not Path("/usr/bin/chromium").exists() and not shutil.which("chromium"),
                     reason="needs Debian's chromium (apt-get install -y chromium; .ci/run installs it)")
 def test_long_searcher_keeps_the_header_readable_in_chromium(sweep_dir, tmp_path):
