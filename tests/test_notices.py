@@ -133,8 +133,9 @@ def test_messages_that_lead_to_the_fix(tmp_path, capsys):
     (tmp_path / "sp.yaml").write_text(SPACE)
     (tmp_path / "sw.yaml").write_text("space: sp.yaml\nsearcher: random\nscheduler: {name: asha, grace: 1}\n")
     assert main(["validate", str(tmp_path / "sw.yaml")]) == 2
-    assert capsys.readouterr().err.strip() == \
-        f"{tmp_path / 'sw.yaml'}:3: scheduler.grace: unknown key; did you mean 'grace_period'?"
+    assert capsys.readouterr().err.strip() == (
+        f"{tmp_path / 'sw.yaml'}:3: scheduler.grace: unknown key; did you mean 'grace_period'? (valid: name, "
+        "time_attr, grace_period, reduction_factor, brackets)")
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "sw.yaml").write_text("searcher: random\nspace: search_spaces/cnn_digits.yaml\n")
     assert main(["validate", str(tmp_path / "sub" / "sw.yaml")]) == 2

@@ -127,3 +127,29 @@ def test_early_stop_keeps_the_best_epoch(tmp_path, capsys):
     with torch.no_grad():
         val_loss = F.cross_entropy(load_model(tmp_path / "m" / "model.pt")(data.val_x), data.val_y).item()
     assert val_loss == pytest.approx(h1["val_loss"], abs=1e-5)
+
+
+def test_subset_and_data_dir_flags_override_the_data_a_best_config_carries(tmp_path, capsys):
+    """A config tuned on 100 images trains on all of them (--subset all) or on N (--subset N), from --data-dir;
+    config.yaml says what it was trained on."""
+    from hwk4tune.cli import main
+    from hwk4tune.data import load_dataset
+
+    best = tmp_path / "best.yaml"
+    best.write_text(yaml.safe_dump({**BEST, "dataset": {"name": "digits", "subset": 100, "data_dir": "/nowhere"}}))
+    full = load_dataset("digits").sizes()
+    assert main(["train", str(best), "--epochs", "1", "--out", str(tmp_path / "all"), "-q", "--subset", "all",
+                 "--data-dir", str(tmp_path)]) == 0
+    metrics = json.loads((tmp_path / "all" / "metrics.json").read_text())
+    assert metrics["dataset"]["sizes"] == full
+    written = yaml.safe_load((tmp_path / "all" / "config.yaml").read_text())["dataset"]
+    assert written.get("subset") is None and written["data_dir"] == str(tmp_path)  # None: not written
+    assert main(["train", str(best), "--epochs", "1", "--out", str(tmp_path / "n"), "-q", "--subset", "60"]) == 0
+    sizes = json.loads((tmp_path / "n" / "metrics.json").read_text())["dataset"]["sizes"]
+    assert sizes["train"] + sizes["val"] == 60 and sizes["test"] == 60
+    assert yaml.safe_load((tmp_path / "n" / "config.yaml").read_text())["dataset"]["subset"] == 60
+    capsys.readouterr()
+    for bad in ("1", "many"):
+        with pytest.raises(SystemExit) as info:
+            main(["train", str(best), "--out", str(tmp_path / "x"), "--subset", bad])
+        assert info.value.code == 2 and "--subset" in capsys.readouterr().err

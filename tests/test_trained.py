@@ -79,3 +79,14 @@ def test_evaluate_without_a_model_is_one_line(tmp_path, capsys):
 def test_import_stays_torch_free():
     code = "import sys, hwk4tune; hwk4tune.load_model; assert 'torch' not in sys.modules"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_evaluate_subset_overrides_the_subset_it_was_trained_on(trained, capsys):
+    from hwk4tune.data import load_dataset
+
+    out, _ = trained
+    full = load_dataset("digits").sizes()["test"]
+    assert main(["evaluate", str(out), "--subset", "all"]) == 0
+    assert f" on {full} images of digits" in capsys.readouterr().out
+    assert main(["evaluate", str(out), "--subset", "40"]) == 0
+    assert " on 40 images of digits" in capsys.readouterr().out

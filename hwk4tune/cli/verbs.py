@@ -37,7 +37,7 @@ one-value choice...), each with the numbers and a fix. --strict makes notices er
         except SpecError as exc:
             problems.extend(str(p) for p in exc.problems)
             continue
-        missing = missing_data(spec)
+        missing = missing_data(spec, overrides)
         if missing:  # a file that cannot run here is not "ok"
             problems.extend(str(p) for p in missing)
             continue
@@ -79,7 +79,7 @@ Ctrl-C stops it and Tune keeps its state: `hwk4tune resume DIR` finishes it."""
     if args.max_concurrent is not None:
         overrides.given("max_concurrent_trials", args.max_concurrent, "--max-concurrent", str(args.max_concurrent))
     spec = load_sweep(args.file, overrides)
-    _check_data(spec, not args.quiet)
+    _check_data(spec, overrides, not args.quiet)
     run_sweep(spec, storage=args.storage, name=args.name, address=args.address, dashboard=args.dashboard,
               dashboard_host=args.dashboard_host, verbose=not args.quiet, storage_shared=args.storage_shared,
               live=LiveOptions(tensorboard=args.tensorboard, dashboard=args.dashboard,
@@ -87,18 +87,19 @@ Ctrl-C stops it and Tune keeps its state: `hwk4tune resume DIR` finishes it."""
     return 0
 
 
-def _check_data(spec, verbose: bool = True) -> None:
+def _check_data(spec, overrides: dict | None = None, verbose: bool = True) -> None:
     """Before Ray starts: a data set that is not here is refused in one line where no download will be tried
     (HWK4TUNE_OFFLINE=1); else the loader tries it, and its failure names the same fixes."""
-    from hwk4tune.cli.presence import missing_data
+    from hwk4tune.cli.presence import missing_data, spaces_of
     from hwk4tune.datasets.roots import offline
 
-    missing = missing_data(spec)
+    missing = missing_data(spec, overrides)
     if missing and offline():
         raise SpecError(missing)
     if missing and verbose:
-        for problem in missing:
-            print(f"notice: {problem.message.split(':', 1)[0]}: trying to download it", file=sys.stderr)
+        names = ", ".join(repr(space.dataset.name) for space in spaces_of(spec))
+        print(f"notice: data set {names} is not on this machine: trying to download it before the sweep starts "
+              "(HWK4TUNE_OFFLINE=1 refuses at once instead)", file=sys.stderr)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
@@ -259,8 +260,9 @@ space records every point of its grid. A compare file with `replay: TABLE.parque
 
     if args.configs < 1:
         raise UsageError(f"--configs must be at least 1, got {args.configs}")
-    spec = load_space(args.file, with_data_dir(parse_overrides(args.set), args.data_dir))
-    _check_data(spec, not args.quiet)
+    overrides = with_data_dir(parse_overrides(args.set), args.data_dir)
+    spec = load_space(args.file, overrides)
+    _check_data(spec, overrides, not args.quiet)
     out = record(spec, args.configs, args.seed, args.out, resume=args.resume, max_concurrent=args.max_concurrent,
                  cpu=args.cpu, address=args.address, verbose=not args.quiet)
     print(f"wrote {out}")
@@ -283,8 +285,9 @@ each run and at the end; `--resume` and `report` take the same URI."""
     from hwk4tune.compare import markdown, run_compare
     from hwk4tune.spec import load_compare, parse_overrides
 
-    spec = load_compare(args.file, with_data_dir(parse_overrides(args.set), args.data_dir))
-    _check_data(spec)
+    overrides = with_data_dir(parse_overrides(args.set), args.data_dir)
+    spec = load_compare(args.file, overrides)
+    _check_data(spec, overrides)
     comparison = run_compare(spec, args.out, resume=args.resume, address=args.address)
     print()
     print(markdown(comparison))

@@ -2,16 +2,35 @@
 
 Ray's workers print a ``SystemExit`` traceback each time a scheduler stops a trial early (harmless: the
 trial ends TERMINATED and the error count stays 0) and a line per checkpoint; both are filtered from the
-driver's stderr, every other line passes through.
+driver's stderr, every other line passes through. Tune's own advice on an interrupted sweep ("Resume experiment
+with: Tuner.restore(path=..., trainable=...)") is dropped too: hwk4tune prints the command that works
+(``hwk4tune resume DIR``) in the summary, or after a second Ctrl-C.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import re
 import sys
 from typing import Iterator
+
+# Tune's "Experiment has been interrupted, but the most recent state was saved.\nResume experiment with:
+# Tuner.restore(path=..., trainable=...)" (ray/tune/tune.py, a warning of the logger ray.tune.tune)
+RAY_RESTORE_HINT = ("Resume experiment with: Tuner.restore(", "Experiment has been interrupted, but the most recent state")
+RAY_TUNE_LOGGER = "ray.tune.tune"
+
+
+class HideRayRestoreHint(logging.Filter):
+    """Drops Tune's Tuner.restore advice (a Python call a user of the command line cannot make)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            text = record.getMessage()
+        except Exception:  # noqa: BLE001 - a record that cannot format is not ours to judge
+            return True
+        return not any(hint in text for hint in RAY_RESTORE_HINT)
 
 
 def say(verbose: bool, *lines: str) -> None:
@@ -48,7 +67,7 @@ class QuietStream(io.TextIOBase):
         prefix = re.match(r"^((?:\x1b\[[0-9;]*m)?\([^)]*\)(?:\x1b\[[0-9;]*m)?\s?)?", line).group(0)
         body = line[len(prefix):]
         if not self._held:
-            if body.startswith(self._NOISE):
+            if body.startswith(self._NOISE) or any(hint in body for hint in RAY_RESTORE_HINT):
                 return
             if self._START.search(body):
                 self._held, self._prefix = [line], prefix
@@ -91,11 +110,14 @@ class QuietStream(io.TextIOBase):
 
 @contextlib.contextmanager
 def quiet_early_stops() -> Iterator[QuietStream]:
-    """sys.stderr through a :class:`QuietStream` for the duration."""
+    """sys.stderr through a :class:`QuietStream` for the duration, and Tune's Tuner.restore advice dropped."""
     quiet = QuietStream(sys.stderr)
+    hint = HideRayRestoreHint()
+    logging.getLogger(RAY_TUNE_LOGGER).addFilter(hint)
     old, sys.stderr = sys.stderr, quiet
     try:
         yield quiet
     finally:
         sys.stderr = old
+        logging.getLogger(RAY_TUNE_LOGGER).removeFilter(hint)
         quiet.close_out()
