@@ -113,16 +113,13 @@ _OVERFLOW_JS = """(() => {
 })()"""
 
 
-@pytest.mark.ci_required
-@pytest.mark.skipif(not Path("/usr/bin/chromium").exists() and not shutil.which("chromium"),
-                    reason="needs Debian's chromium (apt-get install -y chromium; .ci/run installs it)")
-def test_report_tables_fit_1280px_in_chromium(sweep_dir, tmp_path):
-    """The wide trial table (every hyperparameter and metric a column) wraps to fit a 1280 px window: no
-    table is wider than its container and the page never scrolls sideways (screenshot kept)."""
+def _measure_report(exp: Path, tmp_path: Path, screenshot: str, script: str) -> tuple[dict, Path]:
+    """`hwk4tune report` of ``exp`` opened in Chromium at 1280 x 900: what ``script`` measures, and the
+    screenshot's path (kept in $HWK4TUNE_SCREENSHOT_DIR when set)."""
     from browser import Chromium
 
     target = tmp_path / "r.html"
-    assert main(["report", str(sweep_dir), "-o", str(target)]) == 0
+    assert main(["report", str(exp), "-o", str(target)]) == 0
     shots = Path(os.environ.get("HWK4TUNE_SCREENSHOT_DIR") or tmp_path)
     shots.mkdir(parents=True, exist_ok=True)
 
@@ -132,16 +129,25 @@ def test_report_tables_fit_1280px_in_chromium(sweep_dir, tmp_path):
                             mobile=False)
             await page.call("Page.navigate", url=target.as_uri())
             await page.wait_text("Best trial")
-            await page.screenshot(shots / "report-1280.png")
-            return await page.eval(_OVERFLOW_JS)
+            await page.screenshot(shots / screenshot)
+            return await page.eval(script)
 
-    seen = asyncio.run(measure())
+    return asyncio.run(measure()), shots / screenshot
+
+
+@pytest.mark.ci_required
+@pytest.mark.skipif(not Path("/usr/bin/chromium").exists() and not shutil.which("chromium"),
+                    reason="needs Debian's chromium (apt-get install -y chromium; .ci/run installs it)")
+def test_report_tables_fit_1280px_in_chromium(sweep_dir, tmp_path):
+    """The wide trial table (every hyperparameter and metric a column) wraps to fit a 1280 px window: no
+    table is wider than its container and the page never scrolls sideways (screenshot kept)."""
+    seen, shot = _measure_report(sweep_dir, tmp_path, "report-1280.png", _OVERFLOW_JS)
     assert seen["viewport"] == 1280
     assert len(seen["tables"]) >= 3 and any("hwk4tune-table" in t["cls"] for t in seen["tables"])
     too_wide = [t for t in seen["tables"] if t["width"] > t["room"]]
     assert not too_wide, f"tables wider than their container at 1280 px: {too_wide}"
     assert seen["page"] <= 1280, f"the page scrolls sideways: {seen['page']} px wide"
-    assert (shots / "report-1280.png").stat().st_size > 10_000
+    assert shot.stat().st_size > 10_000
 
 
 LONG_SEARCHER = {"name": "optuna", "sampler": "tpe", "seed": 0, "n_startup_trials": 10,
@@ -201,28 +207,12 @@ _HEADER_JS = """(() => {
 def test_long_searcher_keeps_the_header_readable_in_chromium(sweep_dir, tmp_path):
     """A sweep whose searcher carries a long configuration: in a 1280 px window every label of the header
     table stays on one line, no value overflows its cell, and the page does not scroll sideways."""
-    from browser import Chromium
-
     copy = tmp_path / "long"
     shutil.copytree(sweep_dir, copy)
     record = json.loads((copy / "hwk4tune.json").read_text())
     record["searcher"] = LONG_SEARCHER
     (copy / "hwk4tune.json").write_text(json.dumps(record))
-    target = tmp_path / "r.html"
-    assert main(["report", str(copy), "-o", str(target)]) == 0
-    shots = Path(os.environ.get("HWK4TUNE_SCREENSHOT_DIR") or tmp_path)
-    shots.mkdir(parents=True, exist_ok=True)
-
-    async def measure() -> dict:
-        async with Chromium(width=1280, height=900) as page:
-            await page.call("Emulation.setDeviceMetricsOverride", width=1280, height=900, deviceScaleFactor=1,
-                            mobile=False)
-            await page.call("Page.navigate", url=target.as_uri())
-            await page.wait_text("Best trial")
-            await page.screenshot(shots / "report-long-searcher.png")
-            return await page.eval(_HEADER_JS)
-
-    seen = asyncio.run(measure())
+    seen, _ = _measure_report(copy, tmp_path, "report-long-searcher.png", _HEADER_JS)
     rows = {r["label"]: r for r in seen["rows"]}
     assert "searcher" in rows and "epochs consumed" in rows
     squashed = [r for r in seen["rows"] if r["thLines"] > 1]
