@@ -32,14 +32,11 @@ def add_data_dir(p: argparse.ArgumentParser) -> None:
                    "file's dataset.data_dir; then $HWK4TUNE_DATA, then the cache)")
 
 
-def with_data_dir(overrides: dict, data_dir: str | None) -> dict:
-    """``--data-dir DIR`` as the override ``dataset.data_dir`` (absolute: a relative DIR is the current folder's)."""
+def with_data_dir(overrides: Any, data_dir: str | None) -> Any:
+    """``--data-dir DIR`` added to ``overrides`` (what ``parse_overrides`` returns) as ``dataset.data_dir``
+    (absolute: a relative DIR is the current folder's), remembered as given by ``--data-dir``."""
     if data_dir is not None:
-        value = str(Path(data_dir).expanduser().resolve())
-        if hasattr(overrides, "given"):
-            overrides.given("dataset.data_dir", value, "--data-dir", data_dir)
-        else:
-            overrides["dataset.data_dir"] = value
+        overrides.given("dataset.data_dir", str(Path(data_dir).expanduser().resolve()), "--data-dir", data_dir)
     return overrides
 
 
@@ -77,11 +74,11 @@ def missing_data(spec: Any, overrides: dict | None = None) -> list[Problem]:
     return problems
 
 
-def _at_set(overrides: dict | None, message: str) -> Problem | None:
+def _at_set(overrides: Any, message: str) -> Problem | None:
     """The ``--set dataset=NAME`` (or ``dataset.name=NAME``) that named the data set, if one did."""
     for key in ("dataset.name", "dataset", "space.dataset.name", "space.dataset"):
         if overrides and key in overrides:
-            flag, written = overrides.origin(key) if hasattr(overrides, "origin") else ("--set", key)
+            flag, written = overrides.origin(key)
             return Problem(flag, None, written[:80], f"dataset.name: {message}")
     return None
 
