@@ -34,10 +34,10 @@ def main() -> int:
 
     import torch
 
-    from hwk4tune.data import load_dataset
-    from hwk4tune.feature_cache import FeatureLearner, build_features
-    from hwk4tune.hyperparams import ResNetHyperparameters as TrainConfig
-    from hwk4tune.training import Learner
+    from hwk4tune.learn.data import load_dataset
+    from hwk4tune.learn.feature_cache import FeatureLearner, build_features
+    from hwk4tune.learn.training import Learner
+    from hwk4tune.registry.hyperparams import ResNetHyperparameters as TrainConfig
 
     torch.set_num_threads(args.threads)
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))

@@ -28,8 +28,8 @@ def main() -> None:
 
     import torch
 
-    from hwk4tune.data import load_dataset
-    from hwk4tune.training import Learner, TrainConfig
+    from hwk4tune.learn.data import load_dataset
+    from hwk4tune.learn.training import Learner, TrainConfig
 
     os.environ["HWK4TUNE_OFFLINE"] = "1"
     torch.set_num_threads(args.threads)

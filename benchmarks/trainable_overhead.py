@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 def bare(data, cfg_dict: dict, epochs: int, threads: int) -> list[dict]:
     import torch
 
-    from hwk4tune.training import Learner, TrainConfig
+    from hwk4tune.learn.training import Learner, TrainConfig
 
     torch.set_num_threads(threads)
     learner = Learner("cnn", TrainConfig.from_config(cfg_dict), data.input_shape, data.num_classes, seed=0)
@@ -43,7 +43,7 @@ def bare(data, cfg_dict: dict, epochs: int, threads: int) -> list[dict]:
 def in_tune(data, cfg_dict: dict, epochs: int, threads: int) -> tuple[list[dict], float]:
     from ray import tune
 
-    from hwk4tune.trainables import build_trainable
+    from hwk4tune.tune.trainables import build_trainable
 
     storage = tempfile.mkdtemp(prefix="hwk4tune-bench-")
     t0 = time.perf_counter()
@@ -69,7 +69,7 @@ def steady(rows: list[dict], key: str) -> float:
 
 
 def main() -> None:
-    from hwk4tune.data import DataNotFoundError, load_dataset
+    from hwk4tune.learn.data import DataNotFoundError, load_dataset
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--dataset", default=None, help="default: fashion_mnist when installed, else digits")

@@ -3,7 +3,7 @@ then the same five strategies x 10 seeds replayed on the shipped Fashion-MNIST t
 
 Runs five strategies x one seed on digits (ships with scikit-learn, so it works offline on a fresh
 machine), prints the comparison table and the report's path, writes the overall best trial's ``best.yaml``
-and trains it with :func:`hwk4tune.train.train_config`, printing its test accuracy. The replayed comparison
+and trains it with :func:`hwk4tune.model.train.train_config`, printing its test accuracy. The replayed comparison
 (only in a source checkout: the table lives in ``benchmarks/tables/``) prints its table, the winner and the
 verdicts, and how much faster than real time it ran (simulated seconds / wall seconds).
 
@@ -55,11 +55,11 @@ def run_demo(out: str | Path, *, address: str | None = None, train: bool = True,
     """
     from hwk4tune.compare import run_compare, summary_table
     from hwk4tune.compare.run import start_ray
-    from hwk4tune.records import BEST_FILE
-    from hwk4tune.report import write_report
+    from hwk4tune.report.page import write_report
     from hwk4tune.results import to_markdown, write_best
     from hwk4tune.spec import load_compare
-    from hwk4tune.sweep.ray_setup import shutdown
+    from hwk4tune.store.records import BEST_FILE
+    from hwk4tune.tune.ray_setup import shutdown
 
     out = Path(out).expanduser().resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -83,7 +83,7 @@ def run_demo(out: str | Path, *, address: str | None = None, train: bool = True,
         result = {"comparison": comparison, "report": report, "best_yaml": best_file, "model_dir": None,
                   "test_accuracy": None, "replay": None}
         if train:
-            from hwk4tune.train import train_config
+            from hwk4tune.model.train import train_config
 
             best = exp.best()
             say(f"training the overall best ({strategy}, seed {seed}, trial {best['trial_id']}, "

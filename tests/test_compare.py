@@ -15,8 +15,8 @@ from results_fixtures import COMPARE, compare_file, small_comparison
 
 from hwk4tune.cli import main
 from hwk4tune.compare import FILES, iqm, load_comparison, plan
-from hwk4tune.records import PLAN_FILE, RUN_FILE
 from hwk4tune.spec import load_compare
+from hwk4tune.store.records import PLAN_FILE, RUN_FILE
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ import pytest
 from hwk4tune.results import format_table, load_experiment
 from hwk4tune.space import Space, SpaceError
 from hwk4tune.spec import SpecError, load_space, load_sweep
-from hwk4tune.summary import summarize
+from hwk4tune.spec.summary import summarize
 from hwk4tune.sweep import run_sweep
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -115,7 +115,7 @@ def test_random_search_leaves_inactive_parameters_out_and_tables_empty(ray_local
 
 
 def test_random_search_with_a_seed_repeats(tmp_path):
-    from hwk4tune.conditional_search import planned_configs
+    from hwk4tune.tune.conditional_search import planned_configs
 
     space = load_space(_write(tmp_path, space_yaml())).space
     assert planned_configs(space, 20, seed=3) == planned_configs(space, 20, seed=3)

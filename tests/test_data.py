@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from hwk4tune import data as data_mod
-from hwk4tune.data import DataNotFoundError, load_dataset
+from hwk4tune.learn import data as data_mod
+from hwk4tune.learn.data import DataNotFoundError, load_dataset
 from hwk4tune.registry import DATASETS, RegistryError, dataset_entry
 
 

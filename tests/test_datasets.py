@@ -12,10 +12,10 @@ import pytest
 import torch
 
 from hwk4tune.cli import main
-from hwk4tune.data import load_dataset
-from hwk4tune.datasets import cifar, mnist_pkl
-from hwk4tune.datasets.catalog import list_datasets
-from hwk4tune.datasets.safe_pickle import FileCheckError, KnownFile, UnsafePickleError, dumps_arrays
+from hwk4tune.learn.data import load_dataset
+from hwk4tune.learn.datasets import cifar, mnist_pkl
+from hwk4tune.learn.datasets.catalog import list_datasets
+from hwk4tune.learn.datasets.safe_pickle import FileCheckError, KnownFile, UnsafePickleError, dumps_arrays
 
 
 @pytest.fixture(autouse=True)
@@ -160,7 +160,7 @@ def test_cifar10_bad_shape_is_one_line(tmp_path):
 def test_resnet_trainable_runs_on_cifar_layout(tmp_path, ray_local):
     from ray import tune
 
-    from hwk4tune.trainables import build_trainable
+    from hwk4tune.tune.trainables import build_trainable
 
     _cifar_folder(tmp_path / "root", n_train=12, n_test=8, channels_last=True)
     data = load_dataset("cifar10", data_dir=tmp_path / "root", val_fraction=0.2)

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from hwk4tune import strategies
 from hwk4tune.cli import main
 from hwk4tune.spec import SpecError, load_sweep
 from hwk4tune.spec.searchers import NEVERGRAD_OPTIMIZERS
 from hwk4tune.sweep import check_sweep, run_sweep
+from hwk4tune.tune import strategies
 
 SPACE = """\
 trainable: cnn

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from hwk4tune import data as data_mod
+from hwk4tune.learn import data as data_mod
 
 pytestmark = pytest.mark.ci_required
 

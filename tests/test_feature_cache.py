@@ -10,12 +10,12 @@ import pytest
 import torch
 from torchvision.models import resnet18
 
-from hwk4tune.data import load_dataset
-from hwk4tune.feature_cache import FeatureLearner, build_features, feature_key, features_for_space
-from hwk4tune.hyperparams import ResNetHyperparameters as TrainConfig
-from hwk4tune.models import USER_WEIGHTS, build_model
+from hwk4tune.learn.data import load_dataset
+from hwk4tune.learn.feature_cache import FeatureLearner, build_features, feature_key, features_for_space
+from hwk4tune.learn.models import USER_WEIGHTS, build_model
+from hwk4tune.learn.training import Learner
+from hwk4tune.registry.hyperparams import ResNetHyperparameters as TrainConfig
 from hwk4tune.space import Space
-from hwk4tune.training import Learner
 
 
 @pytest.fixture(autouse=True)

@@ -26,8 +26,8 @@ import numpy as np
 import pytest
 
 from hwk4tune.cli import main
-from hwk4tune.datasets import catalog, cifar, mnist_pkl
-from hwk4tune.datasets.safe_pickle import KnownFile, dumps_arrays
+from hwk4tune.learn.datasets import catalog, cifar, mnist_pkl
+from hwk4tune.learn.datasets.safe_pickle import KnownFile, dumps_arrays
 from hwk4tune.spec import load_sweep, parse_overrides
 from hwk4tune.spec.notices import notices_of
 
@@ -330,7 +330,7 @@ def test_population_notice_with_two_trials_does_not_suggest_a_population_of_two(
 # ------------------------------------------------------------------------------------------ Ray's restore hint
 
 def test_tunes_restore_advice_is_hidden_where_hwk4tune_prints_its_own(capsys):
-    from hwk4tune.sweep.console import RAY_TUNE_LOGGER, quiet_early_stops
+    from hwk4tune.tune.console import RAY_TUNE_LOGGER, quiet_early_stops
 
     logger = logging.getLogger(RAY_TUNE_LOGGER)
     handler = logging.StreamHandler(sys.stderr)  # as Ray's own: it holds the stream it was made with

@@ -1,7 +1,7 @@
-"""HyperBand under max_concurrent_trials (hwk4tune.hyperband): its brackets fill and halve, no more trials run
+"""HyperBand under max_concurrent_trials (hwk4tune.tune.hyperband): its brackets fill and halve, no more trials run
 at once than the cap, and every trial ends TERMINATED in Tune's saved state. Ray's own HyperBandScheduler
 behind a ConcurrencyLimiter stops nothing in the same sweep (ray-project/ray#12536): if that test fails, Ray
-fixed it and hwk4tune.hyperband may go.
+fixed it and hwk4tune.tune.hyperband may go.
 
 Trials replay the shipped Fashion-MNIST table (hwk4tune.replay): 12 trials x 12 epochs in seconds."""
 
@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from hwk4tune.replay import read_table
-from hwk4tune.replay.trainable import build_replay
 from hwk4tune.results import load_experiment
 from hwk4tune.spec import load_sweep
 from hwk4tune.spec.budgets import hyperband_fill
-from hwk4tune.strategies import StrategyArgs, build_strategy
+from hwk4tune.tune.replay_trainable import build_replay
+from hwk4tune.tune.strategies import StrategyArgs, build_strategy
 
 TABLES = Path(__file__).resolve().parent.parent / "benchmarks" / "tables"
 
@@ -70,7 +70,7 @@ def test_hyperband_halves_under_max_concurrent_trials(ray_local, tmp_path, searc
 
 
 def test_rays_own_hyperband_stops_nothing_under_the_same_cap(ray_local, tmp_path):
-    """Why hwk4tune.hyperband exists: Ray's scheduler puts every trial into its first bracket, never halved."""
+    """Why hwk4tune.tune.hyperband exists: Ray's scheduler puts every trial into its first bracket, never halved."""
     from ray.tune.schedulers import HyperBandScheduler
     from ray.tune.search import BasicVariantGenerator
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from hwk4tune.hyperparams import CnnHyperparameters, ConfigError, Hyperparameters, ResNetHyperparameters
 from hwk4tune.registry import TRAINABLES
+from hwk4tune.registry.hyperparams import CnnHyperparameters, ConfigError, Hyperparameters, ResNetHyperparameters
 from hwk4tune.spec import SpecError, load_space, load_sweep
 
 # ------------------------------------------------------------------------------------------ in a trial

@@ -166,9 +166,9 @@ def _mapping(spec) -> tuple:
 def test_every_imported_sweep_runs(ray_local, tmp_path):
     """Every imported file's searcher and scheduler build, and one sweep per distinct mapping runs (2 trials
     of 1 epoch; 27 files ran in a row before, 108-296 s, for ~10 distinct mappings)."""
-    from hwk4tune.strategies import StrategyArgs, build_strategy
     from hwk4tune.sweep import run_sweep
     from hwk4tune.sweep.final_summary import planned_trials
+    from hwk4tune.tune.strategies import StrategyArgs, build_strategy
 
     ran, built = {}, []
     for fmt, path in FILES:

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from hwk4tune.cli import main
-from hwk4tune.datasets import mnist_pkl
-from hwk4tune.datasets.safe_pickle import sha256_of
+from hwk4tune.learn.datasets import mnist_pkl
+from hwk4tune.learn.datasets.safe_pickle import sha256_of
 
 
 @pytest.fixture(scope="session")

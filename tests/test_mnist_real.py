@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from hwk4tune.cli import main
-from hwk4tune.datasets import mnist_pkl
+from hwk4tune.learn.datasets import mnist_pkl
 
 ROOT = Path(__file__).resolve().parent.parent
 

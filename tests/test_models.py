@@ -6,9 +6,9 @@ import pytest
 import torch
 import torch.nn as nn
 
-from hwk4tune import models
-from hwk4tune.hyperparams import CnnHyperparameters, ResNetHyperparameters
-from hwk4tune.models import RANDOM_INIT, build_model
+from hwk4tune.learn import models
+from hwk4tune.learn.models import RANDOM_INIT, build_model
+from hwk4tune.registry.hyperparams import CnnHyperparameters, ResNetHyperparameters
 
 
 def cnn(**kw) -> CnnHyperparameters:

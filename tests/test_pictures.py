@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from hwk4tune.cli import main
-from hwk4tune.pictures import (
+from hwk4tune.model.pictures import (
     GAP,
     PAD,
     PictureError,
@@ -48,7 +48,7 @@ def test_resnet18_state_dicts_side_by_side(tmp_path):
 
 
 def test_one_trained_model_through_the_command(tmp_path, capsys):
-    from hwk4tune.train import load_model, train_config
+    from hwk4tune.model.train import load_model, train_config
 
     space = {"trainable": "cnn", "dataset": {"name": "digits", "subset": 200}, "max_epochs": 1,
              "space": {"optimizer": "adam", "lr": 1e-3, "seed": 0}}

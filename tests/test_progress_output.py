@@ -1,4 +1,4 @@
-"""The sweep's progress table (hwk4tune.sweep.progress) can never end a sweep: real sweeps run with the default
+"""The sweep's progress table (hwk4tune.tune.progress) can never end a sweep: real sweeps run with the default
 output on, as `hwk4tune run` runs them, through the two cases where Ray's own reporter raised (a `stop: target`
 ending the sweep before some trials reported; a conditional space whose best trial lacks an inactive
 parameter), and the reporter given real Tune trials in awkward states."""
@@ -109,7 +109,7 @@ def test_reporter_prints_awkward_trials(ray_local, tmp_path, capsys, monkeypatch
     from ray.tune import CLIReporter
     from ray.tune.utils.log import Verbosity
 
-    from hwk4tune.sweep.progress import SweepReporter
+    from hwk4tune.tune.progress import SweepReporter
 
     columns = dict(metric_columns=["val_accuracy", "epoch"], parameter_columns=["optimizer", "lr", "momentum"],
                    print_intermediate_tables=True)

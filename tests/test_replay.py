@@ -33,7 +33,7 @@ def _compare(root: Path, replay: bool, strategies: dict | None = None, name: str
 
 @pytest.fixture(scope="module")
 def recorded(ray_local, tmp_path_factory) -> Path:
-    from hwk4tune.record import record
+    from hwk4tune.sweep.record import record
 
     root = tmp_path_factory.mktemp("replay")
     (root / "space.yaml").write_text(yaml.safe_dump(SPACE))

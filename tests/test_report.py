@@ -15,9 +15,9 @@ import yaml
 from results_fixtures import small_comparison, small_pbt_sweep, small_sweep
 
 from hwk4tune.cli import main
-from hwk4tune.records import REPORT_FILE
-from hwk4tune.report import build_report
+from hwk4tune.report.page import build_report
 from hwk4tune.results import load_experiment
+from hwk4tune.store.records import REPORT_FILE
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +73,7 @@ def test_demo_file_is_valid_and_embedded(root, capsys):
     import sys
 
     # the report's module loads without Ray (it reads files only)
-    probe = "import sys, hwk4tune.report, hwk4tune.demo; print(sorted(m for m in ('ray', 'torch') if m in sys.modules))"
+    probe = "import sys, hwk4tune.report.page, hwk4tune.demo; print(sorted(m for m in ('ray', 'torch') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and "ray" not in out.stdout, out.stdout + out.stderr
 
@@ -159,7 +159,7 @@ def test_header_shows_a_mapping_as_wrapping_key_value_lines():
     """Issue 31: the searcher's long JSON, unwrapped, squashed the header's labels to a letter per line. A
     mapping is one `key: value` line per key, values JSON with a space after each comma (where a line
     wraps), the cell wraps and the labels never do."""
-    from hwk4tune.report import _CSS, _meta_table
+    from hwk4tune.report.page import _CSS, _meta_table
 
     table = _meta_table([("strategy", "optuna+asha"), ("searcher", LONG_SEARCHER), ("empty", {})])
     row = re.search(r"<tr><th>searcher</th><td>(.*?)</td></tr>", table).group(1)
@@ -176,7 +176,7 @@ def test_report_pictures_have_titles_and_labels(sweep_dir):
     """Every picture of a sweep's report: a title, and on each panel a title, an x label and a y label."""
     import matplotlib.pyplot as plt
 
-    from hwk4tune.report import _learning_curves, _param_scatter
+    from hwk4tune.report.page import _learning_curves, _param_scatter
 
     exp = load_experiment(sweep_dir)
     for fig in (_learning_curves(exp), _param_scatter(exp)):

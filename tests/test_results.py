@@ -173,7 +173,7 @@ def test_best_tie_breaks(exp):
 
 
 def test_best_then_train_round_trip(sweep_dir, tmp_path, capsys):
-    from hwk4tune.train import train_config
+    from hwk4tune.model.train import train_config
 
     target = tmp_path / "best.yaml"
     assert main(["best", str(sweep_dir), "-o", str(target)]) == 0
@@ -210,7 +210,7 @@ def test_an_epoch_reported_again_after_a_resume_counts_once(tmp_path):
 def test_a_trials_config_is_the_one_at_its_best_epoch(tmp_path):
     """PBT changes a trial's hyperparameters while it trains: the tables, best.yaml and the report show the
     config in force at the trial's best epoch, not the one it started with (params.json)."""
-    from hwk4tune.report import build_report
+    from hwk4tune.report.page import build_report
 
     exp_dir = tmp_path / "exp"
     trial = exp_dir / "trial_a"

@@ -274,7 +274,7 @@ def test_resume_goes_on_from_the_newest_checkpoint_when_the_recorded_one_was_del
 
     from hwk4tune.spec import load_sweep
     from hwk4tune.sweep import resume_sweep, run_sweep
-    from hwk4tune.sweep.recover import repair_state
+    from hwk4tune.tune.recover import repair_state
 
     (tmp_path / "space.yaml").write_text(SPACE.replace("{name: digits}", "{name: digits, subset: 200}")
                                          .replace(f"max_epochs: {EPOCHS}", "max_epochs: 3"))
@@ -339,7 +339,7 @@ def test_resume_errored_trial_goes_on_or_restarts(ray_local, tmp_path, restart):
 
 
 @pytest.mark.parametrize("scheduler,key", [("fifo", "name:ConcurrencyLimiter"),
-                                           ("hyperband", "name:PausableLimiter")])  # hwk4tune.hyperband's limiter
+                                           ("hyperband", "name:PausableLimiter")])  # hwk4tune.tune.hyperband's limiter
 def test_resume_releases_the_searchers_slot_of_a_trial_that_had_ended(ray_local, tmp_path, scheduler, key):
     """Tune saves the searcher's state and the trials' state at different moments: a driver killed between a
     trial's end and the searcher's next save leaves the ConcurrencyLimiter counting the ended trial as live,
@@ -349,7 +349,7 @@ def test_resume_releases_the_searchers_slot_of_a_trial_that_had_ended(ray_local,
 
     from hwk4tune.spec import load_sweep
     from hwk4tune.sweep import run_sweep
-    from hwk4tune.sweep.recover import release_finished_trials
+    from hwk4tune.tune.recover import release_finished_trials
 
     (tmp_path / "space.yaml").write_text(SPACE.replace("{name: digits, subset: 600}", "{name: digits, subset: 200}")
                                          .replace(f"max_epochs: {EPOCHS}", "max_epochs: 1"))

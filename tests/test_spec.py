@@ -80,7 +80,7 @@ def test_every_shipped_file_validates(path):
 @pytest.fixture
 def every_data_set(tmp_path, monkeypatch):
     """A data root where `data list` finds every data set (validate checks presence by the file names)."""
-    from hwk4tune.datasets import catalog, cifar
+    from hwk4tune.learn.datasets import catalog, cifar
 
     root = tmp_path / "data"
     for folder, names in ((cifar.FOLDER, (*cifar.TRAIN_BATCHES, cifar.TEST_BATCH)), ("MNIST/raw", catalog.IDX_FILES),

@@ -160,7 +160,7 @@ def test_numbers_and_text_both_ways(text, value):
 
 
 def test_best_yaml_keeps_any_trial_id_as_text(tmp_path):
-    from hwk4tune.records import BestConfig, BestTrial, read_record
+    from hwk4tune.store.records import BestConfig, BestTrial, read_record
 
     for trial_id in ("05498_00001", "12345_00001", "1e234_00001", "abcde_00001"):
         best = BestConfig(trainable="cnn", dataset={"name": "digits"}, config={"lr": 0.003}, metric="val_accuracy",

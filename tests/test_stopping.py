@@ -56,7 +56,7 @@ def test_sweep_stop_wins_over_the_space():
 
 
 def test_plateau_rule_counts_patience():
-    from hwk4tune.stopping import Plateau
+    from hwk4tune.spec.stopping import Plateau
 
     rule, state = Plateau("max", 0.01, 2), {}
     steps = [rule.update(state, v) for v in (0.5, 0.505, 0.52, 0.52, 0.525)]
@@ -64,7 +64,8 @@ def test_plateau_rule_counts_patience():
 
 
 def test_time_budget_state_resumes_with_what_is_left():
-    from hwk4tune.stopping import StopState, _recorder_class, _stopper_class
+    from hwk4tune.store.stopping_file import StopState
+    from hwk4tune.tune.stoppers import _recorder_class, _stopper_class
 
     state = StopState(None, max_epochs=5, plateau=None, target=None, time_budget_s=1.0)
     recorder = _recorder_class()(state)
@@ -96,8 +97,8 @@ def test_plateau_ends_the_flat_trial(ray_local, tmp_path):
     noted = json.loads((exp / "stopping.json").read_text())
     assert [v["reason"] for v in noted["trials"].values()] == ["plateau"]
 
-    from hwk4tune.pictures import STOP_COLOURS
-    from hwk4tune.report import _learning_curves, write_report
+    from hwk4tune.model.pictures import STOP_COLOURS
+    from hwk4tune.report.page import _learning_curves, write_report
     from hwk4tune.results import load_experiment
 
     page = write_report(exp, tmp_path / "report.html").read_text()

@@ -201,7 +201,7 @@ def test_compare_out_places(tmp_path, monkeypatch):
     from pathlib import Path
 
     from hwk4tune.live import LiveOptions
-    from hwk4tune.remote import Workspace
+    from hwk4tune.store.remote import Workspace
 
     monkeypatch.setenv("HWK4TUNE_CACHE", str(tmp_path / "cache"))
     local = Workspace.of(f"file://{tmp_path}/cmp")

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from hwk4tune import strategies
 from hwk4tune.cli import main
 from hwk4tune.spec import SCHEDULERS, SEARCHERS, SpecError, load_sweep
+from hwk4tune.tune import strategies
 
 SPACE = """\
 trainable: cnn
@@ -40,7 +40,7 @@ def args_for(path: Path) -> strategies.StrategyArgs:
 def test_every_registered_model_names_a_builder_that_exists():
     for model in SEARCHERS + SCHEDULERS:
         module, _, function = model.builder.partition(":")
-        assert module == "hwk4tune.strategies" and callable(getattr(strategies, function)), model.builder
+        assert module == "hwk4tune.tune.strategies" and callable(getattr(strategies, function)), model.builder
 
 
 @pytest.mark.parametrize("searcher", ["grid", "random", "optuna", "hyperopt"])
@@ -77,7 +77,7 @@ def test_schedulers_build_and_count_epochs(tmp_path, scheduler):
             else f"scheduler: {scheduler}\n")
     path = write_sweep(tmp_path, "searcher: random\n" + body)
     built = strategies.build_scheduler(args_for(path))
-    # Ray's class, or hwk4tune's subclass of it (hyperband: hwk4tune.hyperband.CappedHyperBand)
+    # Ray's class, or hwk4tune's subclass of it (hyperband: hwk4tune.tune.hyperband.CappedHyperBand)
     assert SCHEDULER_CLASSES[scheduler] in [c.__name__ for c in type(built).__mro__]
     if scheduler != "fifo":  # FIFO has no time attribute: it never stops a trial
         assert built._time_attr == "epoch"  # Ray's own default for pbt/pb2/median is time_total_s

@@ -11,9 +11,9 @@ import pytest
 import yaml
 
 from hwk4tune.errors import InputError
-from hwk4tune.records import METADATA_FILE, SPEC_FILE
 from hwk4tune.results import load_experiment
 from hwk4tune.spec import SpecError, load_sweep
+from hwk4tune.store.records import METADATA_FILE, SPEC_FILE
 from hwk4tune.sweep import load_saved_sweep, read_metadata, run_sweep
 
 SPACE = """\
@@ -153,7 +153,7 @@ def test_pbt_exploits_other_trials_checkpoints(ray_local, tmp_path, caplog):
     lines = [json.loads(line) for f in exp.glob("pbt_policy_*.txt") for line in f.read_text().splitlines() if line]
     assert any(line[-2] != line[-1] for line in lines), lines
     # every report of every trial kept: Ray's loggers dropped those since their last copy to storage when an
-    # exploit restarted a trial (hwk4tune.sweep.result_files). A trial's reports run from iteration 1 to 8
+    # exploit restarted a trial (hwk4tune.tune.result_files). A trial's reports run from iteration 1 to 8
     # (an exploit jumps to its clone's iteration) and restart (iterations_since_restore 1) at least once
     # per exploit; the table counts each exploit of PBT's own record once
     table = load_experiment(exp).trials.set_index("trial_id")
@@ -208,7 +208,7 @@ def test_resources_beyond_the_machine_refused(ray_local, tmp_path):
 def test_early_stop_tracebacks_hidden_and_real_errors_kept():
     import io
 
-    from hwk4tune.sweep.console import QuietStream
+    from hwk4tune.tune.console import QuietStream
 
     pre = "\x1b[36m(hwk4tune.exp pid=7)\x1b[0m "
     out = io.StringIO()

@@ -8,7 +8,7 @@ import pytest
 import torch
 import yaml
 
-from hwk4tune.train import TrainFileError, load_model, train_config
+from hwk4tune.model.train import TrainFileError, load_model, train_config
 
 BEST = {
     "trainable": "cnn",
@@ -36,7 +36,7 @@ def test_round_trip_from_best_yaml(tmp_path, capsys):
     assert on_disk["dataset"]["trained_on"] == "train+val"
 
     # model.pt rebuilds the model that scored that accuracy.
-    from hwk4tune.data import load_dataset
+    from hwk4tune.learn.data import load_dataset
 
     data = load_dataset("digits")
     model = load_model(out / "model.pt")
@@ -113,7 +113,7 @@ def test_early_stop_keeps_the_best_epoch(tmp_path, capsys):
     """A gain of 0.5 is never reached after epoch 1: training stops at epoch 2 and keeps epoch 1's weights."""
     import torch.nn.functional as F
 
-    from hwk4tune.data import load_dataset
+    from hwk4tune.learn.data import load_dataset
 
     space = {"trainable": "cnn", "dataset": {"name": "digits", "subset": 300}, "max_epochs": 4,
              "space": {"optimizer": "adam", "lr": 3e-3, "seed": 0}}
@@ -133,7 +133,7 @@ def test_subset_and_data_dir_flags_override_the_data_a_best_config_carries(tmp_p
     """A config tuned on 100 images trains on all of them (--subset all) or on N (--subset N), from --data-dir;
     config.yaml says what it was trained on."""
     from hwk4tune.cli import main
-    from hwk4tune.data import load_dataset
+    from hwk4tune.learn.data import load_dataset
 
     best = tmp_path / "best.yaml"
     best.write_text(yaml.safe_dump({**BEST, "dataset": {"name": "digits", "subset": 100, "data_dir": "/nowhere"}}))

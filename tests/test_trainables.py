@@ -6,9 +6,9 @@ import math
 
 import pytest
 
-from hwk4tune.data import load_dataset
+from hwk4tune.learn.data import load_dataset
 from hwk4tune.registry import RegistryError
-from hwk4tune.trainables import METRICS, build_trainable, cnn_trainable
+from hwk4tune.tune.trainables import METRICS, build_trainable, cnn_trainable
 
 pytestmark = pytest.mark.usefixtures("ray_local")
 

@@ -48,7 +48,7 @@ def test_best_yaml_numbers_in_exponent_form(trained):
 def test_load_model_round_trip(trained, capsys):
     import torch
 
-    from hwk4tune.data import load_dataset
+    from hwk4tune.learn.data import load_dataset
 
     out, _ = trained
     reported = json.loads((out / "metrics.json").read_text())["test_accuracy"]
@@ -82,7 +82,7 @@ def test_import_stays_torch_free():
 
 
 def test_evaluate_subset_overrides_the_subset_it_was_trained_on(trained, capsys):
-    from hwk4tune.data import load_dataset
+    from hwk4tune.learn.data import load_dataset
 
     out, _ = trained
     full = load_dataset("digits").sizes()["test"]

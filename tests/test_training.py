@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from hwk4tune import training
-from hwk4tune.data import load_dataset
-from hwk4tune.hyperparams import CnnHyperparameters as Cnn
-from hwk4tune.training import Learner, make_optimizer, random_crop_flip
+from hwk4tune.learn import training
+from hwk4tune.learn.data import load_dataset
+from hwk4tune.learn.training import Learner, make_optimizer, random_crop_flip
+from hwk4tune.registry.hyperparams import CnnHyperparameters as Cnn
 
 
 @pytest.fixture(scope="module")

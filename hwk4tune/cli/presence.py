@@ -3,7 +3,7 @@ by ``run``, ``compare`` and ``record`` before Ray starts (an error offline; onli
 
 Each missing data set is one line at the file's ``dataset.name``: the folders searched and a fix that works
 with the command that printed it (every verb that checks accepts ``--data-dir DIR``). Presence is what
-``hwk4tune data list`` says (:mod:`hwk4tune.datasets.catalog`): no image is read.
+``hwk4tune data list`` says (:mod:`hwk4tune.learn.datasets.catalog`): no image is read.
 """
 
 from __future__ import annotations
@@ -50,8 +50,8 @@ def spaces_of(spec: Any) -> list[Any]:
 def missing_data(spec: Any, overrides: dict | None = None) -> list[Problem]:
     """One problem per data set ``spec`` names that is not on this machine, at its ``dataset.name`` line (or
     at the ``--set`` that named it)."""
-    from hwk4tune.datasets import catalog
-    from hwk4tune.datasets.roots import data_roots
+    from hwk4tune.learn.datasets import catalog
+    from hwk4tune.learn.datasets.roots import data_roots
 
     problems = []
     for space in spaces_of(spec):

@@ -27,7 +27,7 @@ one-value choice...), each with the numbers and a fix. --strict makes notices er
     from hwk4tune.cli.presence import missing_data, with_data_dir
     from hwk4tune.spec import load_any, parse_overrides
     from hwk4tune.spec.notices import notices_of
-    from hwk4tune.summary import summarize
+    from hwk4tune.spec.summary import summarize
 
     overrides = with_data_dir(parse_overrides(args.set), args.data_dir)
     problems: list[str] = []
@@ -91,7 +91,7 @@ def _check_data(spec, overrides: dict | None = None, verbose: bool = True) -> No
     """Before Ray starts: a data set that is not here is refused in one line where no download will be tried
     (HWK4TUNE_OFFLINE=1); else the loader tries it, and its failure names the same fixes."""
     from hwk4tune.cli.presence import missing_data, spaces_of
-    from hwk4tune.datasets.roots import offline
+    from hwk4tune.learn.datasets.roots import offline
 
     missing = missing_data(spec, overrides)
     if missing and offline():
@@ -105,7 +105,7 @@ def _check_data(spec, overrides: dict | None = None, verbose: bool = True) -> No
 def cmd_resume(args: argparse.Namespace) -> int:
     """Finish an interrupted sweep from its experiment folder: unfinished and errored trials go on from
 their last checkpoint; finished ones are kept and never run again."""
-    from hwk4tune.records import is_uri, storage_location
+    from hwk4tune.store.records import is_uri, storage_location
     from hwk4tune.sweep import resume_sweep
 
     if not is_uri(args.dir) and not Path(storage_location(args.dir)).is_dir():  # file:///PATH is PATH
@@ -152,12 +152,12 @@ $RAY_AUTH_TOKEN, $RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token."""
 
 
 def _experiment_dirs(paths: list[str]) -> list[Path]:
-    from hwk4tune.records import METADATA_FILE, is_experiment_dir
-    from hwk4tune.remote import readable
+    from hwk4tune.store.records import METADATA_FILE, is_experiment_dir
+    from hwk4tune.store.remote import readable
 
     dirs = []
     for p in paths:
-        path = readable(p)  # s3://…: its local mirror (hwk4tune.remote)
+        path = readable(p)  # s3://…: its local mirror (hwk4tune.store.remote)
         if not path.is_dir():
             raise UsageError(f"{p}: no such folder")
         if not is_experiment_dir(path):
@@ -255,8 +255,8 @@ one row per configuration x epoch (configuration, every metric, the epoch's seco
 A normal sweep (random searcher seeded with --seed, FIFO) in TABLE.sweep/, with its progress table; a grid
 space records every point of its grid. A compare file with `replay: TABLE.parquet` then replays it."""
     from hwk4tune.cli.presence import with_data_dir
-    from hwk4tune.record import record
     from hwk4tune.spec import load_space, parse_overrides
+    from hwk4tune.sweep.record import record
 
     if args.configs < 1:
         raise UsageError(f"--configs must be at least 1, got {args.configs}")
@@ -296,8 +296,8 @@ each run and at the end; `--resume` and `report` take the same URI."""
 
 def cmd_report(args: argparse.Namespace) -> int:
     """One self-contained HTML page (tables, plots embedded) for an experiment or a comparison folder."""
-    from hwk4tune.remote import readable
-    from hwk4tune.report import write_report
+    from hwk4tune.report.page import write_report
+    from hwk4tune.store.remote import readable
 
     folder = readable(args.dir)  # s3://…: its local mirror, where the report is written unless -o says
     if not folder.is_dir():
@@ -330,7 +330,7 @@ With --early-stop it trains on the training split only (the validation split dec
 keeps the weights of the best epoch; metrics.json's early_stop names that epoch. --subset N|all and
 --data-dir DIR replace the data the file carries (a config tuned on 540 images trains on all of them with
 --subset all)."""
-    from hwk4tune.train import train_config
+    from hwk4tune.model.train import train_config
 
     if args.early_stop and (args.patience < 1 or args.min_delta < 0):
         print("hwk4tune train: --patience must be >= 1 and --min-delta >= 0", file=sys.stderr)
@@ -346,7 +346,7 @@ def cmd_params(args: argparse.Namespace) -> int:
 
 TRAINABLE is a built-in (cnn, resnet) or your own as file.py:function (relative to the current folder) or
 package.module:function. These are the keys a space file's `space:` may hold."""
-    from hwk4tune.params import params_text
+    from hwk4tune.registry.params import params_text
 
     print(params_text(args.trainable, Path.cwd()))
     return 0
@@ -358,7 +358,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 It is evaluated on the test split of the data set it was trained on (config.yaml beside model.pt names it),
 or of --dataset NAME (--subset N|all: its first N test images, or all of them; --data-dir DIR: where the
 data set is). In Python: `m = hwk4tune.load_model(DIR)`; `m.predict(images)`."""
-    from hwk4tune.trained import confusion_text, evaluate
+    from hwk4tune.model.trained import confusion_text, evaluate
 
     result = evaluate(args.model_dir, args.dataset, args.data_dir, subset=args.subset)
     print(f"test accuracy {result['test_accuracy']:.4f} on {result['images']} images of {result['dataset']}"

@@ -19,8 +19,8 @@ from typing import Any
 from hwk4tune.cluster.auth import ClusterError, auth_headers, env_prefix, read_token, token_location
 from hwk4tune.cluster.naming import job_name
 from hwk4tune.cluster.storage import StorageError
-from hwk4tune.records import default_name, is_uri
 from hwk4tune.spec import SweepSpec
+from hwk4tune.store.records import default_name, is_uri
 
 DEFAULT_JOB_STORAGE = "~/hwk4tune-runs"
 

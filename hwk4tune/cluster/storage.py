@@ -1,6 +1,6 @@
 """Storage every node sees: a cluster of several nodes needs it (Ray Tune since 2.7).
 
-Storage counts as shared when it is a URI (:func:`hwk4tune.records.is_uri`: ``s3://``, ``gs://``, any
+Storage counts as shared when it is a URI (:func:`hwk4tune.store.records.is_uri`: ``s3://``, ``gs://``, any
 ``scheme://`` but ``file://``), when the folder lies on a network file system (NFS, CIFS, CephFS, Lustre,
 GPFS, BeeGFS, GlusterFS, s3fs/gcsfuse/JuiceFS mounts, read from ``/proc/mounts``), or when the user says
 so: ``--storage-shared`` or ``HWK4TUNE_STORAGE_SHARED=1`` (a path mounted at the same place on every node
@@ -13,8 +13,8 @@ import os
 import sys
 from pathlib import Path
 
-from hwk4tune.records import is_uri, storage_location
 from hwk4tune.spec import Problem, SpecError
+from hwk4tune.store.records import is_uri, storage_location
 
 SHARED_ENV = "HWK4TUNE_STORAGE_SHARED"
 NETWORK_FILESYSTEMS = frozenset({

@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 
 from hwk4tune.compare.statistics import bootstrap_ci, first_reach, iqm, mean_band, step_at
-from hwk4tune.records import PLAN_FILE, RUN_FILE, RUNS_DIR, ComparisonRecord, RecordError, RunRecord, read_record
 from hwk4tune.replay import simulate
 from hwk4tune.results import Experiment, ResultsError, load_experiment
+from hwk4tune.store.records import PLAN_FILE, RUN_FILE, RUNS_DIR, ComparisonRecord, RecordError, RunRecord, read_record
 
 WALL_GRID_POINTS = 200
 Key = tuple[str, int]  # (label, seed)

@@ -11,9 +11,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from hwk4tune.records import ComparisonRecord, PlannedRun, now
 from hwk4tune.space import Space
 from hwk4tune.spec import CompareSpec, SweepSpec
+from hwk4tune.store.records import ComparisonRecord, PlannedRun, now
 from hwk4tune.sweep.saved import space_record
 
 

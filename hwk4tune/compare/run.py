@@ -8,7 +8,7 @@ runs are small, so little is lost.
 
 ``out`` may be a storage URI (``s3://bucket/prefix``): the runs are sweeps that Tune writes into
 ``URI/runs/<name>`` (as ``run --storage`` does); the comparison's own files are assembled in the URI's local
-mirror and pushed to the URI after each run and at the end (:class:`hwk4tune.remote.Workspace`).
+mirror and pushed to the URI after each run and at the end (:class:`hwk4tune.store.remote.Workspace`).
 """
 
 from __future__ import annotations
@@ -23,7 +23,9 @@ from typing import Callable
 from hwk4tune.compare.comparison import Comparison, load_comparison
 from hwk4tune.compare.plan import plan, plan_record
 from hwk4tune.compare.render import write_comparison
-from hwk4tune.records import (
+from hwk4tune.results import Experiment, ResultsError, load_experiment
+from hwk4tune.spec import CompareSpec
+from hwk4tune.store.records import (
     JOURNAL_FILE,
     PLAN_FILE,
     RUN_FILE,
@@ -36,9 +38,7 @@ from hwk4tune.records import (
     read_record,
     write_record,
 )
-from hwk4tune.remote import Workspace
-from hwk4tune.results import Experiment, ResultsError, load_experiment
-from hwk4tune.spec import CompareSpec
+from hwk4tune.store.remote import Workspace
 
 
 def run_compare(spec: CompareSpec, out: str | Path, *, resume: bool = False, address: str | None = None,
@@ -124,7 +124,7 @@ def _replay_trainable(spec: CompareSpec):
     if spec.replay is None:
         return None
     from hwk4tune.replay import read_table
-    from hwk4tune.replay.trainable import build_replay
+    from hwk4tune.tune.replay_trainable import build_replay
 
     table = read_table(spec.replay)
     return lambda checkpoints: build_replay(table, spec.max_epochs, spec.speedup, checkpoints)

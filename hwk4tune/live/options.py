@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from hwk4tune.records import JOURNAL_FILE
+from hwk4tune.store.records import JOURNAL_FILE
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ def callbacks(options: LiveOptions, *, experiment_dir: str, study_name: str, spa
     from adding its TensorBoard logger (Ray adds one whenever tensorboardX is installed, and it writes every
     result of every trial to an event file)."""
     from hwk4tune.live.mirror import OptunaMirror, reset_study
-    from hwk4tune.live.tensorboard import NoTensorBoard
+    from hwk4tune.tune.tensorboard import NoTensorBoard
 
     out: list = []
     journal = options.journal_path(experiment_dir)

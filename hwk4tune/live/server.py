@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 
 from hwk4tune.errors import InputError
-from hwk4tune.records import JOURNAL_FILE
+from hwk4tune.store.records import JOURNAL_FILE
 
 __all__ = ["find_journal", "serve", "start_in_background", "warning_for", "reopen_line", "DEFAULT_PORT", "DashboardError"]
 

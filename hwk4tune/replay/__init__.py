@@ -2,7 +2,7 @@
 
 - :mod:`~hwk4tune.replay.table`: a recorded table (one row per configuration x epoch, metadata in the parquet
   schema), the nearest recorded configuration of any configuration, and what a compare file's space may ask;
-- :mod:`~hwk4tune.replay.trainable`: the ``replay`` function trainable (a trainable, not a second engine);
+- :mod:`~hwk4tune.tune.replay_trainable`: the ``replay`` function trainable (a trainable, not a second engine);
 - :mod:`~hwk4tune.replay.timeline`: simulated seconds of a replayed run (recorded seconds, slots).
 
 No Ray and no torch at import time.

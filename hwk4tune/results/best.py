@@ -1,13 +1,13 @@
-"""``best.yaml``: the best trial of an experiment as a :class:`~hwk4tune.records.BestConfig` that
+"""``best.yaml``: the best trial of an experiment as a :class:`~hwk4tune.store.records.BestConfig` that
 ``hwk4tune train`` takes as it is."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from hwk4tune.records import METADATA_FILE, BestConfig, BestTrial, plain
 from hwk4tune.results.experiment import Experiment, ResultsError
-from hwk4tune.results.tune_files import finite
+from hwk4tune.store.records import METADATA_FILE, BestConfig, BestTrial, plain
+from hwk4tune.store.tune_files import finite
 
 
 def best_yaml(exp: Experiment) -> BestConfig:

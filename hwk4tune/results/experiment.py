@@ -16,8 +16,8 @@ from pathlib import Path
 import pandas as pd
 
 from hwk4tune.errors import InputError
-from hwk4tune.records import ExperimentRecord, plain
-from hwk4tune.results.tune_files import finite
+from hwk4tune.store.records import ExperimentRecord, plain
+from hwk4tune.store.tune_files import finite
 
 STATUSES = ("TERMINATED", "ERROR", "RUNNING", "PENDING")
 

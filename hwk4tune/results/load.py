@@ -27,11 +27,18 @@ from typing import Any
 
 import pandas as pd
 
-from hwk4tune.records import METADATA_FILE, ExperimentRecord, is_experiment_dir, is_uri, read_record, storage_location
-from hwk4tune.results import tune_files as tf
 from hwk4tune.results.experiment import Experiment, ResultsError, config_at_best
 from hwk4tune.results.stop_reasons import stop_reasons
 from hwk4tune.space import flatten
+from hwk4tune.store import tune_files as tf
+from hwk4tune.store.records import (
+    METADATA_FILE,
+    ExperimentRecord,
+    is_experiment_dir,
+    is_uri,
+    read_record,
+    storage_location,
+)
 
 LAST_METRICS = ("train_loss", "val_loss", "val_accuracy")
 # result.json keys that are not metrics of the trial (Ray's bookkeeping)

@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from hwk4tune.records import BestConfig, BestTrial, plain
 from hwk4tune.results.experiment import Experiment, ResultsError
+from hwk4tune.store.records import BestConfig, BestTrial, plain
 
 Objectives = list[tuple[str, str]]  # (metric, mode) in the space's order
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from hwk4tune.stopping import read_stopping
+from hwk4tune.store.stopping_file import read_stopping
 
 STOP_REASONS = ("finished", "scheduler", "plateau", "target", "budget", "diverged", "error")
 

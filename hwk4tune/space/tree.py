@@ -72,10 +72,10 @@ class Space:
         """The ``param_space`` for ``ray.tune.Tuner``: Params become domains, constants stay.
 
         A conditional space has none (Ray's domains cannot leave a key out): its searcher holds the space
-        (:func:`hwk4tune.strategies.param_space`)."""
+        (:func:`hwk4tune.tune.strategies.param_space`)."""
         if self.conditional:
             raise ValueError("a conditional space has no Ray Tune param_space: its searcher holds the space "
-                             "(see hwk4tune.strategies.param_space)")
+                             "(see hwk4tune.tune.strategies.param_space)")
         return nest({n: v.to_tune() if isinstance(v, Param) else v for n, v in self.items()})
 
     def to_yaml(self) -> dict:

@@ -19,7 +19,7 @@ from hwk4tune.spec.pairing import Found, Pairing
 class SearcherBase(Strict):
     name: str
     model_based: ClassVar[bool] = False  # learns from results: no grid parameters, no PBT/PB2
-    builder: ClassVar[str] = "hwk4tune.strategies:basic_variant"
+    builder: ClassVar[str] = "hwk4tune.tune.strategies:basic_variant"
 
     def problems(self, p: Pairing) -> Found:
         grid = [n for n, q in p.params.items() if q.kind == "grid"]
@@ -65,7 +65,7 @@ NSGA2_POPULATION = 50  # optuna's default population_size
 class OptunaSearcher(SearcherBase):
     name: Literal["optuna"]
     model_based: ClassVar[bool] = True
-    builder: ClassVar[str] = "hwk4tune.strategies:optuna"
+    builder: ClassVar[str] = "hwk4tune.tune.strategies:optuna"
     sampler: Literal["tpe", "gp", "cmaes", "qmc", "random", "nsga2"] = "tpe"
     seed: int | None = None
     points_to_evaluate: list[dict[str, Any]] | None = None
@@ -113,7 +113,7 @@ class OptunaSearcher(SearcherBase):
 class HyperOptSearcher(SearcherBase):
     name: Literal["hyperopt"]
     model_based: ClassVar[bool] = True
-    builder: ClassVar[str] = "hwk4tune.strategies:hyperopt"
+    builder: ClassVar[str] = "hwk4tune.tune.strategies:hyperopt"
     seed: int | None = None
     n_initial_points: int = Field(20, gt=0)
     points_to_evaluate: list[dict[str, Any]] | None = None
@@ -136,7 +136,7 @@ class NevergradSearcher(SearcherBase):
 
     name: Literal["nevergrad"]
     model_based: ClassVar[bool] = True
-    builder: ClassVar[str] = "hwk4tune.strategies:nevergrad"
+    builder: ClassVar[str] = "hwk4tune.tune.strategies:nevergrad"
     optimizer: Literal[NEVERGRAD_OPTIMIZERS] = Field(  # type: ignore[valid-type]
         "NGOpt", description="PSO / RealSpacePSO (particle swarm), TwoPointsDE / DE (differential evolution), "
         "CMA (CMA-ES), OnePlusOne ((1+1) evolution strategy), NGOpt (nevergrad picks by budget and space)")

@@ -3,7 +3,7 @@
 - ``plateau: {metric, min_delta, patience}``: a trial ends once its metric has not improved on its best by
   at least ``min_delta`` for ``patience`` epochs in a row (Keras' EarlyStopping; the write-up's stopper is
   ``min_delta: 0.01, patience: 5``). Ray's ``TrialPlateauStopper`` judges the standard deviation of the
-  last results instead, so hwk4tune has its own (:mod:`hwk4tune.stopping`).
+  last results instead, so hwk4tune has its own (:mod:`hwk4tune.tune.stoppers`).
 - ``target: {metric, value}``: the sweep ends once any trial reaches ``value``.
 - ``time_budget: 20m``: the sweep ends after this much wall-clock time (``90s``, ``20m``, ``1h``, ``1h30m``
   or a number of seconds); a resumed sweep gets what is left.
@@ -164,4 +164,26 @@ class StopSpec(Strict):
         return self.plateau.notices(p) if self.plateau else []
 
 
-__all__ = ["StopSpec", "PlateauStop", "TargetStop", "parse_duration", "METRIC_FACTS"]
+__all__ = ["StopSpec", "PlateauStop", "TargetStop", "parse_duration", "METRIC_FACTS", "Plateau", "reached"]
+
+
+class Plateau:
+    """Keras-style patience: a value improves when it beats the best so far by at least ``min_delta``;
+    after ``patience`` values in a row without improvement, :meth:`update` says stop."""
+
+    def __init__(self, mode: str, min_delta: float, patience: int):
+        self.sign = 1.0 if mode == "max" else -1.0
+        self.min_delta, self.patience = min_delta, patience
+
+    def update(self, state: dict, value: float) -> tuple[bool, bool]:
+        """Fold ``value`` into ``state`` (``best``, ``bad``): (improved, stop)."""
+        best = state.get("best")
+        if best is None or self.sign * (value - best) >= self.min_delta:
+            state["best"], state["bad"] = value, 0
+            return True, False
+        state["bad"] = state.get("bad", 0) + 1
+        return False, state["bad"] >= self.patience
+
+
+def reached(value: float, target: float, mode: str) -> bool:
+    return value >= target if mode == "max" else value <= target

@@ -2,7 +2,7 @@
 The searcher models live in :mod:`hwk4tune.spec.searchers`, the schedulers here; both registries are here.
 
 Each model declares its facts as class attributes (``model_based``, ``restores_checkpoints``, the ``builder``
-that :mod:`hwk4tune.strategies` imports lazily) and its rules as two methods that see the whole
+that :mod:`hwk4tune.tune.strategies` imports lazily) and its rules as two methods that see the whole
 :class:`Pairing` (space, the other half, budget): ``problems`` (Ray would refuse or break at run time: the
 file is refused, each problem with its line) and ``notices`` (legal but wasteful). The loader runs them once.
 Adding a searcher or scheduler means adding one model (and listing it in SEARCHERS or SCHEDULERS) and one
@@ -83,12 +83,12 @@ class SchedulerBase(Strict):
 
 class FifoScheduler(SchedulerBase):
     name: Literal["fifo"]
-    builder: ClassVar[str] = "hwk4tune.strategies:fifo"
+    builder: ClassVar[str] = "hwk4tune.tune.strategies:fifo"
 
 
 class AshaScheduler(SchedulerBase):
     name: Literal["asha"]
-    builder: ClassVar[str] = "hwk4tune.strategies:asha"
+    builder: ClassVar[str] = "hwk4tune.tune.strategies:asha"
     counts_to_max_epochs: ClassVar[bool] = True
     time_attr: str = _time_attr()
     grace_period: int = Field(1, gt=0)
@@ -111,7 +111,7 @@ class AshaScheduler(SchedulerBase):
 
 class HyperBandScheduler(SchedulerBase):
     name: Literal["hyperband"]
-    builder: ClassVar[str] = "hwk4tune.strategies:hyperband"
+    builder: ClassVar[str] = "hwk4tune.tune.strategies:hyperband"
     restores_checkpoints: ClassVar[bool] = True
     counts_to_max_epochs: ClassVar[bool] = True
     time_attr: str = _time_attr()
@@ -126,7 +126,7 @@ class HyperBandScheduler(SchedulerBase):
 
 class MedianScheduler(SchedulerBase):
     name: Literal["median"]
-    builder: ClassVar[str] = "hwk4tune.strategies:median"
+    builder: ClassVar[str] = "hwk4tune.tune.strategies:median"
     time_attr: str = _time_attr()
     grace_period: int = Field(1, ge=0)
     min_samples_required: int = Field(3, gt=0)
@@ -189,7 +189,7 @@ class _PopulationScheduler(SchedulerBase):
 
 class PbtScheduler(_PopulationScheduler):
     name: Literal["pbt"]
-    builder: ClassVar[str] = "hwk4tune.strategies:pbt"
+    builder: ClassVar[str] = "hwk4tune.tune.strategies:pbt"
     resample_probability: float = Field(0.25, ge=0, le=1)
     hyperparam_mutations: dict[str, Any] | None = Field(None, description="defaults to the space's parameters")
 
@@ -237,7 +237,7 @@ class PbtScheduler(_PopulationScheduler):
 
 class Pb2Scheduler(_PopulationScheduler):
     name: Literal["pb2"]
-    builder: ClassVar[str] = "hwk4tune.strategies:pb2"
+    builder: ClassVar[str] = "hwk4tune.tune.strategies:pb2"
     hyperparam_bounds: dict[str, tuple[float, float]] | None = Field(None, description="defaults to the space's ranges")
 
     @field_validator("hyperparam_bounds")

@@ -3,14 +3,14 @@
 - :mod:`~hwk4tune.sweep.run`: spec -> Tuner -> ``STORAGE/NAME/``;
 - :mod:`~hwk4tune.sweep.resume`: finish an interrupted sweep from its folder;
 - :mod:`~hwk4tune.sweep.saved`: ``hwk4tune.json`` and ``sweep.yaml``, written before any trial starts;
-- :mod:`~hwk4tune.sweep.ray_setup`: start or join Ray, check its resources;
-- :mod:`~hwk4tune.sweep.console` and :mod:`~hwk4tune.sweep.final_summary`: what a sweep prints.
+- :mod:`~hwk4tune.tune.ray_setup`: start or join Ray, check its resources;
+- :mod:`~hwk4tune.tune.console` and :mod:`~hwk4tune.sweep.final_summary`: what a sweep prints.
 """
 
-from hwk4tune.sweep.ray_setup import ensure_ray
 from hwk4tune.sweep.resume import resume_sweep
 from hwk4tune.sweep.run import ExperimentExists, SweepInterrupted, check_sweep, run_sweep
 from hwk4tune.sweep.saved import load_saved_sweep, read_metadata
+from hwk4tune.tune.ray_setup import ensure_ray
 
 __all__ = ["run_sweep", "resume_sweep", "ensure_ray", "check_sweep", "read_metadata", "load_saved_sweep",
            "ExperimentExists", "SweepInterrupted"]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from hwk4tune.records import is_uri
 from hwk4tune.spec import SweepSpec
+from hwk4tune.store.records import is_uri
 
 TOP_K = 5
 

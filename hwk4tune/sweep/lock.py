@@ -74,7 +74,7 @@ def release(path: Path) -> None:
 @contextlib.contextmanager
 def experiment_lock(exp_dir: str, say=print):
     """Hold the lock of a local experiment folder for the block; nothing for a URI."""
-    from hwk4tune.records import is_uri
+    from hwk4tune.store.records import is_uri
 
     if is_uri(exp_dir):
         yield None

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hwk4tune.records import RecordError, is_uri, storage_location
 from hwk4tune.spec import Problem, SpecError
-from hwk4tune.sweep.console import say
+from hwk4tune.store.records import RecordError, is_uri, storage_location
 from hwk4tune.sweep.lock import experiment_lock
-from hwk4tune.sweep.ray_setup import ensure_ray, shutdown
 from hwk4tune.sweep.run import SweepInterrupted, fit, load_data, trainable
 from hwk4tune.sweep.saved import load_saved_sweep, read_metadata
+from hwk4tune.tune.console import say
+from hwk4tune.tune.ray_setup import ensure_ray, shutdown
 
 
 def _experiment_name(exp_dir: str) -> str:
@@ -31,7 +31,7 @@ def _set_aside(d: Path, where: Path) -> tuple[Path, str | None]:
     aside already.
 
     A folder that comes back is most often the same trial's files once more: a killed driver's staging folder
-    copied back by :func:`~hwk4tune.sweep.recover.finish_upload`, or Tune copying a folder back before the
+    copied back by :func:`~hwk4tune.tune.recover.finish_upload`, or Tune copying a folder back before the
     resume failed. When every one of its files is already set aside, byte for byte, the copy is removed (keeping
     it would pile up one duplicate per retry); otherwise it is kept whole under the next free name
     (``trial_X.2``, ``trial_X.3`` ...) rather than merged, so that no file is overwritten and no folder mixes
@@ -81,7 +81,7 @@ def _set_aside_errored(exp: Path, verbose: bool) -> tuple[list[str], list[str]]:
     """``--restart-errored``: Tune starts each errored trial over as a new trial (a new id and folder); the old
     folder moves into ``.restarted/`` (its error.txt kept) so tables do not count the trial twice. Returns the
     folders moved, and a line per folder for the summary."""
-    from hwk4tune.results.tune_files import experiment_state
+    from hwk4tune.store.tune_files import experiment_state
 
     state, _ = experiment_state(exp)
     moved, lines = [], []
@@ -113,7 +113,7 @@ def _drop_staged(exp: Path, trial_dir: str) -> None:
     old trial's staged files back into ``exp``: remove them there (a copy; ``exp`` keeps the moved folder)."""
     import shutil
 
-    from hwk4tune.sweep.recover import ray_temp_dir, staging_folders
+    from hwk4tune.tune.recover import ray_temp_dir, staging_folders
 
     temp = ray_temp_dir()
     for staging in staging_folders(exp, temp) if temp is not None else []:
@@ -121,8 +121,8 @@ def _drop_staged(exp: Path, trial_dir: str) -> None:
 
 
 def _finish_upload(exp: Path, verbose: bool) -> None:
-    """Copy what the killed driver staged but never uploaded (:mod:`hwk4tune.sweep.recover`)."""
-    from hwk4tune.sweep.recover import finish_upload, ray_temp_dir, release_finished_trials, repair_state
+    """Copy what the killed driver staged but never uploaded (:mod:`hwk4tune.tune.recover`)."""
+    from hwk4tune.tune.recover import finish_upload, ray_temp_dir, release_finished_trials, repair_state
 
     temp = ray_temp_dir()
     copied = finish_upload(exp, temp) if temp is not None else []

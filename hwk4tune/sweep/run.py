@@ -1,7 +1,7 @@
 """Run one sweep: a validated :class:`~hwk4tune.spec.SweepSpec` -> one Ray Tune experiment in
 ``STORAGE/NAME/`` (Ray's layout, one folder per trial, plus :mod:`hwk4tune.sweep.saved`'s two files).
 
-Every Tune call of the project's sweeps is in this package and :mod:`hwk4tune.strategies`.
+Every Tune call of the project's sweeps is in this package and :mod:`hwk4tune.tune.strategies`.
 """
 
 from __future__ import annotations
@@ -13,15 +13,15 @@ import sys
 from pathlib import Path
 
 from hwk4tune.errors import InputError
-from hwk4tune.records import default_name, default_storage, is_experiment_dir, is_uri, join
-from hwk4tune.records import storage_location as _location
 from hwk4tune.spec import SweepSpec
-from hwk4tune.strategies import StrategyArgs, build_strategy, param_space
-from hwk4tune.sweep.console import quiet_early_stops, say
+from hwk4tune.store.records import default_name, default_storage, is_experiment_dir, is_uri, join
+from hwk4tune.store.records import storage_location as _location
 from hwk4tune.sweep.final_summary import planned_trials, summary
 from hwk4tune.sweep.lock import experiment_lock
-from hwk4tune.sweep.ray_setup import check_resources, ensure_ray, shutdown
 from hwk4tune.sweep.saved import write_saved
+from hwk4tune.tune.console import quiet_early_stops, say
+from hwk4tune.tune.ray_setup import check_resources, ensure_ray, shutdown
+from hwk4tune.tune.strategies import StrategyArgs, build_strategy, param_space
 
 PROGRESS_METRICS = ("val_accuracy", "val_loss", "train_loss", "epoch", "epoch_seconds")
 
@@ -120,7 +120,7 @@ def _exists_message(exp_dir: str) -> str:
 
 def load_data(spec: SweepSpec):
     """The data set of a built-in trainable, as tensors; None for an own trainable (it loads its own)."""
-    from hwk4tune.data import load_dataset
+    from hwk4tune.learn.data import load_dataset
 
     ds = spec.space.dataset
     if ds is None:
@@ -134,8 +134,8 @@ def trainable(spec: SweepSpec, data, name: str, fn=None):
     from ray import tune
 
     from hwk4tune.cluster import name_trainable
-    from hwk4tune.feature_cache import features_for_space
-    from hwk4tune.trainables import build_trainable
+    from hwk4tune.learn.feature_cache import features_for_space
+    from hwk4tune.tune.trainables import build_trainable
 
     if fn is None:
         # head-only ResNet trials without augmentation train on the backbone's features, computed once
@@ -191,8 +191,8 @@ def _live_callbacks(spec: SweepSpec, name: str, exp_dir: str, live) -> list:
 def _run_config(spec: SweepSpec, name: str, storage: str, verbose: bool, live_callbacks: list):
     from ray import tune
 
-    from hwk4tune.stopping import build_stop
-    from hwk4tune.sweep.result_files import result_loggers
+    from hwk4tune.tune.result_files import result_loggers
+    from hwk4tune.tune.stoppers import build_stop
 
     # stop: {"epoch": max_epochs}, or with `stop:` rules a stopper that also ends trials there, and the
     # callback noting why each trial ended (stopping.json; its state resumes with the sweep)
@@ -214,9 +214,9 @@ def _run_config(spec: SweepSpec, name: str, storage: str, verbose: bool, live_ca
 
 def _reporter(spec: SweepSpec):
     """Tune's classic status table, every 15 s: trials sorted by the metric, with the parameters searched.
-    A :class:`~hwk4tune.sweep.progress.SweepReporter`: Ray's own CLIReporter raised on trials that ended
+    A :class:`~hwk4tune.tune.progress.SweepReporter`: Ray's own CLIReporter raised on trials that ended
     without the metric and on a conditional space's inactive parameters, and that ended the sweep."""
-    from hwk4tune.sweep.progress import SweepReporter
+    from hwk4tune.tune.progress import SweepReporter
 
     metrics = list(dict.fromkeys([spec.space.metric, *PROGRESS_METRICS]))
     return SweepReporter(
@@ -263,7 +263,7 @@ def fit(tuner, exp_dir: str, spec: SweepSpec, after=None) -> tuple[str, bool]:
             signal.signal(signal.SIGINT, previous)
     text = summary(results, exp_dir, planned_trials(spec), hidden_tracebacks=quiet.hidden,
                    scheduler=spec.scheduler.name)
-    from hwk4tune.stopping import describe_budget
+    from hwk4tune.store.stopping_file import describe_budget
 
     stopped = describe_budget(exp_dir) if not is_uri(exp_dir) else None
     return (f"{text}\n{stopped}" if stopped else text), interrupted

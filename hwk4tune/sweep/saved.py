@@ -1,6 +1,6 @@
 """The two files of ours in an experiment folder, written before any trial starts:
 
-- ``hwk4tune.json``: an :class:`~hwk4tune.records.ExperimentRecord` (label, searcher, scheduler, budget,
+- ``hwk4tune.json``: an :class:`~hwk4tune.store.records.ExperimentRecord` (label, searcher, scheduler, budget,
   metric, mode, trainable, data set, seed, the space) that analysis reads — never folder names;
 - ``sweep.yaml``: the resolved sweep, space inlined, so ``resume`` needs nothing but the folder (it is a
   valid sweep file: ``hwk4tune validate DIR/sweep.yaml``).
@@ -11,7 +11,8 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from hwk4tune.records import (
+from hwk4tune.spec import Problem, SpaceSpec, SpecError, SweepSpec, dump_yaml, load_sweep
+from hwk4tune.store.records import (
     METADATA_FILE,
     SPEC_FILE,
     ExperimentRecord,
@@ -23,7 +24,6 @@ from hwk4tune.records import (
     write_record,
     write_text,
 )
-from hwk4tune.spec import Problem, SpaceSpec, SpecError, SweepSpec, dump_yaml, load_sweep
 
 
 def space_record(space: SpaceSpec) -> dict:

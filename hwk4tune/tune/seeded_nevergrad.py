@@ -2,7 +2,7 @@
 parametrization itself (in ``set_search_properties``) and nevergrad then seeds it from NumPy's global
 generator, so without this two sweeps with the same seed would start from different configurations.
 
-Imported only by :func:`hwk4tune.strategies.nevergrad` (it imports nevergrad); a module of its own so that
+Imported only by :func:`hwk4tune.tune.strategies.nevergrad` (it imports nevergrad); a module of its own so that
 a saved searcher (Ray pickles it into the experiment folder) unpickles in a fresh process.
 """
 

@@ -20,9 +20,9 @@ import pandas as pd
 import yaml
 
 from hwk4tune.compare import LEGEND, decide, load_comparison, plot_anytime, summary_table
-from hwk4tune.records import PLAN_FILE, REPORT_FILE, is_comparison_dir, is_experiment_dir
 from hwk4tune.results import Experiment, ResultsError, display_columns, load_experiment, sort_trials, to_html
 from hwk4tune.results.experiment import best_rule
+from hwk4tune.store.records import PLAN_FILE, REPORT_FILE, is_comparison_dir, is_experiment_dir
 
 __all__ = ["build_report", "write_report"]
 
@@ -100,7 +100,7 @@ def _learning_curves(exp: Experiment):
     import matplotlib.pyplot as plt
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.8))
-    from hwk4tune.pictures import STOP_COLOURS
+    from hwk4tune.model.pictures import STOP_COLOURS
 
     h = exp.history
     reasons = dict(zip(exp.trials["trial_id"], exp.trials["stop_reason"])) if "stop_reason" in exp.trials else {}

@@ -26,12 +26,12 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from hwk4tune.datasets.roots import cache_root
-from hwk4tune.datasets.safe_pickle import sha256_of
-from hwk4tune.hyperparams import ResNetHyperparameters
-from hwk4tune.models import RANDOM_INIT_SEED, USER_WEIGHTS
+from hwk4tune.learn.datasets.roots import cache_root
+from hwk4tune.learn.datasets.safe_pickle import sha256_of
+from hwk4tune.learn.models import RANDOM_INIT_SEED, USER_WEIGHTS
+from hwk4tune.learn.training import Learner
+from hwk4tune.registry.hyperparams import ResNetHyperparameters
 from hwk4tune.space import Param, Space
-from hwk4tune.training import Learner
 
 FEATURE_VERSION = 1  # bump when the extraction changes (padding, pooling): old files stop matching
 EXTRACT_BATCH = 256
@@ -113,7 +113,7 @@ def build_features(data, hparams: dict[str, Any] | None = None, *, device: str |
                    directory: Path | None = None, say=None) -> FeatureSet:
     """Load the features for ``data`` and the backbone ``hparams`` name (``weights_path``, ``pretrained``)
     from the disk cache, or compute and save them."""
-    from hwk4tune.models import build_model
+    from hwk4tune.learn.models import build_model
 
     cfg = ResNetHyperparameters.from_config({**(hparams or {}), "finetune": "head", "augment": False})
     model, weights = build_model("resnet", cfg, data.input_shape, data.num_classes)

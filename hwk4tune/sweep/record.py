@@ -21,13 +21,13 @@ from pathlib import Path
 import pandas as pd
 
 from hwk4tune.errors import InputError
-from hwk4tune.records import is_experiment_dir, now
 from hwk4tune.replay import write_table
 from hwk4tune.replay.table import CONFIG
 from hwk4tune.results import load_experiment
 from hwk4tune.space import Space, flatten
 from hwk4tune.spec import SpaceSpec, SweepSpec
 from hwk4tune.spec.searchers import RandomSearcher
+from hwk4tune.store.records import is_experiment_dir, now
 from hwk4tune.sweep.saved import space_record
 
 _DROP = ("training_iteration", "time_total_s", "timestamp", "elapsed_s", "_order", "experiment", "trial_id",

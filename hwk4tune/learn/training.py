@@ -22,8 +22,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from hwk4tune.hyperparams import Hyperparameters
-from hwk4tune.models import build_model
+from hwk4tune.learn.models import build_model
+from hwk4tune.registry.hyperparams import Hyperparameters
 
 CHECKPOINT_FILE = "checkpoint.pt"
 EVAL_BATCH_SIZE = 1024
@@ -108,7 +108,7 @@ class Learner:
 
     def _net(self) -> nn.Module:
         """What ``train_epoch`` and ``evaluate`` run on their inputs: the whole model here; the head only in
-        :class:`hwk4tune.feature_cache.FeatureLearner`, whose inputs are the frozen backbone's features."""
+        :class:`hwk4tune.learn.feature_cache.FeatureLearner`, whose inputs are the frozen backbone's features."""
         return self.model
 
     def _seed_epoch(self, epoch: int) -> None:

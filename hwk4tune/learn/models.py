@@ -15,12 +15,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from hwk4tune.hyperparams import Hyperparameters
+from hwk4tune.registry.hyperparams import Hyperparameters
 
 RANDOM_INIT = "random init"
 USER_WEIGHTS = "user weights "  # + the file's path: a weights_path the user gave
 # A random-init ResNet18 backbone is drawn from this seed, not from the trial's: every trial fine-tunes the
-# same network, and a frozen one's features can be computed once and cached (hwk4tune.feature_cache).
+# same network, and a frozen one's features can be computed once and cached (hwk4tune.learn.feature_cache).
 RANDOM_INIT_SEED = 0
 
 

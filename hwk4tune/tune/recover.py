@@ -80,7 +80,7 @@ def ray_temp_dir() -> Path | None:
 
 
 def _rows(trial_dir: Path) -> list[dict]:
-    from hwk4tune.results.tune_files import read_json_lines
+    from hwk4tune.store.tune_files import read_json_lines
 
     return read_json_lines(trial_dir / "result.json")
 
@@ -150,7 +150,7 @@ def repair_state(exp: Path) -> list[str]:
     return notes
 
 
-# Tune saves a searcher's state under "name:<its class>": Ray's limiter, and hwk4tune.hyperband's (HyperBand sweeps)
+# Tune saves a searcher's state under "name:<its class>": Ray's limiter, and hwk4tune.tune.hyperband's (HyperBand sweeps)
 LIMITER_KEYS = ("name:ConcurrencyLimiter", "name:PausableLimiter")
 
 

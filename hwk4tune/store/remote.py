@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hwk4tune.errors import InputError
-from hwk4tune.records import is_uri, storage_location
+from hwk4tune.store.records import is_uri, storage_location
 
 
 def mirror_root() -> Path:

@@ -21,9 +21,9 @@ from typing import Any, Mapping
 import yaml
 
 from hwk4tune.errors import InputError
-from hwk4tune.records import BestConfig, RecordError, validate_record
 from hwk4tune.registry import TRAINABLES
 from hwk4tune.spec.source import load_yaml
+from hwk4tune.store.records import BestConfig, RecordError, validate_record
 
 
 class TrainFileError(InputError, ValueError):
@@ -47,7 +47,7 @@ def _read(config: str | Path | Mapping[str, Any]) -> tuple[dict[str, Any], Path 
 
 def resolve(config: str | Path | Mapping[str, Any]) -> dict[str, Any]:
     """Read a space file with fixed values or a best.yaml into ``{trainable, dataset, hparams, epochs,
-    best, source}``; ``dataset`` is a dict of :func:`hwk4tune.data.load_dataset` arguments."""
+    best, source}``; ``dataset`` is a dict of :func:`hwk4tune.learn.data.load_dataset` arguments."""
     from hwk4tune.space import Space, SpaceError
     from hwk4tune.spec import DatasetSpec, SpecError, load_space
 
@@ -121,9 +121,9 @@ def train_config(config: str | Path | Mapping[str, Any], epochs: int | None, out
     """
     import torch
 
-    from hwk4tune.data import load_dataset
+    from hwk4tune.learn.data import load_dataset
+    from hwk4tune.learn.training import Learner
     from hwk4tune.registry import trainable_entry
-    from hwk4tune.training import Learner
 
     spec = resolve(config)
     epochs = spec["epochs"] if epochs is None else epochs
@@ -231,7 +231,7 @@ class _EarlyStop:
     """``train --early-stop``: val_accuracy each epoch, a copy of the best epoch's weights, patience."""
 
     def __init__(self, min_delta: float, patience: int):
-        from hwk4tune.stopping import Plateau
+        from hwk4tune.spec.stopping import Plateau
 
         self.rule, self.state = Plateau("max", min_delta, patience), {}
         self.min_delta, self.patience = min_delta, patience
@@ -266,7 +266,7 @@ def load_model(path: str | Path):
     """Rebuild the trained model from ``model.pt`` (in eval mode, on the CPU)."""
     import torch
 
-    from hwk4tune.models import build_model
+    from hwk4tune.learn.models import build_model
     from hwk4tune.registry import trainable_entry
 
     state = torch.load(path, map_location="cpu", weights_only=False)

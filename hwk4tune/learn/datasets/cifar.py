@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hwk4tune.datasets.roots import data_roots
-from hwk4tune.datasets.safe_pickle import FileCheckError, load_arrays
+from hwk4tune.learn.datasets.roots import data_roots
+from hwk4tune.learn.datasets.safe_pickle import FileCheckError, load_arrays
 
 FOLDER = "cifar-10-batches-py"
 TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))

@@ -16,75 +16,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import time
-from pathlib import Path
 from typing import Any
 
-STOPPING_FILE = "stopping.json"
-
-
-class Plateau:
-    """Keras-style patience: a value improves when it beats the best so far by at least ``min_delta``;
-    after ``patience`` values in a row without improvement, :meth:`update` says stop."""
-
-    def __init__(self, mode: str, min_delta: float, patience: int):
-        self.sign = 1.0 if mode == "max" else -1.0
-        self.min_delta, self.patience = min_delta, patience
-
-    def update(self, state: dict, value: float) -> tuple[bool, bool]:
-        """Fold ``value`` into ``state`` (``best``, ``bad``): (improved, stop)."""
-        best = state.get("best")
-        if best is None or self.sign * (value - best) >= self.min_delta:
-            state["best"], state["bad"] = value, 0
-            return True, False
-        state["bad"] = state.get("bad", 0) + 1
-        return False, state["bad"] >= self.patience
-
-
-def _reached(value: float, target: float, mode: str) -> bool:
-    return value >= target if mode == "max" else value <= target
-
-
-class StopState:
-    """What the stopper decided, in a JSON-able dict; saved in ``stopping.json`` and Tune's checkpoint."""
-
-    def __init__(self, exp_dir: str | None, *, max_epochs: int, plateau: dict | None, target: dict | None,
-                 time_budget_s: float | None):
-        self.exp_dir = exp_dir
-        self.data: dict[str, Any] = {
-            "max_epochs": max_epochs, "plateau": plateau, "target": target, "time_budget_s": time_budget_s,
-            "spent_s": 0.0, "ended": None, "reached_by": None, "trials": {}, "completed": [], "plateau_state": {},
-        }
-        self._since: float | None = None  # monotonic clock at this driver's first step
-
-    def __getstate__(self) -> dict:
-        return {"exp_dir": self.exp_dir, "data": self.data, "_since": None}
-
-    def spent(self) -> float:
-        extra = time.monotonic() - self._since if self._since is not None else 0.0
-        return self.data["spent_s"] + extra
-
-    def tick(self) -> None:
-        """Fold the time since the last tick into ``spent_s`` (the clock starts at the first tick)."""
-        now = time.monotonic()
-        if self._since is not None:
-            self.data["spent_s"] += now - self._since
-        self._since = now
-
-    def note(self, trial_id: str, reason: str, epoch: Any = None) -> None:
-        self.data["trials"].setdefault(trial_id, {"reason": reason, "epoch": epoch})
-
-    def write(self) -> None:
-        if not self.exp_dir or "://" in self.exp_dir:
-            return  # remote storage: the reasons live in Tune's checkpoint only
-        path = Path(self.exp_dir) / STOPPING_FILE
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        out = {k: v for k, v in self.data.items() if k != "plateau_state"}
-        out["spent_s"] = round(self.spent(), 3)
-        tmp.write_text(json.dumps(out, indent=2, default=str) + "\n")
-        os.replace(tmp, path)
+from hwk4tune.spec.stopping import Plateau
+from hwk4tune.spec.stopping import reached as _reached
+from hwk4tune.store.stopping_file import StopState, read_stopping
 
 
 def _epoch(result: dict) -> Any:
@@ -207,33 +143,3 @@ def build_stop(spec: Any, exp_dir: str) -> tuple[Any, list]:
                       time_budget_s=rules.time_budget)
     state.write()
     return _stopper_class()(state), [_recorder_class()(state)]
-
-
-def read_stopping(exp_dir: str | Path) -> dict | None:
-    """``stopping.json`` of an experiment folder (None when the sweep had no stop rules, or it is torn)."""
-    path = Path(exp_dir) / STOPPING_FILE
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def describe_budget(exp_dir: str | Path) -> str | None:
-    """One line on how the sweep ended by its stop rules, for the end-of-sweep summary."""
-    d = read_stopping(exp_dir)
-    if not d:
-        return None
-    parts = []
-    if d.get("ended") == "target":
-        t = d.get("target") or {}
-        parts.append(f"target {t.get('metric')} {'>=' if t.get('mode') == 'max' else '<='} {t.get('value')} "
-                     f"reached by trial {d.get('reached_by')}: sweep ended")
-    elif d.get("ended") == "budget":
-        parts.append(f"time budget of {d.get('time_budget_s'):g} s spent: sweep ended")
-    if d.get("time_budget_s"):
-        parts.append(f"{d.get('spent_s', 0):.0f} of {d['time_budget_s']:g} s used")
-    plateaued = [t for t, v in (d.get("trials") or {}).items() if v.get("reason") == "plateau"]
-    if plateaued:
-        parts.append(f"{len(plateaued)} trial(s) ended on a plateau")
-    return "; ".join(parts) or None

@@ -1,14 +1,14 @@
 """Builders of Ray Tune searchers and schedulers, each a function of one :class:`StrategyArgs`.
 
 The registry is the spec models (:mod:`hwk4tune.spec.strategies`): each names its builder here as
-``builder = "hwk4tune.strategies:NAME"``, with its facts and rules beside it. Adding a method means one model
+``builder = "hwk4tune.tune.strategies:NAME"``, with its facts and rules beside it. Adding a method means one model
 and one builder; the sweep runner never changes. Builders import Ray (and Optuna, HyperOpt, nevergrad, scikit-learn)
 when called, so importing this module is cheap.
 
 Metric and mode are declared once, in ``TuneConfig``: no searcher or scheduler built here names them, and
 Tune hands them over through ``set_search_properties``. The search space is handed over the same way (the
 Tuner's ``param_space``), except a conditional one (``when:``): Ray's domains cannot leave a key out, so the
-searcher holds it (:mod:`hwk4tune.conditional_search`), the Tuner gets an empty :func:`param_space`, and the
+searcher holds it (:mod:`hwk4tune.tune.conditional_search`), the Tuner gets an empty :func:`param_space`, and the
 searcher is given metric and mode itself (Tune hands them over only with a space).
 
 Model-based searchers are wrapped in a ``ConcurrencyLimiter`` by ``max_concurrent_trials``; grid and random
@@ -57,7 +57,7 @@ class StrategyArgs:
 
 def param_space(space: SpaceSpec, searcher: Any = None) -> dict:
     """The Tuner's ``param_space``: Ray Tune domains and constants; empty for a conditional space, whose
-    searcher holds it and draws every key of a config itself (:mod:`hwk4tune.conditional_search`), and for
+    searcher holds it and draws every key of a config itself (:mod:`hwk4tune.tune.conditional_search`), and for
     optuna on several objectives (:func:`optuna` gives it the space with its metric and mode lists)."""
     if space.space.conditional or (space.objectives and getattr(searcher, "name", None) == "optuna"):
         return {}
@@ -73,7 +73,7 @@ def basic_variant(args: StrategyArgs):
     from ray.tune.search import BasicVariantGenerator
 
     if args.space.space.conditional:
-        from hwk4tune.conditional_search import PlannedVariants, planned_configs
+        from hwk4tune.tune.conditional_search import PlannedVariants, planned_configs
 
         space = args.space.space
         configs = planned_configs(space, args.num_samples, getattr(args.searcher, "seed", None))
@@ -85,8 +85,8 @@ def basic_variant(args: StrategyArgs):
 def _limited(searcher, args: StrategyArgs):
     if not args.max_concurrent_trials:
         return searcher
-    if args.scheduler.name == "hyperband":  # paused trials do not count (hwk4tune.hyperband)
-        from hwk4tune.hyperband import PausableLimiter
+    if args.scheduler.name == "hyperband":  # paused trials do not count (hwk4tune.tune.hyperband)
+        from hwk4tune.tune.hyperband import PausableLimiter
 
         return PausableLimiter(searcher, args.max_concurrent_trials)
     from ray.tune.search import ConcurrencyLimiter
@@ -162,7 +162,7 @@ def optuna(args: StrategyArgs):
         storage = optuna.storages.RDBStorage(s.storage)
     conditional = {}
     if args.space.space.conditional or args.space.objectives:  # define-by-run: inactive parameters are never
-        from hwk4tune.conditional_search import DefineByRun  # suggested, constants are returned
+        from hwk4tune.tune.conditional_search import DefineByRun  # suggested, constants are returned
 
         conditional = {"space": DefineByRun(args.space.space), **_holds_space(args)}
     if args.space.objectives:  # several objectives: Ray's OptunaSearch takes metric and mode lists, and
@@ -186,7 +186,7 @@ def hyperopt(args: StrategyArgs):
     options = dict(points_to_evaluate=s.points_to_evaluate, n_initial_points=s.n_initial_points,
                    random_state_seed=s.seed)
     if args.space.space.conditional:  # nested choices, flattened back into configs
-        from hwk4tune.conditional_search import ConditionalHyperOptSearch
+        from hwk4tune.tune.conditional_search import ConditionalHyperOptSearch
 
         return _limited(ConditionalHyperOptSearch(args.space.space, **options, **_holds_space(args)), args)
     searcher = HyperOptSearch(**options)
@@ -198,7 +198,7 @@ def nevergrad(args: StrategyArgs):
     how many trials run at once (NGOpt picks its algorithm from them; populations grow to num_workers)."""
     from ray.tune.search.nevergrad import NevergradSearch
 
-    from hwk4tune.seeded_nevergrad import SeededOptimizer, configured
+    from hwk4tune.tune.seeded_nevergrad import SeededOptimizer, configured
 
     s = args.searcher
     optimizer = SeededOptimizer(configured(s.optimizer, s.popsize), s.seed)
@@ -214,7 +214,7 @@ def build_searcher(args: StrategyArgs):
 
 def build_strategy(args: StrategyArgs) -> tuple[Any, Any]:
     """The sweep's search algorithm and scheduler, the scheduler told the searcher's concurrency limit where
-    it must free a paused trial's slot (HyperBand, :mod:`hwk4tune.hyperband`)."""
+    it must free a paused trial's slot (HyperBand, :mod:`hwk4tune.tune.hyperband`)."""
     search_alg, scheduler = build_searcher(args), build_scheduler(args)
     attach = getattr(scheduler, "attach", None)
     if attach is not None:
@@ -240,8 +240,8 @@ def asha(args: StrategyArgs):
 
 
 def hyperband(args: StrategyArgs):
-    """Ray's HyperBand with brackets that fill under max_concurrent_trials (:mod:`hwk4tune.hyperband`)."""
-    from hwk4tune.hyperband import CappedHyperBand
+    """Ray's HyperBand with brackets that fill under max_concurrent_trials (:mod:`hwk4tune.tune.hyperband`)."""
+    from hwk4tune.tune.hyperband import CappedHyperBand
 
     s = args.scheduler
     return CappedHyperBand(num_samples=args.num_samples, max_running=args.max_concurrent_trials,
@@ -274,7 +274,7 @@ def pbt(args: StrategyArgs):
     _seed_driver(s.seed)
     scheduler = PopulationBasedTraining
     if args.space.space.conditional:  # mutates only the parameters a trial has
-        from hwk4tune.conditional_search import ConditionalPBT as scheduler
+        from hwk4tune.tune.conditional_search import ConditionalPBT as scheduler
     return scheduler(
         time_attr=s.time_attr,
         perturbation_interval=s.perturbation_interval,

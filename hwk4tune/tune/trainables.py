@@ -4,14 +4,14 @@
 Ray's object store once and every trial (and every reused actor) reads it from there.
 
 Each epoch a trial reports ``METRICS`` (plus ``train_status``, ``weights`` and ``threads``; ``num_params`` and
-``latency_ms`` are measured once per run, :mod:`hwk4tune.costs`) with a checkpoint holding
+``latency_ms`` are measured once per run, :mod:`hwk4tune.learn.costs`) with a checkpoint holding
 model and optimizer state and the epoch (every ``checkpoint_interval`` epochs and always the last). A trial
 started with a checkpoint (resume, PBT exploit) continues at the epoch after it. ``epoch`` is 1-based and
 equals ``training_iteration`` for a trial that was never restored: use it as schedulers' time attribute.
 
 A loss that stops being finite ends the trial normally after one last report with
 ``train_status="diverged"``, ``val_accuracy=0`` and ``val_loss=inf``, so one bad learning rate never
-crashes a sweep. Bad hyperparameter values and unknown keys raise :class:`~hwk4tune.hyperparams.ConfigError`
+crashes a sweep. Bad hyperparameter values and unknown keys raise :class:`~hwk4tune.registry.hyperparams.ConfigError`
 and fail only their own trial, with the reason.
 """
 
@@ -45,7 +45,7 @@ def _run_trial(config: dict[str, Any], *, trainable: str, data, max_epochs: int,
     import torch
     from ray import tune
 
-    from hwk4tune.training import CHECKPOINT_FILE, Learner, derive_seed
+    from hwk4tune.learn.training import CHECKPOINT_FILE, Learner, derive_seed
 
     # an unknown key or a bad value raises ConfigError: this trial fails, with the reason, never ignored
     cfg = TRAINABLES[trainable].hyperparameters.from_config(config)
@@ -59,7 +59,7 @@ def _run_trial(config: dict[str, Any], *, trainable: str, data, max_epochs: int,
     use_features = features is not None and trainable == "resnet" and features.matches(cfg)
     learner_cls = Learner
     if use_features:
-        from hwk4tune.feature_cache import FeatureLearner as learner_cls
+        from hwk4tune.learn.feature_cache import FeatureLearner as learner_cls
     learner = learner_cls(trainable, cfg, data.input_shape, data.num_classes, seed=seed, device=device,
                           epochs=max_epochs)
     start_epoch = 0
@@ -68,7 +68,7 @@ def _run_trial(config: dict[str, Any], *, trainable: str, data, max_epochs: int,
         with checkpoint.as_directory() as d:
             start_epoch = learner.load(Path(d) / CHECKPOINT_FILE)
 
-    from hwk4tune.costs import latency_ms, num_params
+    from hwk4tune.learn.costs import latency_ms, num_params
 
     # what the model costs to deploy: measured once per run, reported every epoch (objectives may name them)
     costs = {"num_params": num_params(learner.model),
@@ -117,13 +117,13 @@ def cnn_trainable(config: dict[str, Any], data=None, max_epochs: int = 10, featu
 
 def resnet_trainable(config: dict[str, Any], data=None, max_epochs: int = 10, features=None) -> None:
     """torchvision ResNet18 with a new head, ``finetune`` head | layer4 | all. ``features``: a
-    :class:`hwk4tune.feature_cache.FeatureSet` its matching (head-only, no augmentation) trials train on."""
+    :class:`hwk4tune.learn.feature_cache.FeatureSet` its matching (head-only, no augmentation) trials train on."""
     _run_trial(config, trainable="resnet", data=data, max_epochs=max_epochs, features=features)
 
 
 def build_trainable(trainable: str | TrainableEntry, data, max_epochs: int, features=None):
     """The function trainable Tune runs: a built-in one gets ``data`` (through Ray's object store, once),
-    ``max_epochs`` and ``features`` when a feature set is given (:mod:`hwk4tune.feature_cache`: it enters the
+    ``max_epochs`` and ``features`` when a feature set is given (:mod:`hwk4tune.learn.feature_cache`: it enters the
     object store once, as the data); an own trainable gets ``max_epochs`` if its signature takes it."""
     import inspect
 

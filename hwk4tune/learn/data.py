@@ -9,7 +9,7 @@ Where the files come from (first hit wins), for the file-backed data sets:
 1. ``data_dir`` (the ``--data-dir`` flag / ``dataset.data_dir`` in YAML), then ``$HWK4TUNE_DATA``, then the
    cache ``$HWK4TUNE_CACHE`` (default ``~/.cache/hwk4tune/data``, where ``hwk4tune data fetch`` writes) —
    each a root holding ``mnist.pkl.gz`` or ``MNIST/mnist.pkl.gz`` (checked by SHA-256, its own
-   50k/10k/10k split; see :mod:`hwk4tune.datasets.mnist_pkl`), ``MNIST/raw/`` and ``FashionMNIST/raw/``
+   50k/10k/10k split; see :mod:`hwk4tune.learn.datasets.mnist_pkl`), ``MNIST/raw/`` and ``FashionMNIST/raw/``
    (torchvision's IDX layout), ``cifar-10-batches-py/`` (the python pickle batches);
 2. Fashion-MNIST only: Debian's ``dataset-fashion-mnist`` (``/usr/share/datasets/fashion-mnist/*.gz``),
    unzipped once into the cache;
@@ -35,11 +35,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from hwk4tune.datasets import cifar, mnist_pkl
-from hwk4tune.datasets.roots import cache_root as _cache_root
-from hwk4tune.datasets.roots import data_roots as _roots
-from hwk4tune.datasets.roots import offline
 from hwk4tune.errors import InputError
+from hwk4tune.learn.datasets import cifar, mnist_pkl
+from hwk4tune.learn.datasets.roots import cache_root as _cache_root
+from hwk4tune.learn.datasets.roots import data_roots as _roots
+from hwk4tune.learn.datasets.roots import offline
 from hwk4tune.registry import dataset_entry
 
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")

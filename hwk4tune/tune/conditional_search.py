@@ -3,7 +3,7 @@ never in a trial's config (the trainable's default applies; the tables leave it 
 
 Ray Tune has no conditional spaces of its own, and its domains cannot leave a key out, so a conditional space
 is held by the searcher and the Tuner gets an empty ``param_space``
-(:func:`hwk4tune.strategies.param_space`). Which leaves a trial gets is decided by
+(:func:`hwk4tune.tune.strategies.param_space`). Which leaves a trial gets is decided by
 :class:`~hwk4tune.space.Space` alone (:meth:`~hwk4tune.space.Space.order`, :meth:`~hwk4tune.space.Space.is_active`);
 each searcher gets it in its own form:
 
@@ -19,7 +19,7 @@ each searcher gets it in its own form:
   back into a flat config and drops what another condition (``and``) leaves inactive.
 - **PBT**: :class:`ConditionalPBT` mutates, and fills in, only the parameters present in a trial's config.
 
-This module imports Ray, Optuna and HyperOpt: :mod:`hwk4tune.strategies` imports it inside its builders.
+This module imports Ray, Optuna and HyperOpt: :mod:`hwk4tune.tune.strategies` imports it inside its builders.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from hwk4tune.spec import Problem, SpecError, SweepSpec
-from hwk4tune.sweep.console import quiet_early_stops
+from hwk4tune.tune.console import quiet_early_stops
 
 
 def ensure_ray(address: str | None = None, dashboard: bool = False, dashboard_host: str = "127.0.0.1",

@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from hwk4tune.datasets import cifar, mnist_pkl
-from hwk4tune.datasets.roots import data_roots
-from hwk4tune.datasets.safe_pickle import FileCheckError, verify
+from hwk4tune.learn.datasets import cifar, mnist_pkl
+from hwk4tune.learn.datasets.roots import data_roots
+from hwk4tune.learn.datasets.safe_pickle import FileCheckError, verify
 from hwk4tune.registry import DATASETS
 
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")

@@ -68,7 +68,7 @@ class CappedHyperBand(HyperBandScheduler):
         self._search_alg = None
 
     def attach(self, search_alg) -> None:
-        """Let ``search_alg``'s concurrency limit count running trials only (``hwk4tune.strategies``). The
+        """Let ``search_alg``'s concurrency limit count running trials only (``hwk4tune.tune.strategies``). The
         scheduler keeps the object, not its sets: a resumed sweep restores the searcher's state into it."""
         if self._max_running and not isinstance(search_alg, (PausableLimiter, BasicVariantGenerator)):
             raise TypeError(f"hyperband cannot cap running trials of {type(search_alg).__name__}")
