@@ -54,18 +54,16 @@ def run_demo(out: str | Path, *, address: str | None = None, train: bool = True,
     not repeat the work.
     """
     from hwk4tune.compare import run_compare, summary_table
-    from hwk4tune.compare.run import start_ray
+    from hwk4tune.compare.run import ray_for_runs
     from hwk4tune.report.page import write_report
     from hwk4tune.results import to_markdown, write_best
     from hwk4tune.spec import load_compare
     from hwk4tune.store.records import BEST_FILE
-    from hwk4tune.tune.ray_setup import shutdown
 
     out = Path(out).expanduser().resolve()
     out.mkdir(parents=True, exist_ok=True)
     # one Ray for both comparisons: starting and stopping it costs about 5 s each time
-    started = start_ray(address)
-    try:
+    with ray_for_runs(address):
         spec_file = out / "demo.yaml"
         spec_file.write_text(quick_yaml(demo_yaml(), DEMO_FILE.parent) if quick else demo_yaml())
         say(f"wrote {spec_file}")
@@ -98,8 +96,6 @@ def run_demo(out: str | Path, *, address: str | None = None, train: bool = True,
                 replay_file = out / REPLAY_FILE.name
                 replay_file.write_text(quick_yaml(REPLAY_FILE.read_text(), REPLAY_FILE.parent))
             result["replay"] = run_replay_demo(out / "replay", address=address, say=say, file=replay_file)
-    finally:
-        shutdown(started)
     return result
 
 

@@ -16,6 +16,7 @@ from hwk4tune.space import Space, SpaceError
 from hwk4tune.spec import SpecError, load_space, load_sweep
 from hwk4tune.spec.summary import summarize
 from hwk4tune.sweep import run_sweep
+from hwk4tune.tune.search_space import tune_param_space
 
 ROOT = Path(__file__).resolve().parent.parent
 TRAINABLE = ROOT / "tests" / "data" / "conditional_trainable.py"
@@ -280,7 +281,7 @@ def test_round_trip_tree_and_shipped_spaces(tmp_path):
         "optimizer": ["sgd", "momentum"]}
     assert space.order.index("nesterov") < space.order.index("dampening")
     with pytest.raises(ValueError, match="conditional space has no Ray Tune param_space"):
-        space.to_tune()
+        tune_param_space(space)
     for name in ("cnn_digits", "cnn_mnist", "cnn_fashion_mnist"):
         spec = load_space(ROOT / "search_spaces" / f"{name}.yaml")
         (req,) = spec.space.requirements["momentum"]

@@ -15,6 +15,7 @@ from hwk4tune.spec import SpecError, load_sweep
 from hwk4tune.spec.searchers import NEVERGRAD_OPTIMIZERS
 from hwk4tune.sweep import check_sweep, run_sweep
 from hwk4tune.tune import strategies
+from hwk4tune.tune.search_space import tune_param_space
 
 SPACE = """\
 trainable: cnn
@@ -90,7 +91,7 @@ def first_configs(tmp_path: Path, searcher: str, n: int) -> list[dict]:
     so a population reaches its second generation."""
     spec = load_sweep(write_sweep(tmp_path, f"searcher: {searcher}\nnum_samples: {n}\n"))
     built = strategies.build_searcher(strategies.StrategyArgs.from_sweep(spec))
-    assert built.set_search_properties("val_accuracy", "max", spec.space.space.to_tune())
+    assert built.set_search_properties("val_accuracy", "max", tune_param_space(spec.space.space))
     out = []
     for i in range(n):
         config = built.suggest(str(i))
@@ -129,7 +130,7 @@ def test_builders_pass_options(tmp_path):
     spec = load_sweep(write_sweep(tmp_path, "searcher: {name: nevergrad, optimizer: DE, popsize: 5, seed: 3}\n"
                                   "num_samples: 12\nmax_concurrent_trials: 2\n"))
     built = strategies.build_searcher(strategies.StrategyArgs.from_sweep(spec))
-    built.set_search_properties("val_accuracy", "max", spec.space.space.to_tune())
+    built.set_search_properties("val_accuracy", "max", tune_param_space(spec.space.space))
     ng = built.searcher._nevergrad_opt
     assert isinstance(built.searcher._opt_factory._inner, families.DifferentialEvolution)
     assert (ng.budget, ng.num_workers, ng.llambda) == (12, 2, 5)
@@ -232,7 +233,7 @@ def test_nsga2_searcher_pickles_and_a_restored_one_continues_its_population(tmp_
 
     spec = load_sweep(write_sweep(tmp_path, "searcher: {name: optuna, sampler: nsga2, population_size: 3, seed: 0}\n"))
     searcher = strategies.build_searcher(strategies.StrategyArgs.from_sweep(spec))
-    searcher.set_search_properties("val_accuracy", "max", spec.space.space.to_tune())
+    searcher.set_search_properties("val_accuracy", "max", tune_param_space(spec.space.space))
     for i in range(9):  # three full generations of 3
         config = searcher.suggest(f"t{i}")
         searcher.on_trial_complete(f"t{i}", {"val_accuracy": config["lr"] + config["dropout"]})

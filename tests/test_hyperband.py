@@ -16,6 +16,7 @@ from hwk4tune.results import load_experiment
 from hwk4tune.spec import load_sweep
 from hwk4tune.spec.budgets import hyperband_fill
 from hwk4tune.tune.replay_trainable import build_replay
+from hwk4tune.tune.search_space import tune_param_space
 from hwk4tune.tune.strategies import StrategyArgs, build_strategy
 
 TABLES = Path(__file__).resolve().parent.parent / "benchmarks" / "tables"
@@ -42,7 +43,7 @@ def _fit(spec, tmp_path: Path, name: str, search_alg, scheduler) -> tuple[Path, 
     trainable = build_replay(read_table(TABLES / "fashion_mnist_12k.parquet"), 12, 1000.0, checkpoints=True)
     tuner = tune.Tuner(
         tune.with_resources(trainable, {"cpu": 1}),
-        param_space=spec.space.space.to_tune(),
+        param_space=tune_param_space(spec.space.space),
         tune_config=tune.TuneConfig(metric="val_accuracy", mode="max", search_alg=search_alg, scheduler=scheduler,
                                     num_samples=spec.num_samples),
         run_config=tune.RunConfig(name=name, storage_path=str(tmp_path), stop={"epoch": 12}, verbose=0,

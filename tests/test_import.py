@@ -14,6 +14,7 @@ import yaml
 from hwk4tune.cli import main
 from hwk4tune.importers import import_file
 from hwk4tune.spec import load_sweep
+from hwk4tune.tune.search_space import tune_param_space
 
 CORPUS = Path(__file__).parent / "data" / "import"
 FILES = [(fmt, p) for fmt in ("wandb", "katib") for p in sorted((CORPUS / fmt).glob("*.yaml"))]
@@ -39,7 +40,7 @@ def test_import_validates_and_notes_every_unmapped_key(fmt, path, tmp_path):
     result = import_file(fmt, path, tmp_path / "out")
     spec = load_sweep(result.sweep_file)  # the validator accepts it (SpecError otherwise)
     assert spec.space.source == result.space_file
-    spec.space.space.to_tune()  # and Ray Tune takes every domain (its quantized ranges are stricter)
+    tune_param_space(spec.space.space)  # and Ray Tune takes every domain (its quantized ranges are stricter)
     for key in expected_notes(path):
         assert any(f": {key}: " in note for note in result.notes), f"no note for {key}:\n" + "\n".join(result.notes)
     assert all(note.startswith(f"{path}: ") for note in result.notes)
@@ -182,7 +183,7 @@ def test_every_imported_sweep_runs(ray_local, tmp_path):
         built.append(path.name)
         if (mapping := _mapping(spec)) in ran:  # the trainable takes what the space draws, as a trial checks
             for _ in range(20):
-                spec.space.entry.hyperparameters.from_config(_draw(spec.space.space.to_tune()))
+                spec.space.entry.hyperparameters.from_config(_draw(tune_param_space(spec.space.space)))
             continue
         exp = Path(run_sweep(spec, storage=str(tmp_path / "runs"), name=f"{fmt}-{path.stem}"))  # default output
         trials = sorted(exp.glob("trial_*"))
@@ -246,7 +247,7 @@ def test_wandb_extreme_bounds_convert_or_exit_2(method, dist, case, keys, tmp_pa
         return
     assert code == 0, err
     spec = load_sweep(tmp_path / "out" / "sweep.yaml")  # SpecError if the validator refused it
-    spec.space.space.to_tune()
+    tune_param_space(spec.space.space)
     space = yaml.safe_load((tmp_path / "out" / "space.yaml").read_text())["space"]
     if space.get("weight_decay") is None:  # left out: a note says so, naming the file and the key
         assert f"note: {path}: parameters.weight_decay: " in err, err

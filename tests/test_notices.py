@@ -11,6 +11,7 @@ from hwk4tune.cli import main
 from hwk4tune.spec import SpecError, load_sweep, parse_overrides
 from hwk4tune.spec.budgets import asha_rungs, hyperband_brackets, hyperband_fill
 from hwk4tune.spec.notices import notices_of
+from hwk4tune.tune.search_space import tune_domain
 
 SPACE = """\
 trainable: cnn
@@ -180,5 +181,5 @@ def test_a_range_with_low_equal_high_is_a_notice_and_draws_its_value(tmp_path, c
     assert ("notice: space.batch_size: always 32: write `batch_size: 32` "
             "(a qrandint range with low == high makes every trial the same)") in err
     param = Param.parse("lr", "loguniform", [0.1, 0.1])
-    assert param.to_tune().sample() == 0.1 and param.contains(0.1) and not param.contains(0.2)
+    assert tune_domain(param).sample() == 0.1 and param.contains(0.1) and not param.contains(0.2)
     assert param.to_yaml() == {"loguniform": [0.1, 0.1]}

@@ -48,12 +48,13 @@ def test_resnet18_state_dicts_side_by_side(tmp_path):
 
 
 def test_one_trained_model_through_the_command(tmp_path, capsys):
-    from hwk4tune.model.train import load_model, train_config
+    from hwk4tune.model.train import train_config
+    from hwk4tune.model.trained import load_model
 
     space = {"trainable": "cnn", "dataset": {"name": "digits", "subset": 200}, "max_epochs": 1,
              "space": {"optimizer": "adam", "lr": 1e-3, "seed": 0}}
     train_config(space, 1, tmp_path / "m", progress=False)
-    conv = next(m for m in load_model(tmp_path / "m" / "model.pt").modules() if isinstance(m, torch.nn.Conv2d))
+    conv = next(m for m in load_model(tmp_path / "m" / "model.pt").model.modules() if isinstance(m, torch.nn.Conv2d))
     assert main(["filters", str(tmp_path / "m"), "-o", str(tmp_path / "cnn.png"), "--zoom", "5"]) == 0
     rows, cols = grid_layout(conv.out_channels)
     panel = _panel_size(rows, cols, conv.kernel_size[0] * 5)

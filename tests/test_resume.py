@@ -377,7 +377,7 @@ def test_ctrl_c_under_quiet_still_says_how_to_resume(ray_local, tmp_path, capsys
     sent here by the trial itself once it runs) prints it and raises SweepInterrupted (exit 130)."""
     from hwk4tune.spec import load_sweep
     from hwk4tune.sweep import run_sweep
-    from hwk4tune.sweep.run import SweepInterrupted
+    from hwk4tune.sweep.driver import SweepInterrupted
 
     driver = os.getpid()
 
@@ -409,7 +409,7 @@ def test_resume_after_failed_resumes_that_set_the_same_trial_aside(ray_local, tm
     none of its files; the last resume completes the sweep."""
     import shutil
 
-    import hwk4tune.sweep.resume as resume_module
+    import hwk4tune.sweep.driver as driver_module
     from hwk4tune.results import load_experiment
     from hwk4tune.spec import load_sweep
     from hwk4tune.sweep import resume_sweep, run_sweep
@@ -434,7 +434,7 @@ def test_resume_after_failed_resumes_that_set_the_same_trial_aside(ray_local, tm
         raise RuntimeError("the resume failed")
 
     copies = [leave_orphan()]
-    monkeypatch.setattr(resume_module, "fit", failing_fit)
+    monkeypatch.setattr(driver_module, "fit", failing_fit)
     with pytest.raises(RuntimeError, match="the resume failed"):
         resume_sweep(exp, verbose=False)  # sets trial_0rphan00 aside, then fails
     assert (exp / ".interrupted" / "trial_0rphan00").is_dir() and not orphan.exists()

@@ -10,6 +10,7 @@ from ray.tune.search.sample import Categorical, Float, Integer, Quantized
 
 from hwk4tune.space import Categorical as CategoricalParam
 from hwk4tune.space import FloatRange, IntRange, Normal, Param, Space, SpaceError, flatten, nest
+from hwk4tune.tune.search_space import tune_domain, tune_param_space
 
 DRAWS = 2000
 
@@ -35,7 +36,7 @@ def _draws(domain, n=DRAWS):
 @pytest.mark.parametrize("kind", CASES)
 def test_each_distribution_compiles_and_samples_within_bounds(kind):
     args, domain_cls, sampler_name = CASES[kind]
-    domain = Param.parse(f"space.{kind}", kind, args).to_tune()
+    domain = tune_domain(Param.parse(f"space.{kind}", kind, args))
     assert isinstance(domain, domain_cls)
     sampler = domain.get_sampler()
     inner = sampler.sampler if isinstance(sampler, Quantized) else sampler
@@ -60,14 +61,14 @@ def test_each_distribution_compiles_and_samples_within_bounds(kind):
 
 
 def test_log_distributions_spread_over_decades():
-    values = np.array(_draws(Param.parse("lr", "loguniform", [1e-4, 1.0]).to_tune()))
+    values = np.array(_draws(tune_domain(Param.parse("lr", "loguniform", [1e-4, 1.0]))))
     # a log-uniform draw puts about a quarter of its mass in each decade
     share_below_1e3 = np.mean(values < 1e-3)
     assert 0.18 < share_below_1e3 < 0.32
 
 
 def test_grid_becomes_grid_search():
-    domain = Param.parse("opt", "grid", ["sgd", "adam"]).to_tune()
+    domain = tune_domain(Param.parse("opt", "grid", ["sgd", "adam"]))
     assert domain == {"grid_search": ["sgd", "adam"]}
 
 
@@ -103,7 +104,7 @@ def test_nested_constants_and_typos():
                          "opt": {"name": "adam", "beta": {"uniform": [0.8, 0.99]}}, "hidden": 64})
     assert set(space.params) == {"lr", "opt/beta"}
     assert space.constants == {"opt": {"name": "adam"}, "hidden": 64}
-    compiled = space.to_tune()
+    compiled = tune_param_space(space)
     assert compiled["hidden"] == 64 and compiled["opt"]["name"] == "adam"
     assert isinstance(compiled["opt"]["beta"], Float)
     assert dict(space.describe())["lr"] == "loguniform(0.001, 0.1)"

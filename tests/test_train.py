@@ -8,7 +8,8 @@ import pytest
 import torch
 import yaml
 
-from hwk4tune.model.train import TrainFileError, load_model, train_config
+from hwk4tune.model.train import TrainFileError, train_config
+from hwk4tune.model.trained import load_model
 
 BEST = {
     "trainable": "cnn",
@@ -39,7 +40,7 @@ def test_round_trip_from_best_yaml(tmp_path, capsys):
     from hwk4tune.learn.data import load_dataset
 
     data = load_dataset("digits")
-    model = load_model(out / "model.pt")
+    model = load_model(out / "model.pt").model
     with torch.no_grad():
         acc = (model(data.test_x).argmax(1) == data.test_y).float().mean().item()
     assert acc == pytest.approx(metrics["test_accuracy"], abs=1e-6)
@@ -125,7 +126,7 @@ def test_early_stop_keeps_the_best_epoch(tmp_path, capsys):
     assert abs(h1["val_loss"] - h2["val_loss"]) > 1e-6  # epoch 2 moved the weights
     data = load_dataset("digits", subset=300)
     with torch.no_grad():
-        val_loss = F.cross_entropy(load_model(tmp_path / "m" / "model.pt")(data.val_x), data.val_y).item()
+        val_loss = F.cross_entropy(load_model(tmp_path / "m" / "model.pt").model(data.val_x), data.val_y).item()
     assert val_loss == pytest.approx(h1["val_loss"], abs=1e-5)
 
 

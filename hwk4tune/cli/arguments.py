@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from hwk4tune.cli.presence import add_data_dir
+from hwk4tune.cluster.hosts import LOCAL_HOST
 
 
 def train_args(p: argparse.ArgumentParser) -> None:
@@ -113,8 +114,8 @@ def run_args(p: argparse.ArgumentParser) -> None:
                    "(same as --set max_concurrent_trials=N)")
     p.add_argument("--dashboard", action="store_true", help="start Ray's dashboard with the embedded Ray, and "
                    "optuna-dashboard over the sweep's trials (port 8080, else a free one); both URLs are printed")
-    p.add_argument("--dashboard-host", default="127.0.0.1", metavar="HOST",
-                   help="address the dashboards listen on (default 127.0.0.1; never expose them unprotected)")
+    p.add_argument("--dashboard-host", default=LOCAL_HOST, metavar="HOST",
+                   help=f"address the dashboards listen on (default {LOCAL_HOST}; never expose them unprotected)")
     p.add_argument("--tensorboard", action="store_true", help="keep Ray's TensorBoard logger: per-trial scalars "
                    "and hyperparameters in STORAGE/NAME/trial_*/events.out.tfevents.* (`tensorboard --logdir DIR`)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress table or summary")

@@ -1,4 +1,4 @@
-"""The ``hwk4tune data`` verb (list, fetch): kept beside ``cli.py``, which only registers it."""
+"""The ``hwk4tune data`` verb (list, fetch): the CLI (cli/__init__.py) only registers it."""
 
 from __future__ import annotations
 

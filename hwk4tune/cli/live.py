@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from hwk4tune.cluster.hosts import LOCAL_HOST
+
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
     """Serve optuna-dashboard over the trials of an experiment or a comparison folder (live while it runs).
@@ -21,7 +23,7 @@ one study per run in OUT/optuna.journal). Ctrl-C stops the server. It has no aut
 
 def dashboard_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("dir", metavar="DIR", help="an experiment folder or a comparison folder")
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--host", default=LOCAL_HOST, help=f"address to listen on (default {LOCAL_HOST})")
     p.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 picks a free one)")
 
 

@@ -154,6 +154,7 @@ $RAY_AUTH_TOKEN, $RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token."""
 def _experiment_dirs(paths: list[str]) -> list[Path]:
     from hwk4tune.store.records import METADATA_FILE, is_experiment_dir
     from hwk4tune.store.remote import readable
+    from hwk4tune.store.tune_files import STATE_GLOB
 
     dirs = []
     for p in paths:
@@ -161,7 +162,7 @@ def _experiment_dirs(paths: list[str]) -> list[Path]:
         if not path.is_dir():
             raise UsageError(f"{p}: no such folder")
         if not is_experiment_dir(path):
-            raise UsageError(f"{p}: not an experiment folder (no {METADATA_FILE} or experiment_state-*.json)")
+            raise UsageError(f"{p}: not an experiment folder (no {METADATA_FILE} or {STATE_GLOB})")
         dirs.append(path)
     return dirs
 

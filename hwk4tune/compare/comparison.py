@@ -175,36 +175,52 @@ def _hypervolume_curves(c: Comparison) -> None:
 
 
 def _analyse(c: Comparison, given_target: float | None) -> None:
-    rows = []
-    curves = {}
-    for (label, seed), exp in c.experiments.items():
-        curve = exp.curve()
-        curves[(label, seed)] = curve
-        t = exp.trials
-        finite_best = curve["best"].dropna()
-        counts = exp.counts()
-        rows.append({
-            "strategy": label,
-            "seed": seed,
-            "searcher": exp.record.searcher.get("name") if exp.record else None,
-            "scheduler": exp.record.scheduler.get("name") if exp.record else None,
-            "final_best": float(finite_best.iloc[-1]) if len(finite_best) else float("nan"),
-            "epochs": int(t["epochs"].sum()) if len(t) else 0,
-            "wall_s": float(c.run_records[(label, seed)].wall_s or float("nan")),
-            "seconds": float(curve["elapsed_s"].max()) if len(curve) else float("nan"),  # simulated in a replay
-            "trials_started": int((t["status"] != "PENDING").sum()) if len(t) else 0,
-            "trials_stopped_early": counts["stopped_early"],
-            "trials_errored": counts["ERROR"],
-            "trials_diverged": counts["diverged"],
-            "experiment_dir": str(exp.path),
-        })
-    runs = pd.DataFrame(rows)
+    """Fill ``c.runs`` (one row per strategy and seed) and ``c.summary`` (one row per strategy), and fix the
+    target both measure time-to-target against."""
+    curves = {key: exp.curve() for key, exp in c.experiments.items()}
+    runs = pd.DataFrame([_run_row(c, key, exp, curves[key]) for key, exp in c.experiments.items()])
+    c.target, c.target_source = _target(runs, given_target)
+    c.runs = _reach_and_rank(c, runs, curves)
+    anytime_rank = _anytime_rank(c)
+    c.summary = pd.DataFrame([_strategy_row(strategy, g, c.target, anytime_rank.get(strategy, float("nan")))
+                              for strategy, g in c.runs.groupby("strategy", sort=False)])
+
+
+def _run_row(c: Comparison, key: Key, exp: Experiment, curve: pd.DataFrame) -> dict:
+    """What one run (strategy, seed) reached and what it cost: final best, epochs, time, trials by outcome."""
+    label, seed = key
+    t = exp.trials
+    finite_best = curve["best"].dropna()
+    counts = exp.counts()
+    return {
+        "strategy": label,
+        "seed": seed,
+        "searcher": exp.record.searcher.get("name") if exp.record else None,
+        "scheduler": exp.record.scheduler.get("name") if exp.record else None,
+        "final_best": float(finite_best.iloc[-1]) if len(finite_best) else float("nan"),
+        "epochs": int(t["epochs"].sum()) if len(t) else 0,
+        "wall_s": float(c.run_records[key].wall_s or float("nan")),
+        "seconds": float(curve["elapsed_s"].max()) if len(curve) else float("nan"),  # simulated in a replay
+        "trials_started": int((t["status"] != "PENDING").sum()) if len(t) else 0,
+        "trials_stopped_early": counts["stopped_early"],
+        "trials_errored": counts["ERROR"],
+        "trials_diverged": counts["diverged"],
+        "experiment_dir": str(exp.path),
+    }
+
+
+def _target(runs: pd.DataFrame, given_target: float | None) -> tuple[float, str]:
+    """The target and where it came from: the compare file's, else the median of all runs' final best (a
+    value half the runs reach, so time-to-target separates the strategies)."""
     if given_target is not None:
-        c.target, c.target_source = float(given_target), "given"
-    else:
-        finals = runs["final_best"].dropna()
-        c.target = float(finals.median()) if len(finals) else float("nan")
-        c.target_source = "median final best"
+        return float(given_target), "given"
+    finals = runs["final_best"].dropna()
+    return (float(finals.median()) if len(finals) else float("nan")), "median final best"
+
+
+def _reach_and_rank(c: Comparison, runs: pd.DataFrame, curves: dict[Key, pd.DataFrame]) -> pd.DataFrame:
+    """The runs with epochs and seconds to the target and their rank per seed, in the compare file's
+    strategy order."""
     reach = [first_reach(curves[(r.strategy, r.seed)], c.target, c.mode) for r in runs.itertuples()]
     runs["epochs_to_target"] = [e for e, _ in reach]
     runs["seconds_to_target"] = [s for _, s in reach]
@@ -212,39 +228,40 @@ def _analyse(c: Comparison, given_target: float | None) -> None:
     runs["rank"] = runs.groupby("seed")["final_best"].rank(ascending=(c.mode == "min"), method="average")
     order = {s: i for i, s in enumerate(c.strategies)}
     runs = runs.sort_values(["strategy", "seed"], key=lambda col: col.map(order) if col.name == "strategy" else col)
-    c.runs = runs.reset_index(drop=True)
-    anytime_rank = _anytime_rank(c)
+    return runs.reset_index(drop=True)
 
-    summary = []
-    for strategy, g in c.runs.groupby("strategy", sort=False):
-        best = g["final_best"].to_numpy(dtype=float)
-        finite = best[np.isfinite(best)]
-        n = finite.size
-        summary.append({
-            "strategy": strategy,
-            "runs": len(g),
-            "best_mean": float(finite.mean()) if n else float("nan"),
-            "best_std": float(finite.std(ddof=1)) if n > 1 else 0.0,
-            "best_se": float(finite.std(ddof=1) / math.sqrt(n)) if n > 1 else 0.0,
-            "best_ci_low": bootstrap_ci(finite)[0],
-            "best_ci_high": bootstrap_ci(finite)[1],
-            "best_iqm": iqm(finite),
-            "epochs_mean": float(g["epochs"].mean()),
-            "epochs_total": int(g["epochs"].sum()),
-            "wall_s_mean": float(g["wall_s"].mean()),
-            "wall_s_total": float(g["wall_s"].sum()),
-            "seconds_mean": float(g["seconds"].mean()),
-            "trials_started": int(g["trials_started"].sum()),
-            "trials_stopped_early": int(g["trials_stopped_early"].sum()),
-            "trials_errored": int(g["trials_errored"].sum()),
-            "epochs_to_target": float(g["epochs_to_target"].mean()),
-            "seconds_to_target": float(g["seconds_to_target"].mean()),
-            "reached_target": int(g["epochs_to_target"].notna().sum()),
-            "mean_rank": float(g["rank"].mean()),
-            "mean_rank_anytime": anytime_rank.get(strategy, float("nan")),
-            "target": c.target,
-        })
-    c.summary = pd.DataFrame(summary)
+
+def _strategy_row(strategy: str, g: pd.DataFrame, target: float, mean_rank_anytime: float) -> dict:
+    """One strategy over its seeds: the final best's spread (mean, std, SE, bootstrap CI, IQM), summed and
+    mean costs, time to target and ranks."""
+    best = g["final_best"].to_numpy(dtype=float)
+    finite = best[np.isfinite(best)]
+    n = finite.size
+    ci_low, ci_high = bootstrap_ci(finite)
+    return {
+        "strategy": strategy,
+        "runs": len(g),
+        "best_mean": float(finite.mean()) if n else float("nan"),
+        "best_std": float(finite.std(ddof=1)) if n > 1 else 0.0,
+        "best_se": float(finite.std(ddof=1) / math.sqrt(n)) if n > 1 else 0.0,
+        "best_ci_low": ci_low,
+        "best_ci_high": ci_high,
+        "best_iqm": iqm(finite),
+        "epochs_mean": float(g["epochs"].mean()),
+        "epochs_total": int(g["epochs"].sum()),
+        "wall_s_mean": float(g["wall_s"].mean()),
+        "wall_s_total": float(g["wall_s"].sum()),
+        "seconds_mean": float(g["seconds"].mean()),
+        "trials_started": int(g["trials_started"].sum()),
+        "trials_stopped_early": int(g["trials_stopped_early"].sum()),
+        "trials_errored": int(g["trials_errored"].sum()),
+        "epochs_to_target": float(g["epochs_to_target"].mean()),
+        "seconds_to_target": float(g["seconds_to_target"].mean()),
+        "reached_target": int(g["epochs_to_target"].notna().sum()),
+        "mean_rank": float(g["rank"].mean()),
+        "mean_rank_anytime": mean_rank_anytime,
+        "target": target,
+    }
 
 
 def _anytime_rank(c: Comparison) -> dict[str, float]:

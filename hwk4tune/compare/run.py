@@ -17,11 +17,12 @@ import contextlib
 import logging
 import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Iterator
 
 from hwk4tune.compare.comparison import Comparison, load_comparison
-from hwk4tune.compare.plan import plan, plan_record
+from hwk4tune.compare.plan import RunPlan, plan, plan_record
 from hwk4tune.compare.render import write_comparison
 from hwk4tune.results import Experiment, ResultsError, load_experiment
 from hwk4tune.spec import CompareSpec
@@ -39,6 +40,7 @@ from hwk4tune.store.records import (
     write_record,
 )
 from hwk4tune.store.remote import Workspace
+from hwk4tune.sweep.driver import shared_ray
 
 
 def run_compare(spec: CompareSpec, out: str | Path, *, resume: bool = False, address: str | None = None,
@@ -49,14 +51,36 @@ def run_compare(spec: CompareSpec, out: str | Path, *, resume: bool = False, add
     ``resume`` skips runs already ``done`` and re-runs interrupted ones from scratch. Without it, a folder
     that already holds a comparison is refused (:class:`ResultsError`).
     """
-    from hwk4tune.sweep import run_sweep
-
     say = say or (lambda text: print(text, flush=True) if verbose else None)
     place = Workspace.of(out)  # a URI: its files are assembled in its local mirror and pushed
-    where = place.target
     out = place.pull_all()
-    storage = join(where, RUNS_DIR)  # where the runs' sweeps go (Tune writes a URI itself)
+    storage = join(place.target, RUNS_DIR)  # where the runs' sweeps go (Tune writes a URI itself)
     runs = plan(spec, storage)
+    record = _write_plan(spec, runs, place, resume)
+    say(f"comparison: {len(spec.strategies)} strategies x {len(spec.seeds)} seeds = {len(runs)} runs of "
+        f"{spec.budget.num_samples} trials x up to {spec.max_epochs} epochs -> {place.target}"
+        + (f" (replayed from {spec.replay.name}, {spec.speedup:g}x)" if spec.replay else ""))
+    todo = []
+    for r in runs:
+        if _done(out / RUNS_DIR / r.name / RUN_FILE):
+            say(f"  {r.name}: done before, skipped")
+        else:
+            todo.append(r)
+    if todo:
+        with ray_for_runs(address):
+            runner = _Runner(spec, place, storage, address, record.budget, _replay_trainable(spec), say)
+            for i, r in enumerate(todo, start=1):
+                runner.run(r, f"[{i}/{len(todo)}]")
+    comparison = load_comparison(out)
+    for path in place.push(*(p.relative_to(out) for p in write_comparison(comparison))):
+        say(f"wrote {path}")
+    return comparison
+
+
+def _write_plan(spec: CompareSpec, runs: list[RunPlan], place: Workspace, resume: bool) -> ComparisonRecord:
+    """Write ``comparison.json``; a comparison already there is continued only with ``resume`` and only if
+    it was planned the same (space, budget, strategies)."""
+    out, where = place.local, place.target
     record = plan_record(spec, runs)
     if (out / PLAN_FILE).is_file():
         if not resume:
@@ -70,53 +94,50 @@ def run_compare(spec: CompareSpec, out: str | Path, *, resume: bool = False, add
     out.mkdir(parents=True, exist_ok=True)
     write_record(record, out / PLAN_FILE)
     place.push(PLAN_FILE)
-    say(f"comparison: {len(spec.strategies)} strategies x {len(spec.seeds)} seeds = {len(runs)} runs of "
-        f"{spec.budget.num_samples} trials x up to {spec.max_epochs} epochs -> {where}"
-        + (f" (replayed from {spec.replay.name}, {spec.speedup:g}x)" if spec.replay else ""))
+    return record
 
-    todo = []
-    for r in runs:
-        if _done(out / RUNS_DIR / r.name / RUN_FILE):
-            say(f"  {r.name}: done before, skipped")
-        else:
-            todo.append(r)
-    replay = _replay_trainable(spec) if todo else None
-    started_ray = start_ray(address) if todo else False
-    try:
-        for i, r in enumerate(todo, start=1):
-            run_dir = f"{RUNS_DIR}/{r.name}"
-            run_file = f"{run_dir}/{RUN_FILE}"
-            if (out / run_dir).exists():  # interrupted before: start it over (see the module's docstring)
-                place.remove(run_dir)
-                say(f"  {r.name}: interrupted before, running it again from scratch")
-            run = RunRecord(label=r.label, seed=r.seed, name=r.name, budget=record.budget,
-                            metric=spec.space.metric, mode=spec.space.mode, status="running", started=now(),
-                            started_unix=time.time())
-            write_record(run, out / run_file)
-            place.push(run_file)
-            say(f"[{i}/{len(todo)}] {r.name}: {r.label} ({r.sweep.searcher.name}+{r.sweep.scheduler.name}), "
-                f"seed {r.seed} ...")
-            t0 = time.perf_counter()
-            with _quiet_tune():  # a failing trial's traceback is in its error.txt and in the tables
-                run_sweep(r.sweep, storage=storage, name=r.name, address=address, verbose=False,
-                          trainable_fn=replay(r.sweep.scheduler.restores_checkpoints) if replay else None,
-                          live=_live(out, r.label))
-            wall = time.perf_counter() - t0
-            exp = load_experiment(place.pull(run_dir))
-            run = run.model_copy(update={"status": "done", "finished": now(), "finished_unix": time.time(),
-                                         "wall_s": wall})
-            write_record(run, out / run_file)
-            place.push(run_file, JOURNAL_FILE)
-            say(f"[{i}/{len(todo)}] {r.name}: {_run_line(exp)}, {wall:.0f} s")
-    finally:
-        if started_ray:
-            import ray
 
-            ray.shutdown()
-    comparison = load_comparison(out)
-    for path in place.push(*(p.relative_to(out) for p in write_comparison(comparison))):
-        say(f"wrote {path}")
-    return comparison
+@dataclass(frozen=True)
+class _Runner:
+    """What every run of a comparison shares: runs are sweeps (:func:`hwk4tune.sweep.run_sweep`) into
+    ``storage``, each with its ``run.json`` and one Optuna journal for all."""
+
+    spec: CompareSpec
+    place: Workspace
+    storage: str
+    address: str | None
+    budget: Any
+    replay: Callable[[bool], Callable] | None
+    say: Callable[[str], None]
+
+    def run(self, r: RunPlan, position: str) -> None:
+        """One run from scratch (a folder left by an interrupted one is removed first), its record kept."""
+        from hwk4tune.sweep import run_sweep
+
+        out, run_dir = self.place.local, f"{RUNS_DIR}/{r.name}"
+        run_file = f"{run_dir}/{RUN_FILE}"
+        if (out / run_dir).exists():  # interrupted before: start it over (see the module's docstring)
+            self.place.remove(run_dir)
+            self.say(f"  {r.name}: interrupted before, running it again from scratch")
+        run = RunRecord(label=r.label, seed=r.seed, name=r.name, budget=self.budget, metric=self.spec.space.metric,
+                        mode=self.spec.space.mode, status="running", started=now(), started_unix=time.time())
+        write_record(run, out / run_file)
+        self.place.push(run_file)
+        self.say(f"{position} {r.name}: {r.label} ({r.sweep.searcher.name}+{r.sweep.scheduler.name}), "
+                 f"seed {r.seed} ...")
+        t0 = time.perf_counter()
+        # Tune logs each failed trial's traceback on the driver; a comparison reports errors per run (error.txt)
+        with _log_levels(logging.CRITICAL, *TUNE_LOGGERS):
+            run_sweep(r.sweep, storage=self.storage, name=r.name, address=self.address, verbose=False,
+                      trainable_fn=self.replay(r.sweep.scheduler.restores_checkpoints) if self.replay else None,
+                      live=_live(out, r.label))
+        wall = time.perf_counter() - t0
+        exp = load_experiment(self.place.pull(run_dir))
+        run = run.model_copy(update={"status": "done", "finished": now(), "finished_unix": time.time(),
+                                     "wall_s": wall})
+        write_record(run, out / run_file)
+        self.place.push(run_file, JOURNAL_FILE)
+        self.say(f"{position} {r.name}: {_run_line(exp)}, {wall:.0f} s")
 
 
 def _replay_trainable(spec: CompareSpec):
@@ -137,33 +158,30 @@ def _done(run_file: Path) -> bool:
         return False
 
 
+TUNE_LOGGERS = ("ray.tune", "ray.train", "ray.air")
+
+
 @contextlib.contextmanager
-def _quiet_tune():
-    """Tune logs each failed trial's traceback on the driver; a comparison reports errors per run instead."""
-    loggers = [logging.getLogger(name) for name in ("ray.tune", "ray.train", "ray.air")]
+def _log_levels(level: int, *names: str) -> Iterator[None]:
+    """These loggers at ``level`` for the block, then at their own levels again."""
+    loggers = [logging.getLogger(name) for name in names]
     levels = [lg.level for lg in loggers]
     for lg in loggers:
-        lg.setLevel(logging.CRITICAL)
+        lg.setLevel(level)
     try:
         yield
     finally:
-        for lg, level in zip(loggers, levels):
-            lg.setLevel(level)
+        for lg, old in zip(loggers, levels):
+            lg.setLevel(old)
 
 
-def start_ray(address: str | None) -> bool:
-    """One Ray for all runs (True when started here), as `run` starts it, without the trials' output: a
-    comparison prints one line per run instead, and optuna's per-study line is off. A Ray already running
-    (the demo's, for both its comparisons) is used and left running."""
-    try:  # "A new study created in memory" once per optuna run
-        import optuna
-
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
-    except ImportError:
-        pass
-    from hwk4tune.sweep import ensure_ray
-
-    return ensure_ray(address, log_to_driver=False)
+@contextlib.contextmanager
+def ray_for_runs(address: str | None) -> Iterator[None]:
+    """One Ray for all runs, as `run` starts it, without the trials' output (a comparison prints one line per
+    run instead), and Optuna's "A new study created in memory" (once per optuna run) off; both as they were
+    after the block. A Ray already running (the demo's, for both its comparisons) is used and left running."""
+    with shared_ray(address, trial_output=False), _log_levels(logging.WARNING, "optuna"):  # optuna's verbosity
+        yield
 
 
 def _run_line(exp: Experiment) -> str:

@@ -17,6 +17,8 @@ from typing import Any
 import yaml
 
 from hwk4tune.errors import InputError
+from hwk4tune.registry import SCORES, metric_mode
+from hwk4tune.registry.hyperparams import FINETUNE, OPTIMIZERS
 
 # our hyperparameter -> the names other tools give it (normalized: lower case, `_` for `-`, camelCase split)
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -38,8 +40,6 @@ EPOCH_NAMES = ("epochs", "epoch", "num_epochs", "n_epochs", "max_epochs", "max_e
 FLOATS = ("lr", "momentum", "weight_decay", "l1", "dropout")
 INTS = ("hidden", "batch_size")
 BOOLS = ("batch_norm", "augment")
-OPTIMIZERS = ("sgd", "momentum", "adam", "adagrad")
-FINETUNE = ("head", "layer4", "all")
 RESNET_ONLY = ("finetune", "augment")
 CNN_ONLY = ("hidden", "batch_norm")
 OWN_TRAINABLE = "a trainable of your own, named in space.yaml as `trainable: my_model.py:train`"
@@ -147,11 +147,11 @@ def metric_of(draft: Draft, key: str, name: Any, goal: str | None) -> None:
         why = "error = 1 - accuracy, so val_accuracy is maximized instead"
     else:
         metric = "val_loss" if mode == "min" else "val_accuracy"
-        why = "not a metric the trainables report (train_loss, val_loss, val_accuracy, epoch_seconds…)"
+        why = f"not a metric the trainables report ({', '.join(SCORES)}, epoch_seconds…)"
     if name is not None and str(name) != metric:
         draft.note(key, f"{name!r} renamed to {metric}" + (f": {why}" if why else ""))
     draft.metric = metric
-    expected = "max" if metric == "val_accuracy" else "min"
+    expected = metric_mode(metric)
     if mode is None:
         mode = expected
         if goal is None and name is not None:

@@ -28,6 +28,7 @@ from hwk4tune.importers.common import (
     our_name,
     place,
 )
+from hwk4tune.spec.strategies import scheduler_model, searcher_model
 
 SPEC_KEYS = ("parameters", "objective", "algorithm", "earlyStopping", "maxTrialCount", "parallelTrialCount",
              "maxFailedTrialCount", "trialTemplate", "metricsCollectorSpec", "resumePolicy", "nasConfig")
@@ -65,8 +66,9 @@ def translate(data: Any, draft: Draft) -> Draft:
     _algorithm(draft, name, settings)
     _objective(draft, spec.get("objective"))
     references = _references(spec.get("trialTemplate"))
+    grid = searcher_model(draft.searcher["name"]).needs_grid  # lists and stepped ranges become grids
     for i, p in enumerate(spec["parameters"]):
-        _parameter(draft, f"spec.parameters.{i}", p, references, grid=name == "grid", resource=settings.get("resource_name"))
+        _parameter(draft, f"spec.parameters.{i}", p, references, grid=grid, resource=settings.get("resource_name"))
     _early_stopping(draft, spec.get("earlyStopping"))
     _counts(draft, spec)
     for key in spec:
@@ -103,32 +105,46 @@ def _algorithm(draft: Draft, name: str, settings: dict) -> None:
     if "random_state" in settings and isinstance(settings["random_state"], int):
         draft.searcher["seed"] = settings["random_state"]
         used.add("random_state")
-    if name == "hyperband":
-        eta = settings.get("eta", 3)
-        draft.scheduler = {"name": "hyperband", "reduction_factor": eta}
-        if isinstance(settings.get("r_l"), int):
-            draft.max_epochs = settings["r_l"]
-        used |= {"eta", "r_l", "resource_name"}
-        draft.note("spec.algorithm", f"hyperband: Ray's HyperBand scheduler with reduction_factor {eta} and "
-                                     f"max_epochs {settings.get('r_l', '(default)')}; trials are drawn at random")
-    elif name == "pbt":
-        sched = {"name": "pbt", "perturbation_interval": 1}
-        if isinstance(settings.get("truncation_threshold"), (int, float)):
-            sched["quantile_fraction"] = min(0.5, float(settings["truncation_threshold"]))
-            used.add("truncation_threshold")
-        if isinstance(settings.get("resample_probability"), (int, float)):
-            sched["resample_probability"] = float(settings["resample_probability"])
-            used.add("resample_probability")
-        if isinstance(settings.get("n_population"), int):
-            draft.num_samples = settings["n_population"]
-            used.add("n_population")
-            draft.note("spec.algorithm.algorithmSettings.n_population", f"the population is the sweep's "
-                       f"num_samples ({settings['n_population']}); maxTrialCount does not apply to PBT here")
-        draft.scheduler = sched
+    if name in SCHEDULER_ALGORITHMS:  # Katib's algorithm is a scheduler here, over random trials
+        used |= SCHEDULER_ALGORITHMS[name](draft, settings)
     for key in settings:
         if key not in used:
             draft.note(f"spec.algorithm.algorithmSettings.{key}", f"{name}'s setting {key} has no counterpart "
                        "here; ignored")
+
+
+def _hyperband(draft: Draft, settings: dict) -> set[str]:
+    """Katib's hyperband: Ray's HyperBand scheduler; returns the settings it used."""
+    eta = settings.get("eta", 3)
+    draft.scheduler = {"name": "hyperband", "reduction_factor": eta}
+    if isinstance(settings.get("r_l"), int):
+        draft.max_epochs = settings["r_l"]
+    draft.note("spec.algorithm", f"hyperband: Ray's HyperBand scheduler with reduction_factor {eta} and "
+                                 f"max_epochs {settings.get('r_l', '(default)')}; trials are drawn at random")
+    return {"eta", "r_l", "resource_name"}
+
+
+def _pbt(draft: Draft, settings: dict) -> set[str]:
+    """Katib's pbt: Ray's PBT scheduler, its population the sweep's num_samples; returns the settings it used."""
+    used = set()
+    sched = {"name": "pbt", "perturbation_interval": 1}
+    if isinstance(settings.get("truncation_threshold"), (int, float)):
+        sched["quantile_fraction"] = min(0.5, float(settings["truncation_threshold"]))
+        used.add("truncation_threshold")
+    if isinstance(settings.get("resample_probability"), (int, float)):
+        sched["resample_probability"] = float(settings["resample_probability"])
+        used.add("resample_probability")
+    if isinstance(settings.get("n_population"), int):
+        draft.num_samples = settings["n_population"]
+        used.add("n_population")
+        draft.note("spec.algorithm.algorithmSettings.n_population", f"the population is the sweep's "
+                   f"num_samples ({settings['n_population']}); maxTrialCount does not apply to PBT here")
+    draft.scheduler = sched
+    return used
+
+
+# Katib's algorithms that are schedulers here (over random trials): name -> what sets the scheduler
+SCHEDULER_ALGORITHMS = {"hyperband": _hyperband, "pbt": _pbt}
 
 
 def _objective(draft: Draft, objective: Any) -> None:
@@ -235,7 +251,7 @@ def _early_stopping(draft: Draft, spec: Any) -> None:
     if name != "medianstop":
         draft.note("spec.earlyStopping", f"{name or spec!r}: only medianstop has a counterpart here; ignored")
         return
-    if draft.scheduler["name"] != "fifo":
+    if scheduler_model(draft.scheduler["name"]).acts_on_trials:
         draft.note("spec.earlyStopping", f"the algorithm already uses the {draft.scheduler['name']} scheduler; "
                                          "the median stopping rule is left out")
         return
@@ -253,14 +269,15 @@ def _early_stopping(draft: Draft, spec: Any) -> None:
 
 def _counts(draft: Draft, spec: dict) -> None:
     total = number(spec.get("maxTrialCount"))
-    if isinstance(total, int) and total > 0 and draft.scheduler["name"] != "pbt":
-        if draft.searcher["name"] == "grid":
+    population = scheduler_model(draft.scheduler["name"]).explores_config  # num_samples is its population
+    if isinstance(total, int) and total > 0 and not population:
+        if searcher_model(draft.searcher["name"]).needs_grid:
             draft.num_samples = 1
             draft.note("spec.maxTrialCount", f"a grid sweep here runs every grid point once; maxTrialCount {total} "
                                              "is not a limit on it")
         else:
             draft.num_samples = total
-    elif "maxTrialCount" not in spec and draft.scheduler["name"] != "pbt":
+    elif "maxTrialCount" not in spec and not population:
         draft.note("spec.maxTrialCount", "missing; num_samples: 10")
     parallel = number(spec.get("parallelTrialCount"))
     if isinstance(parallel, int) and parallel > 0:

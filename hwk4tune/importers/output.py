@@ -2,8 +2,9 @@
 
 Before writing, the rules that ``hwk4tune validate`` would refuse are settled here, each with a note: the
 trainable is chosen from the parameter names, a data set guessed from the file's words, a grid searcher
-without grid parameters becomes random, Optuna's missing normal distribution becomes a uniform range, a
-scheduler's first rung is kept within ``max_epochs``.
+without grid parameters becomes random, a normal distribution becomes a uniform range for a searcher that
+samples none (Optuna), a scheduler's first rung is kept within ``max_epochs``. Each rule asks the searcher's
+or the scheduler's model (:func:`~hwk4tune.spec.strategies.searcher_model`) for its fact, never its name.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 
 from hwk4tune.importers.common import CNN_ONLY, DEFAULT_EPOCHS, DEFAULT_SAMPLES, RESNET_ONLY, Draft
 from hwk4tune.spec import dump_yaml
+from hwk4tune.spec.strategies import scheduler_model, searcher_model
 
 SPACE_FILE = "space.yaml"
 SWEEP_FILE = "sweep.yaml"
@@ -40,35 +42,50 @@ def _dataset(draft: Draft) -> str:
 
 
 def _settle(draft: Draft) -> None:
+    """Settle what validate would refuse, asking the searcher's and the scheduler's models for their facts."""
+    _settle_searcher(draft)
+    draft.max_epochs = draft.max_epochs or DEFAULT_EPOCHS
+    _settle_scheduler(draft)
+    if draft.num_samples is None:  # a grid searcher runs its whole grid once per sample
+        draft.num_samples = 1 if searcher_model(draft.searcher["name"]).needs_grid else DEFAULT_SAMPLES
+
+
+def _settle_searcher(draft: Draft) -> None:
+    searcher = searcher_model(draft.searcher["name"])
     grid = [k for k, v in draft.space.items() if isinstance(v, dict) and "grid" in v]
-    if draft.searcher["name"] == "grid" and not grid:
+    if searcher.needs_grid and not grid:
         draft.note("(searcher)", "a grid search needs parameters with a list of values; none is left, so "
                                  "searcher: random")
         draft.searcher = {"name": "random", **({"seed": draft.searcher["seed"]} if "seed" in draft.searcher else {})}
-    if draft.searcher["name"] in ("optuna", "hyperopt") and grid:
+    if searcher.model_based:  # it cannot search grid parameters
         for k in grid:
             draft.space[k] = {"choice": draft.space[k]["grid"]}
-    if draft.searcher["name"] == "optuna":
+    if not searcher.samples_normal:
         for k, v in list(draft.space.items()):
             if isinstance(v, dict) and "normal" in v:
-                mean, sd = v["normal"]
-                low = max(mean - 3 * sd, 0.0) if k != "lr" else max(mean - 3 * sd, 1e-8)
-                draft.space[k] = {"uniform": [low, mean + 3 * sd]}
-                draft.note(k, f"Optuna samples no normal distribution: normal({mean}, {sd}) became "
-                              f"uniform [{low:g}, {mean + 3 * sd:g}] (mean ± 3 sd)")
-    draft.max_epochs = draft.max_epochs or DEFAULT_EPOCHS
+                _normal_to_uniform(draft, k, *v["normal"])
+
+
+def _normal_to_uniform(draft: Draft, key: str, mean: float, sd: float) -> None:
+    """mean ± 3 sd, clipped at 0 (lr: above 0), for a searcher that samples no normal distribution."""
+    low = max(mean - 3 * sd, 0.0) if key != "lr" else max(mean - 3 * sd, 1e-8)
+    draft.space[key] = {"uniform": [low, mean + 3 * sd]}
+    draft.note(key, f"{draft.searcher['name']} samples no normal distribution: normal({mean}, {sd}) became "
+                    f"uniform [{low:g}, {mean + 3 * sd:g}] (mean ± 3 sd)")
+
+
+def _settle_scheduler(draft: Draft) -> None:
     sched = draft.scheduler
-    if sched["name"] == "asha" and sched.get("grace_period", 1) > draft.max_epochs:
+    scheduler = scheduler_model(sched["name"])
+    if scheduler.counts_to_max_epochs and sched.get("grace_period", 1) > draft.max_epochs:
         draft.note("(scheduler)", f"first rung {sched['grace_period']} is beyond max_epochs {draft.max_epochs}; "
                                   f"grace_period: {draft.max_epochs}")
         sched["grace_period"] = draft.max_epochs
     tunable = [k for k, v in draft.space.items() if isinstance(v, dict)]
-    if sched["name"] in ("pbt", "pb2") and not tunable:
+    if scheduler.explores_config and not tunable:
         draft.note("(scheduler)", f"{sched['name']} needs a tunable parameter to mutate and none is left; "
                                   "scheduler: fifo")
         draft.scheduler = {"name": "fifo"}
-    if draft.num_samples is None:
-        draft.num_samples = 1 if draft.searcher["name"] == "grid" else DEFAULT_SAMPLES
 
 
 def documents(draft: Draft) -> tuple[dict, dict]:

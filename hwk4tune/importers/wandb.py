@@ -126,20 +126,11 @@ def _parameter(draft: Draft, path: tuple, spec: Any, grid: bool) -> None:
 
 
 def _distribution(draft: Draft, key: str, spec: dict, grid: bool) -> Any:
+    """The space DSL entry of one W&B parameter, or None (with a note saying why) when none can hold it."""
     dist = spec.get("distribution")
-    lo, hi = number(spec.get("min")), number(spec.get("max"))
-    if dist is None:  # W&B's default rules
-        if "values" in spec:
-            dist = "categorical"
-        elif "value" in spec:
-            dist = "constant"
-        elif isinstance(lo, int) and isinstance(hi, int):
-            dist = "int_uniform"
-        elif isinstance(lo, (int, float)) and isinstance(hi, (int, float)):
-            dist = "uniform"
-        elif "mu" in spec or "sigma" in spec:
-            dist = "normal"
-        else:
+    if dist is None:
+        dist = _default_distribution(spec)
+        if dist is None:
             draft.note(key, "no value, values, min/max or distribution; left out")
             return None
     if dist not in DISTRIBUTIONS:
@@ -149,17 +140,45 @@ def _distribution(draft: Draft, key: str, spec: dict, grid: bool) -> Any:
         values = _float_range(draft, key, [spec.get("value")])
         return values[0] if values else None
     if dist == "categorical":
-        values = spec.get("values")
-        if not isinstance(values, list) or not values:
-            draft.note(key, "values must be a non-empty list; left out")
-            return None
-        if "probabilities" in spec:
-            draft.note(f"{key}.probabilities", "choices are drawn with equal probability here "
-                                               "(no weighted choice in the space DSL)")
-        values = _float_range(draft, key, [number(v) for v in values])
-        return {"grid" if grid else "choice": values} if values else None
+        return _categorical(draft, key, spec, grid)
     if dist in ("normal", "q_normal", "log_normal", "q_log_normal"):
         return _normal(draft, key, dist, spec)
+    return _bounded(draft, key, dist, spec, grid)
+
+
+def _default_distribution(spec: dict) -> str | None:
+    """W&B's rules for a parameter without ``distribution``: which one its other keys imply."""
+    lo, hi = number(spec.get("min")), number(spec.get("max"))
+    if "values" in spec:
+        return "categorical"
+    if "value" in spec:
+        return "constant"
+    if isinstance(lo, int) and isinstance(hi, int):
+        return "int_uniform"
+    if isinstance(lo, (int, float)) and isinstance(hi, (int, float)):
+        return "uniform"
+    if "mu" in spec or "sigma" in spec:
+        return "normal"
+    return None
+
+
+def _categorical(draft: Draft, key: str, spec: dict, grid: bool) -> Any:
+    """``values`` -> ``choice`` (``grid`` in a grid sweep); W&B's ``probabilities`` cannot be kept."""
+    values = spec.get("values")
+    if not isinstance(values, list) or not values:
+        draft.note(key, "values must be a non-empty list; left out")
+        return None
+    if "probabilities" in spec:
+        draft.note(f"{key}.probabilities", "choices are drawn with equal probability here "
+                                           "(no weighted choice in the space DSL)")
+    values = _float_range(draft, key, [number(v) for v in values])
+    return {"grid" if grid else "choice": values} if values else None
+
+
+def _bounded(draft: Draft, key: str, dist: str, spec: dict, grid: bool) -> Any:
+    """The distributions over [min, max] (uniform and log-uniform ones, plain or quantized): their bounds and
+    q checked once here, then each translated."""
+    lo, hi = number(spec.get("min")), number(spec.get("max"))
     if not (_finite(lo) and _finite(hi)) or not lo < hi:
         draft.note(key, f"{dist} needs finite numbers min < max, got min={spec.get('min')!r}, "
                         f"max={spec.get('max')!r}; left out")
@@ -168,27 +187,42 @@ def _distribution(draft: Draft, key: str, spec: dict, grid: bool) -> Any:
     if dist.startswith("q_") and not (_finite(q) and q > 0):
         draft.note(key, f"{dist} needs a finite q > 0, got q={spec.get('q')!r}; left out")
         return None
+    if dist == "int_uniform":
+        return _int_uniform(draft, key, lo, hi, grid)
     if dist == "q_uniform" and _too_fine(draft, key, q, lo, hi):
         dist = "uniform"
-    if dist == "int_uniform":
-        first, last = int(math.ceil(lo)), int(math.floor(hi))
-        if first > last:
-            draft.note(key, f"int_uniform [{lo:g}, {hi:g}] holds no integer; left out")
-            return None
-        if grid and last - first <= 100:
-            return {"grid": list(range(first, last + 1))}
-        return {"randint": [first, last]}
     if dist == "uniform":
-        if grid:
-            draft.note(key, "a grid sweep cannot enumerate a continuous range; it is drawn at random here")
+        _note_drawn_at_random(draft, key, grid)
         return {"uniform": [float(lo), float(hi)]}
     if dist == "q_uniform":
-        if grid and hi / q - lo / q <= MAX_GRID:  # (hi - lo) of two large ints can be beyond a float
-            return {"grid": _steps(lo, hi, q)}
-        if grid:
-            draft.note(key, f"more than {MAX_GRID} multiples of q={q} in [{lo:g}, {hi:g}]: too many grid points; "
-                            "drawn at random here")
-        return {"quniform": [lo, hi, q]}
+        return _q_uniform(draft, key, lo, hi, q, grid)
+    return _log_uniform(draft, key, dist, lo, hi, q, grid)
+
+
+def _int_uniform(draft: Draft, key: str, lo: float, hi: float, grid: bool) -> Any:
+    """The integers in [lo, hi]: every one in a grid sweep (up to 101 of them), else drawn at random."""
+    first, last = int(math.ceil(lo)), int(math.floor(hi))
+    if first > last:
+        draft.note(key, f"int_uniform [{lo:g}, {hi:g}] holds no integer; left out")
+        return None
+    if grid and last - first <= 100:
+        return {"grid": list(range(first, last + 1))}
+    return {"randint": [first, last]}
+
+
+def _q_uniform(draft: Draft, key: str, lo: float, hi: float, q: float, grid: bool) -> Any:
+    """The multiples of q in [lo, hi]: listed in a grid sweep unless there are too many, else drawn."""
+    if grid and hi / q - lo / q <= MAX_GRID:  # (hi - lo) of two large ints can be beyond a float
+        return {"grid": _steps(lo, hi, q)}
+    if grid:
+        draft.note(key, f"more than {MAX_GRID} multiples of q={q} in [{lo:g}, {hi:g}]: too many grid points; "
+                        "drawn at random here")
+    return {"quniform": [lo, hi, q]}
+
+
+def _log_uniform(draft: Draft, key: str, dist: str, lo: float, hi: float, q: float, grid: bool) -> Any:
+    """The log-uniform family: W&B's bounds (natural-log, inverse or plain values) as a ``[low, high]`` of
+    positive floats, which must stay a range once rounded."""
     # computed for this distribution only: e^max of another one's bounds can be beyond the float range
     natural = dist in ("log_uniform", "q_log_uniform", "inv_log_uniform")
     low, high = {"inv_log_uniform": (-hi, -lo)}.get(dist, (lo, hi))
@@ -205,13 +239,15 @@ def _distribution(draft: Draft, key: str, spec: dict, grid: bool) -> Any:
     if not low < high:
         draft.note(key, f"{dist}: bounds [{low:g}, {high:g}] are one number at 6 digits; left out")
         return None
-    if dist.startswith("q_") and _too_fine(draft, key, q, low, high):
-        dist = "log_uniform"
+    quantized = dist.startswith("q_") and not _too_fine(draft, key, q, low, high)
+    _note_drawn_at_random(draft, key, grid)
+    return {"qloguniform": [low, high, q]} if quantized else {"loguniform": [low, high]}
+
+
+def _note_drawn_at_random(draft: Draft, key: str, grid: bool) -> None:
+    """A grid sweep over a continuous range: say that its values are drawn instead."""
     if grid:
         draft.note(key, "a grid sweep cannot enumerate a continuous range; it is drawn at random here")
-    if dist.startswith("q_"):
-        return {"qloguniform": [low, high, q]}
-    return {"loguniform": [low, high]}
 
 
 def _normal(draft: Draft, key: str, dist: str, spec: dict) -> Any:

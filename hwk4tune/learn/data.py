@@ -301,43 +301,68 @@ def load_dataset(name: str, *, subset: int | None = None, data_dir: str | Path |
     ``shape`` (C, H, W) and ``size`` (training-pool size) apply to ``fake`` only.
     """
     loader = dataset_entry(name).load()
+    _check_arguments(name, subset, val_fraction, shape, size)
+    raw = loader(Path(data_dir) if data_dir is not None else None, shape=shape, size=size)
+
+    g = torch.Generator().manual_seed(int(seed))
+    if raw.val_x is not None and val_fraction is None:
+        train_val, split = _own_split(raw, subset, g)
+    else:
+        fraction = DEFAULT_VAL_FRACTION if val_fraction is None else val_fraction
+        train_val = _random_split(raw, subset, fraction, g)
+        split = f"random {fraction:g} (seed {seed})"
+    test_x, test_y = raw.test_x, raw.test_y
+    if subset is not None:
+        test_x, test_y = test_x[:subset], test_y[:subset]
+    return _normalized(name, raw, *train_val, test_x, test_y, split)
+
+
+def _check_arguments(name: str, subset: int | None, val_fraction: float | None,
+                     shape: tuple[int, int, int] | None, size: int | None) -> None:
+    """Refuse impossible arguments before a loader reads (or downloads) anything."""
     if val_fraction is not None and not 0.0 < val_fraction < 1.0:
         raise ValueError(f"val_fraction must satisfy 0 < val_fraction < 1 (or be null), but got {val_fraction}")
     if subset is not None and (not isinstance(subset, int) or subset < 2):
         raise ValueError(f"subset must be an integer >= 2 (or null for everything), but got {subset!r}")
     if (shape is not None or size is not None) and name != "fake":
         raise ValueError(f"shape and size apply to the 'fake' data set only, not {name!r}")
-    raw = loader(Path(data_dir) if data_dir is not None else None, shape=shape, size=size)
 
-    g = torch.Generator().manual_seed(int(seed))
-    if raw.val_x is not None and val_fraction is None:  # the data set's own split
-        n_pool, n_own = len(raw.pool_y), len(raw.val_y)
-        train_idx = torch.randperm(n_pool, generator=g)
-        val_idx = torch.randperm(n_own, generator=g)
-        if subset is not None:
-            n_val = max(1, int(round(subset * n_own / (n_pool + n_own))))
-            train_idx, val_idx = train_idx[:subset - n_val], val_idx[:n_val]
-        else:  # keep the published order
-            train_idx, val_idx = torch.arange(n_pool), torch.arange(n_own)
-        pool_x, pool_y, val_x, val_y = raw.pool_x[train_idx], raw.pool_y[train_idx], raw.val_x[val_idx], raw.val_y[val_idx]
-        split = f"own validation split ({len(val_y)} of {n_own})"
-    else:
-        fraction = DEFAULT_VAL_FRACTION if val_fraction is None else val_fraction
-        all_x, all_y = raw.pool_x, raw.pool_y
-        if raw.val_x is not None:  # a fraction was asked for: split the whole pool afresh
-            all_x, all_y = torch.cat([raw.pool_x, raw.val_x]), torch.cat([raw.pool_y, raw.val_y])
-        perm = torch.randperm(len(all_y), generator=g)
-        if subset is not None:
-            perm = perm[:subset]
-        n_val = max(1, int(round(len(perm) * fraction)))
-        val_idx, train_idx = perm[:n_val], perm[n_val:]
-        pool_x, pool_y, val_x, val_y = all_x[train_idx], all_y[train_idx], all_x[val_idx], all_y[val_idx]
-        split = f"random {fraction:g} (seed {seed})"
-    test_x, test_y = raw.test_x, raw.test_y
+
+def _own_split(raw: _Raw, subset: int | None, g: torch.Generator) -> tuple[tuple[torch.Tensor, ...], str]:
+    """(train_x, train_y, val_x, val_y) from the data set's own validation split, and its description: in
+    the published order, or with ``subset`` a random part of each in proportion to their sizes."""
+    n_pool, n_own = len(raw.pool_y), len(raw.val_y)
+    train_idx = torch.randperm(n_pool, generator=g)
+    val_idx = torch.randperm(n_own, generator=g)
     if subset is not None:
-        test_x, test_y = test_x[:subset], test_y[:subset]
+        n_val = max(1, int(round(subset * n_own / (n_pool + n_own))))
+        train_idx, val_idx = train_idx[:subset - n_val], val_idx[:n_val]
+    else:  # keep the published order
+        train_idx, val_idx = torch.arange(n_pool), torch.arange(n_own)
+    val_y = raw.val_y[val_idx]
+    return ((raw.pool_x[train_idx], raw.pool_y[train_idx], raw.val_x[val_idx], val_y),
+            f"own validation split ({len(val_y)} of {n_own})")
 
-    train_x = _to_unit(pool_x)
+
+def _random_split(raw: _Raw, subset: int | None, fraction: float, g: torch.Generator) -> tuple[torch.Tensor, ...]:
+    """(train_x, train_y, val_x, val_y): ``fraction`` of the (sub)pool drawn as validation with ``g``; a data
+    set's own validation split, if any, goes back into the pool first."""
+    all_x, all_y = raw.pool_x, raw.pool_y
+    if raw.val_x is not None:  # a fraction was asked for: split the whole pool afresh
+        all_x, all_y = torch.cat([raw.pool_x, raw.val_x]), torch.cat([raw.pool_y, raw.val_y])
+    perm = torch.randperm(len(all_y), generator=g)
+    if subset is not None:
+        perm = perm[:subset]
+    n_val = max(1, int(round(len(perm) * fraction)))
+    val_idx, train_idx = perm[:n_val], perm[n_val:]
+    return all_x[train_idx], all_y[train_idx], all_x[val_idx], all_y[val_idx]
+
+
+def _normalized(name: str, raw: _Raw, train_x: torch.Tensor, train_y: torch.Tensor, val_x: torch.Tensor,
+                val_y: torch.Tensor, test_x: torch.Tensor, test_y: torch.Tensor, split: str) -> DataSplits:
+    """The splits in [0, 1], then standardized per channel with the training split's mean and std (only
+    its statistics: validation and test must not leak into them)."""
+    train_x = _to_unit(train_x)
     mean = train_x.mean(dim=(0, 2, 3))
     std = train_x.std(dim=(0, 2, 3)).clamp_min(1e-6)
 
@@ -345,7 +370,7 @@ def load_dataset(name: str, *, subset: int | None = None, data_dir: str | Path |
         return ((x - mean[None, :, None, None]) / std[None, :, None, None]).contiguous()
 
     return DataSplits(
-        train_x=norm(train_x), train_y=pool_y.clone(),
+        train_x=norm(train_x), train_y=train_y.clone(),
         val_x=norm(_to_unit(val_x)), val_y=val_y.clone(),
         test_x=norm(_to_unit(test_x)), test_y=test_y.clone(),
         num_classes=raw.num_classes, name=name, source=raw.source,

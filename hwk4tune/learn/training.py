@@ -23,7 +23,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from hwk4tune.learn.models import build_model
-from hwk4tune.registry.hyperparams import Hyperparameters
+from hwk4tune.registry.hyperparams import OPTIMIZERS, Hyperparameters
 
 CHECKPOINT_FILE = "checkpoint.pt"
 EVAL_BATCH_SIZE = 1024
@@ -35,16 +35,10 @@ def derive_seed(text: str) -> int:
 
 
 def make_optimizer(cfg: Hyperparameters, params: list[nn.Parameter]) -> torch.optim.Optimizer:
-    match cfg.optimizer:
-        case "sgd":
-            return torch.optim.SGD(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-        case "momentum":
-            return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-        case "adam":
-            return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-        case "adagrad":
-            return torch.optim.Adagrad(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    raise AssertionError(cfg.optimizer)
+    """The torch optimizer ``cfg.optimizer`` names (:data:`~hwk4tune.registry.hyperparams.OPTIMIZERS`)."""
+    kind = OPTIMIZERS[cfg.optimizer]
+    extra = {"momentum": cfg.momentum} if kind.momentum else {}
+    return getattr(torch.optim, kind.torch_class)(params, lr=cfg.lr, weight_decay=cfg.weight_decay, **extra)
 
 
 def scheduled_lr(cfg: Hyperparameters, epoch: int, epochs: int | None) -> float:

@@ -1,8 +1,9 @@
 """Every trial of a Ray Tune sweep, whatever its searcher and scheduler, mirrored into an Optuna study.
 
-:class:`OptunaMirror` is a Ray Tune callback (it runs in the driver, after Tune has each result; it never
-sits on a trial's path). It writes to an Optuna journal file (``optuna.journal``) through ask and tell, so
-the study's times are the trials' real ones:
+:class:`OptunaMirror` is a Ray Tune callback (a :class:`~hwk4tune.tune.callbacks.TrialListener`, which holds
+the Ray side: it runs in the driver, after Tune has each result; it never sits on a trial's path). It writes to
+an Optuna journal file (``optuna.journal``) through ask and tell, so the study's times are the trials' real
+ones:
 
 - a trial starts: ``ask`` with its configuration as fixed parameters, each with the distribution its space
   parameter has (:mod:`hwk4tune.live.distributions`; constants and parameters absent from the trial's
@@ -30,9 +31,9 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from ray.tune import Callback
-
 from hwk4tune.space import Param, Space
+from hwk4tune.tune import _ray_private
+from hwk4tune.tune.callbacks import TrialListener
 
 __all__ = ["OptunaMirror", "open_storage", "reset_study", "TRIAL_ID_ATTR"]
 
@@ -99,7 +100,7 @@ def _number(value: Any) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
-class OptunaMirror(Callback):
+class OptunaMirror(TrialListener):
     """Writes every trial of a sweep into the Optuna study ``study_name`` of ``journal`` (see module doc).
 
     ``space``: the sweep's space (parameter name -> Param | constant | nested group); ``max_epochs``
@@ -136,25 +137,22 @@ class OptunaMirror(Callback):
 
     # ---------------------------------------------------------------------------------- Tune hooks
 
-    def setup(self, stop=None, num_samples=None, total_num_samples=None, **info) -> None:
+    def sweep_started(self, stop) -> None:
         if self.max_epochs is None and isinstance(stop, dict):
             self.max_epochs = stop.get("epoch") or stop.get("training_iteration")
         self._guard(self._open)
 
-    def on_trial_start(self, iteration, trials, trial, **info) -> None:
+    def trial_started(self, trial) -> None:
         self._guard(self._ensure, trial)
 
-    def on_trial_result(self, iteration, trials, trial, result, **info) -> None:
+    def trial_reported(self, trial, result: dict) -> None:
         self._guard(self._result, trial, result)
 
-    def on_checkpoint(self, iteration, trials, trial, checkpoint, **info) -> None:
-        self._guard(self._checkpoint, trial, checkpoint)
+    def checkpoint_saved(self, trial, path: str | None) -> None:
+        self._guard(self._checkpoint, trial, path)
 
-    def on_trial_complete(self, iteration, trials, trial, **info) -> None:
-        self._guard(self._finish, trial, None)
-
-    def on_trial_error(self, iteration, trials, trial, **info) -> None:
-        self._guard(self._finish, trial, trial.error_file or "error")
+    def trial_ended(self, trial, error: str | None) -> None:
+        self._guard(self._finish, trial, error)
 
     def create_study(self) -> None:
         """Create (or load) the study now rather than at the first trial; never raises."""
@@ -196,7 +194,7 @@ class OptunaMirror(Callback):
             if frozen.state.is_finished():
                 self._trials[ray_id] = None
             else:
-                self._trials[ray_id] = optuna.Trial(self._study, frozen._trial_id)
+                self._trials[ray_id] = _ray_private.optuna_trial(self._study, frozen)
                 self._steps[ray_id] = set(frozen.intermediate_values)
                 self._changes[ray_id] = list(frozen.user_attrs.get("config_changes", []))
         return self._study
@@ -244,8 +242,7 @@ class OptunaMirror(Callback):
         self._changes[ray_id].append({"after_epoch": epoch, "changes": _jsonable(changed)})
         optuna_trial.set_user_attr("config_changes", self._changes[ray_id])
 
-    def _checkpoint(self, trial, checkpoint) -> None:
-        path = getattr(checkpoint, "path", None)
+    def _checkpoint(self, trial, path: str | None) -> None:
         if path:  # written once, when the trial ends: one journal write less per epoch
             self._last_checkpoint[trial.trial_id] = str(path)
 

@@ -1,10 +1,13 @@
-"""What a sweep turns on for its live view, and the Ray Tune callbacks that do it."""
+"""What a sweep turns on for its live view, and the trial listeners that do it (the Ray side of a listener is
+:class:`hwk4tune.tune.callbacks.TrialListener`; :func:`hwk4tune.tune.tuner.new_tuner` adds them to the sweep's
+other callbacks)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
+from hwk4tune.cluster.hosts import LOCAL_HOST
 from hwk4tune.store.records import JOURNAL_FILE
 
 
@@ -20,7 +23,7 @@ class LiveOptions:
     mirror: bool = True
     tensorboard: bool = False
     dashboard: bool = False
-    dashboard_host: str = "127.0.0.1"
+    dashboard_host: str = LOCAL_HOST
     dashboard_port: int = 8080
 
     def journal_path(self, experiment_dir: str) -> Path | None:
@@ -29,31 +32,23 @@ class LiveOptions:
             return None
         return Path(self.journal) if self.journal else Path(experiment_dir) / JOURNAL_FILE
 
+    def listeners(self, *, experiment_dir: str, study_name: str, space_spec, label: str) -> list:
+        """The listeners of a new sweep: the Optuna mirror (unless off or remote), its study emptied first, and
+        with ``dashboard`` optuna-dashboard served over the journal and the line printed when the sweep ends
+        saying how to reopen it. ``label`` names the strategy where the options give none."""
+        from hwk4tune.live.mirror import OptunaMirror, reset_study
 
-def callbacks(options: LiveOptions, *, experiment_dir: str, study_name: str, space_spec, label: str,
-              fresh: bool) -> list:
-    """The callbacks of one sweep: the Optuna mirror (unless off or remote); with ``dashboard``, the line
-    printed when the sweep ends saying how to reopen it; and, unless asked for, a stand-in that keeps Ray
-    from adding its TensorBoard logger (Ray adds one whenever tensorboardX is installed, and it writes every
-    result of every trial to an event file)."""
-    from hwk4tune.live.mirror import OptunaMirror, reset_study
-    from hwk4tune.tune.tensorboard import NoTensorBoard
-
-    out: list = []
-    journal = options.journal_path(experiment_dir)
-    if journal is not None:
-        if fresh:
-            reset_study(journal, study_name)  # never raises: a broken journal is the mirror's to report
-        mirror = OptunaMirror(journal, study_name, space_spec.space, metric=space_spec.metric,
-                              mode=space_spec.mode, max_epochs=space_spec.max_epochs, label=options.label or label)
+        journal = self.journal_path(experiment_dir)
+        if journal is None:
+            return []
+        reset_study(journal, study_name)  # never raises: a broken journal is the mirror's to report
+        mirror = OptunaMirror(journal, study_name, space_spec.space, metric=space_spec.metric, mode=space_spec.mode,
+                              max_epochs=space_spec.max_epochs, label=self.label or label)
         mirror.create_study()  # before the dashboard opens the journal, so the study is there at once
-        out.append(mirror)
-        if options.dashboard:
-            from hwk4tune.live.reopen import ReopenHint
-            from hwk4tune.live.server import start_in_background
+        if not self.dashboard:
+            return [mirror]
+        from hwk4tune.live.reopen import ReopenHint
+        from hwk4tune.live.server import start_in_background
 
-            start_in_background(journal, options.dashboard_host, options.dashboard_port)
-            out.append(ReopenHint(journal))
-    if not options.tensorboard:
-        out.append(NoTensorBoard())
-    return out
+        start_in_background(journal, self.dashboard_host, self.dashboard_port)
+        return [mirror, ReopenHint(journal)]

@@ -13,6 +13,7 @@ import sys
 import threading
 from pathlib import Path
 
+from hwk4tune.cluster.hosts import LOCAL_HOST
 from hwk4tune.errors import InputError
 from hwk4tune.store.records import JOURNAL_FILE
 
@@ -99,7 +100,7 @@ def _announce(url: str, journal: Path, file=None) -> None:
     print(f"hwk4tune: Optuna dashboard: {url}  (trials live from {journal})", file=file or sys.stderr, flush=True)
 
 
-def serve(folder: str | Path, host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> None:
+def serve(folder: str | Path, host: str = LOCAL_HOST, port: int = DEFAULT_PORT) -> None:
     """Serve optuna-dashboard over the journal of ``folder`` until Ctrl-C."""
     journal = find_journal(folder)
     text = warning_for(host)
@@ -113,7 +114,7 @@ def serve(folder: str | Path, host: str = "127.0.0.1", port: int = DEFAULT_PORT)
         server.server_close()
 
 
-def start_in_background(journal: Path, host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> str:
+def start_in_background(journal: Path, host: str = LOCAL_HOST, port: int = DEFAULT_PORT) -> str:
     """Serve ``journal`` from a daemon thread of this process (it ends with the process); return the URL.
     A taken ``port`` falls back to a free one."""
     text = warning_for(host)

@@ -4,9 +4,10 @@ The configuration is either a space file whose ``space`` holds constants only, o
 ``hwk4tune best`` writes (``trainable``, ``dataset``, ``config``, ``metric``, ``mode``, ``best``). It is
 trained with the same loop as the trainables, on train + validation, then evaluated once on test.
 
-Writes ``DIR/model.pt`` (state dict and everything needed to rebuild the model, see :func:`load_model`),
-``DIR/config.yaml`` (``trainable`` / ``dataset`` / ``config`` / ``epochs``: a file this command takes back)
-and ``DIR/metrics.json`` (``test_accuracy``, ``test_loss``, per-epoch ``history``, ``weights`` source, …).
+Writes ``DIR/model.pt`` (state dict and everything needed to rebuild the model, see
+:func:`hwk4tune.model.trained.load_model`), ``DIR/config.yaml`` (``trainable`` / ``dataset`` / ``config`` /
+``epochs``: a file this command takes back) and ``DIR/metrics.json`` (``test_accuracy``, ``test_loss``,
+per-epoch ``history``, ``weights`` source, …).
 """
 
 from __future__ import annotations
@@ -116,69 +117,119 @@ def train_config(config: str | Path | Mapping[str, Any], epochs: int | None, out
     ``max_epochs``. ``data_dir`` overrides the file's ``dataset.data_dir``, ``subset`` its ``dataset.subset``
     (``"all"``: the whole data set, however many images the config was tuned on); ``seed`` the config's seed
     (default: the config's ``seed``, else 0). ``progress`` shows a bar per epoch on stderr. Raises
-    :class:`TrainFileError` (bad file), ``hyperparams.ConfigError`` (bad values or unknown keys) or
-    ``data.DataNotFoundError``.
+    :class:`TrainFileError` (bad file), :class:`~hwk4tune.registry.hyperparams.ConfigError` (bad values or
+    unknown keys) or :class:`~hwk4tune.learn.data.DataNotFoundError`.
     """
-    import torch
-
-    from hwk4tune.learn.data import load_dataset
-    from hwk4tune.learn.training import Learner
     from hwk4tune.registry import trainable_entry
 
     spec = resolve(config)
-    epochs = spec["epochs"] if epochs is None else epochs
+    epochs = _checked_epochs(spec["epochs"] if epochs is None else epochs)
+    cfg = trainable_entry(spec["trainable"]).hyperparameters.from_config(spec["hparams"])  # unknown keys: an error
+    data = _load_data(spec["dataset"], data_dir, subset)
+    seed = seed if seed is not None else cfg.seed if cfg.seed is not None else 0
+    learner, train_x, train_y = _learner_on_device(spec["trainable"], cfg, data, seed, epochs, early_stop)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)  # before training: an unwritable folder fails in seconds, not hours
+    _say_start(spec["trainable"], learner, data, len(train_y), epochs, early_stop)
+
+    watch = _EarlyStop(min_delta, patience) if early_stop else None
+    t_start = time.perf_counter()
+    history, status = _train_epochs(learner, train_x, train_y, epochs, progress, watch, data)
+    early = watch.restore(learner) if watch is not None else None
+    train_seconds = time.perf_counter() - t_start
+    test_loss, test_accuracy = learner.evaluate(data.test_x, data.test_y)
+
+    metrics = {**_outcome(history, status, train_seconds, test_loss, test_accuracy),
+               **_provenance(spec, learner, data, seed, early_stop)}
+    if early is not None:
+        metrics["early_stop"] = early
+    _write_outputs(out, spec, learner, data, epochs, metrics)
+    _say(f"test accuracy {test_accuracy:.4f} ({len(data.test_y)} images), "
+         f"{metrics['seconds_per_epoch']:.1f} s/epoch")
+    return metrics
+
+
+def _checked_epochs(epochs: Any) -> int:
+    """The number of epochs, refused before any data is loaded when the file and --epochs leave none."""
     if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1:
         raise TrainFileError(f"epochs must be an integer >= 1, but got {epochs!r} (pass --epochs N)")
-    cfg = trainable_entry(spec["trainable"]).hyperparameters.from_config(spec["hparams"])  # unknown keys: an error
-    if data_dir is not None:
-        spec["dataset"]["data_dir"] = Path(data_dir).expanduser().resolve()
-    if subset is not None:
-        spec["dataset"]["subset"] = None if subset == "all" else subset
-    ds_args = dict(spec["dataset"])
-    data = load_dataset(ds_args.pop("name"), **ds_args)
-    train_x, train_y = (data.train_x, data.train_y) if early_stop else data.train_and_val()
-    watch = _EarlyStop(min_delta, patience) if early_stop else None
+    return epochs
 
+
+def _load_data(dataset: dict[str, Any], data_dir: str | Path | None, subset: int | str | None):
+    """Load the data set with the command line's ``data_dir`` / ``subset`` overrides. They are written
+    into ``dataset`` itself, so config.yaml records the data the model was really trained on."""
+    from hwk4tune.learn.data import load_dataset
+
+    if data_dir is not None:
+        dataset["data_dir"] = Path(data_dir).expanduser().resolve()
+    if subset is not None:
+        dataset["subset"] = None if subset == "all" else subset
+    ds_args = dict(dataset)
+    return load_dataset(ds_args.pop("name"), **ds_args)
+
+
+def _learner_on_device(trainable: str, cfg, data, seed: int, epochs: int, early_stop: bool):
+    """The learner on the GPU when there is one, and the images it trains on moved there once (not per
+    batch): train only with ``early_stop`` (validation is what it watches), else train + validation."""
+    import torch
+
+    from hwk4tune.learn.training import Learner
+
+    train_x, train_y = (data.train_x, data.train_y) if early_stop else data.train_and_val()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    seed = seed if seed is not None else cfg.seed if cfg.seed is not None else 0
-    learner = Learner(spec["trainable"], cfg, data.input_shape, data.num_classes, seed=seed, device=device,
+    learner = Learner(trainable, cfg, data.input_shape, data.num_classes, seed=seed, device=device,
                       epochs=epochs)
     if device.type == "cuda":
         train_x, train_y = train_x.to(device), train_y.to(device)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    _say(f"training {spec['trainable']} on {data.name} ({len(train_y)} {'train' if early_stop else 'train+val'} "
-         f"images, {len(data.test_y)} test{'; early stop on val_accuracy' if early_stop else ''}) "
-         f"for {epochs} epochs on {device} ({torch.get_num_threads()} threads); weights: {learner.weights}")
+    return learner, train_x, train_y
 
+
+def _say_start(trainable: str, learner, data, n_train: int, epochs: int, early_stop: bool) -> None:
+    """One line before the first epoch: what trains on what, where, so a slow run is explained up front."""
+    import torch
+
+    _say(f"training {trainable} on {data.name} ({n_train} {'train' if early_stop else 'train+val'} "
+         f"images, {len(data.test_y)} test{'; early stop on val_accuracy' if early_stop else ''}) "
+         f"for {epochs} epochs on {learner.device} ({torch.get_num_threads()} threads); "
+         f"weights: {learner.weights}")
+
+
+def _train_epochs(learner, train_x, train_y, epochs: int, progress: bool, watch: _EarlyStop | None,
+                  data) -> tuple[list[dict[str, Any]], str]:
+    """The epoch loop: one history row per epoch, and ``"diverged"`` instead of ``"ok"`` when the loss
+    stopped being finite (training stops there rather than writing more garbage epochs)."""
     history: list[dict[str, Any]] = []
-    status = "ok"
-    t_start = time.perf_counter()
     for epoch in range(1, epochs + 1):
         bar = _bar(progress, len(train_y), f"epoch {epoch}/{epochs}")
         stats = learner.train_epoch(train_x, train_y, epoch, on_batch=bar.update if bar else None)
         row = {"epoch": epoch, "train_loss": stats.train_loss, "epoch_seconds": stats.seconds,
                "images_per_second": stats.images_per_second}
         history.append(row)
-        if bar:
-            bar.set_postfix(loss=f"{stats.train_loss:.4f}", img_s=f"{stats.images_per_second:.0f}")
-            bar.close()
-        elif progress:
-            _say(f"epoch {epoch}/{epochs}: train_loss {stats.train_loss:.4f}, {stats.seconds:.1f} s, "
-                 f"{stats.images_per_second:.0f} images/s")
+        _show_epoch(bar, progress, epoch, epochs, stats)
         if stats.diverged:
-            status = "diverged"
-            _say(f"training loss became {stats.train_loss} in epoch {epoch} (optimizer={cfg.optimizer}, "
-                 f"lr={cfg.lr}): stopping; the model written is not usable")
-            break
+            _say(f"training loss became {stats.train_loss} in epoch {epoch} (optimizer={learner.cfg.optimizer}, "
+                 f"lr={learner.cfg.lr}): stopping; the model written is not usable")
+            return history, "diverged"
         if watch is not None and watch.epoch(learner, data, epoch, row, progress):
             break
-    if watch is not None:
-        metrics_early = watch.restore(learner)
-    train_seconds = time.perf_counter() - t_start
-    test_loss, test_accuracy = learner.evaluate(data.test_x, data.test_y)
+    return history, "ok"
 
-    metrics: dict[str, Any] = {
+
+def _show_epoch(bar, progress: bool, epoch: int, epochs: int, stats) -> None:
+    """Close the epoch's bar with its loss and speed, or print them as one line when there is no bar."""
+    if bar:
+        bar.set_postfix(loss=f"{stats.train_loss:.4f}", img_s=f"{stats.images_per_second:.0f}")
+        bar.close()
+    elif progress:
+        _say(f"epoch {epoch}/{epochs}: train_loss {stats.train_loss:.4f}, {stats.seconds:.1f} s, "
+             f"{stats.images_per_second:.0f} images/s")
+
+
+def _outcome(history: list[dict[str, Any]], status: str, train_seconds: float, test_loss: float,
+             test_accuracy: float) -> dict[str, Any]:
+    """The first half of metrics.json: how training went and what it scored on test."""
+    return {
         "test_accuracy": test_accuracy,
         "test_loss": test_loss if math.isfinite(test_loss) else None,
         "status": status,
@@ -186,45 +237,51 @@ def train_config(config: str | Path | Mapping[str, Any], epochs: int | None, out
         "history": history,
         "seconds_per_epoch": train_seconds / max(len(history), 1),
         "train_seconds": train_seconds,
+    }
+
+
+def _provenance(spec: dict[str, Any], learner, data, seed: int, early_stop: bool) -> dict[str, Any]:
+    """The second half of metrics.json: what was trained, on which data, where, from which file."""
+    import torch
+
+    return {
         "weights": learner.weights,
         "trainable": spec["trainable"],
-        "config": cfg.model_dump(),
+        "config": learner.cfg.model_dump(),
         "seed": seed,
         "dataset": {"name": data.name, "source": data.source, "sizes": data.sizes(),
                     "trained_on": "train" if early_stop else "train+val", "evaluated_on": "test"},
-        "device": str(device),
+        "device": str(learner.device),
         "threads": torch.get_num_threads(),
         "source_file": spec["source"],
         "best": spec["best"],
     }
-    if watch is not None:
-        metrics["early_stop"] = metrics_early
-    files = {
-        "model": out / "model.pt",
-        "config": out / "config.yaml",
-        "metrics": out / "metrics.json",
-    }
+
+
+def _write_outputs(out: Path, spec: dict[str, Any], learner, data, epochs: int, metrics: dict[str, Any]) -> None:
+    """Write model.pt (what :func:`hwk4tune.model.trained.load_model` rebuilds the model from), config.yaml
+    (a file ``train`` takes back) and metrics.json, and print each path."""
+    import torch
+
+    files = {"model": out / "model.pt", "config": out / "config.yaml", "metrics": out / "metrics.json"}
     torch.save({
         "model": learner.model.state_dict(),
         "trainable": spec["trainable"],
-        "config": cfg.model_dump(),
+        "config": learner.cfg.model_dump(),
         "input_shape": list(data.input_shape),
         "num_classes": data.num_classes,
         "dataset": data.name,
         "mean": list(data.mean),
         "std": list(data.std),
         "weights": learner.weights,
-        "test_accuracy": test_accuracy,
+        "test_accuracy": metrics["test_accuracy"],
     }, files["model"])
     ds_out = {k: (str(v) if isinstance(v, Path) else v) for k, v in spec["dataset"].items()}  # as trained
-    files["config"].write_text(BestConfig(trainable=spec["trainable"], dataset=ds_out, config=cfg.model_dump(),
-                                          epochs=epochs).to_yaml())
+    files["config"].write_text(BestConfig(trainable=spec["trainable"], dataset=ds_out,
+                                          config=learner.cfg.model_dump(), epochs=epochs).to_yaml())
     files["metrics"].write_text(json.dumps(metrics, indent=2, default=str) + "\n")
     for f in files.values():
         print(f"wrote {f}")
-    _say(f"test accuracy {test_accuracy:.4f} ({len(data.test_y)} images), "
-         f"{metrics['seconds_per_epoch']:.1f} s/epoch")
-    return metrics
 
 
 class _EarlyStop:
@@ -260,22 +317,6 @@ class _EarlyStop:
         return {"metric": "val_accuracy", "min_delta": self.min_delta, "patience": self.patience,
                 "best_epoch": self.best_epoch, "best_val_accuracy": self.state.get("best"),
                 "stopped_at": self.stopped_at}
-
-
-def load_model(path: str | Path):
-    """Rebuild the trained model from ``model.pt`` (in eval mode, on the CPU)."""
-    import torch
-
-    from hwk4tune.learn.models import build_model
-    from hwk4tune.registry import trainable_entry
-
-    state = torch.load(path, map_location="cpu", weights_only=False)
-    model_cls = trainable_entry(state["trainable"]).hyperparameters
-    config = {k: v for k, v in state["config"].items() if k not in ("pretrained", "weights_path")}
-    cfg = model_cls.from_config({**config, **({"pretrained": "none"} if "pretrained" in model_cls.model_fields else {})})
-    model, _ = build_model(state["trainable"], cfg, tuple(state["input_shape"]), state["num_classes"])
-    model.load_state_dict(state["model"])
-    return model.eval()
 
 
 def _say(text: str) -> None:

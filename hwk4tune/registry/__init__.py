@@ -15,7 +15,6 @@ of the function are used like those of the built-ins:
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import importlib
 import importlib.util
@@ -26,13 +25,13 @@ from typing import Any, Callable
 
 from pydantic import BaseModel
 
-from hwk4tune.errors import InputError
+from hwk4tune.errors import InputError, did_you_mean
 from hwk4tune.registry.hyperparams import CnnHyperparameters, ResNetHyperparameters
+from hwk4tune.registry.metrics import BUILTIN_METRICS, METRICS, SCORES, Metric, metric_mode
 
-# What the built-in trainables report each epoch (plus train_status, device, weights, threads);
-# num_params (trainable parameters) and latency_ms (inference per batch of 256) are measured once per trial.
-BUILTIN_METRICS = ("train_loss", "val_loss", "val_accuracy", "epoch", "epoch_seconds", "images_per_second",
-                   "num_params", "latency_ms")
+__all__ = ["BUILTIN_METRICS", "METRICS", "SCORES", "Metric", "metric_mode", "RegistryError", "import_target",
+           "TrainableEntry", "TRAINABLES", "trainable_entry", "is_own_trainable", "absolute_trainable",
+           "DatasetEntry", "DATASETS", "dataset_entry"]
 
 
 class RegistryError(InputError, ValueError):
@@ -65,6 +64,11 @@ class TrainableEntry:
     def load(self) -> Callable:
         return import_target(self.target) if isinstance(self.target, str) else self.target
 
+    def metric(self, name: str) -> Metric | None:
+        """The facts of a metric it reports (direction, range): a built-in metric's, whichever trainable
+        reports it (an own trainable's val_accuracy is one too); None for any other name."""
+        return METRICS.get(name)
+
 
 TRAINABLES: dict[str, TrainableEntry] = {
     entry.name: entry for entry in (
@@ -87,9 +91,7 @@ def trainable_entry(name: str, base_dir: Path | None = None) -> TrainableEntry:
     if name in TRAINABLES:
         return TRAINABLES[name]
     if not is_own_trainable(name):
-        close = difflib.get_close_matches(name, TRAINABLES, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise RegistryError(f"unknown trainable {name!r}{hint} (valid: {', '.join(TRAINABLES)}, or your own as "
+        raise RegistryError(f"unknown trainable {name!r}{did_you_mean(name, TRAINABLES)} (valid: {', '.join(TRAINABLES)}, or your own as "
                             "file.py:function or package.module:function)")
     fn = _load_own(name, base_dir)
     model = getattr(fn, "hyperparameters", None)
@@ -185,6 +187,4 @@ DATASETS: dict[str, DatasetEntry] = {
 def dataset_entry(name: str) -> DatasetEntry:
     if name in DATASETS:
         return DATASETS[name]
-    close = difflib.get_close_matches(name, DATASETS, n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    raise RegistryError(f"unknown data set {name!r}{hint} (valid: {', '.join(DATASETS)})")
+    raise RegistryError(f"unknown data set {name!r}{did_you_mean(name, DATASETS)} (valid: {', '.join(DATASETS)})")

@@ -12,6 +12,7 @@ trial they clone and never mutate them (a mutated ``hidden`` made PBT's exploit 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -23,13 +24,31 @@ class ConfigError(InputError, ValueError):
     """Bad hyperparameter values; the message names each key, its value and the rule."""
 
 
+@dataclass(frozen=True)
+class Optimizer:
+    """What an ``optimizer:`` name builds (:func:`hwk4tune.learn.training.make_optimizer`; no torch here)."""
+
+    torch_class: str  # its class in torch.optim
+    momentum: bool = False  # takes the momentum hyperparameter
+
+
+# the optimizers a config may name: the one list (the model's field, the training loop, the importers)
+OPTIMIZERS: dict[str, Optimizer] = {
+    "sgd": Optimizer("SGD"),
+    "momentum": Optimizer("SGD", momentum=True),  # SGD with momentum
+    "adam": Optimizer("Adam"),
+    "adagrad": Optimizer("Adagrad"),
+}
+FINETUNE = ("head", "layer4", "all")  # what of the ResNet trains: head, layer4 + head, all
+
+
 class Hyperparameters(BaseModel):
     """What every built-in trainable takes: the optimizer and its settings, the batch, the seed."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
     fixed_while_training: ClassVar[tuple[str, ...]] = ("optimizer",)
 
-    optimizer: Literal["sgd", "momentum", "adam", "adagrad"] = Field(
+    optimizer: Literal[tuple(OPTIMIZERS)] = Field(  # type: ignore[valid-type]
         "adam", description="sgd, momentum (SGD with momentum), adam or adagrad")
     lr: float = Field(1e-3, gt=0, description="learning rate (of the first epoch under a schedule)")
     lr_schedule: Literal["constant", "cosine"] = Field(
@@ -75,7 +94,8 @@ class ResNetHyperparameters(Hyperparameters):
 
     fixed_while_training: ClassVar[tuple[str, ...]] = ("optimizer", "finetune")
 
-    finetune: Literal["head", "layer4", "all"] = Field("head", description="what trains: head, layer4 + head, all")
+    finetune: Literal[FINETUNE] = Field(  # type: ignore[valid-type]
+        "head", description="what trains: head, layer4 + head, all")
     augment: bool = Field(True, description="random crop (padding 4) and horizontal flip of training images")
     dropout: float = Field(0.0, ge=0, lt=1, description="dropout before the new head")
     weights_path: str | None = Field(None, description="a local ResNet18 state dict to start from")

@@ -22,7 +22,8 @@ import yaml
 from hwk4tune.compare import LEGEND, decide, load_comparison, plot_anytime, summary_table
 from hwk4tune.results import Experiment, ResultsError, display_columns, load_experiment, sort_trials, to_html
 from hwk4tune.results.experiment import best_rule
-from hwk4tune.store.records import PLAN_FILE, REPORT_FILE, is_comparison_dir, is_experiment_dir
+from hwk4tune.store.records import METADATA_FILE, PLAN_FILE, REPORT_FILE, is_comparison_dir, is_experiment_dir
+from hwk4tune.store.tune_files import STATE_GLOB
 
 __all__ = ["build_report", "write_report"]
 
@@ -311,7 +312,7 @@ def build_report(path: str | Path) -> tuple[str, str]:
         exp = load_experiment(p)
         return "sweep", _page(f"hwk4tune sweep: {exp.name}", _sweep_body(exp))
     raise ResultsError(f"{p}: neither a comparison folder (no {PLAN_FILE}) nor an experiment folder "
-                       "(no hwk4tune.json or experiment_state-*.json)")
+                       f"(no {METADATA_FILE} or {STATE_GLOB})")
 
 
 def write_report(path: str | Path, out: str | Path | None = None) -> Path:

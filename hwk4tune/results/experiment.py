@@ -20,6 +20,7 @@ from hwk4tune.store.records import ExperimentRecord, plain
 from hwk4tune.store.tune_files import finite
 
 STATUSES = ("TERMINATED", "ERROR", "RUNNING", "PENDING")
+RANK_TIES = ("best_epoch", "trial_id")  # ties of the best value: fewer epochs to reach it, then the smaller id
 
 
 class ResultsError(InputError, ValueError):
@@ -30,6 +31,14 @@ def best_rule(metric: str) -> str:
     """The one definition of "best", as table captions, the run summary and the report state it."""
     return (f"best_{metric} = each trial's best epoch's value (best_epoch = that epoch; ties: fewer epochs, then "
             f"trial id); last_{metric} = its last epoch's")
+
+
+def rank_trials(trials: pd.DataFrame, column: str, mode: str) -> pd.DataFrame:
+    """Trials by ``column``, best first for ``mode`` (rows without a value last); ties: fewer epochs to the
+    best, then the smaller trial id. The one ranking that the best trial, the tables and the summaries share."""
+    ties = [key for key in RANK_TIES if key in trials and key != column]
+    return trials.sort_values([column, *ties], ascending=[mode == "min"] + [True] * len(ties), kind="mergesort",
+                              na_position="last")
 
 
 def config_at_best(best_report: dict | None, start_config: dict | None) -> dict:
@@ -84,12 +93,7 @@ class Experiment:
         col = self.best_column
         if not len(t) or col not in t:
             return t.iloc[0:0]
-        t = t[t[col].map(finite)].copy()
-        sign = -1.0 if self.mode == "max" else 1.0
-        t["_key"] = t[col].astype(float) * sign
-        t["_epoch"] = t["best_epoch"].fillna(float("inf"))
-        t = t.sort_values(["_key", "_epoch", "trial_id"], kind="mergesort")
-        return t.drop(columns=["_key", "_epoch"])
+        return rank_trials(t[t[col].map(finite)], col, self.mode)
 
     def best(self) -> pd.Series:
         """The best trial's row; :class:`ResultsError` when no trial reported the metric."""

@@ -27,6 +27,7 @@ from typing import Any
 
 import pandas as pd
 
+from hwk4tune.registry import SCORES
 from hwk4tune.results.experiment import Experiment, ResultsError, config_at_best
 from hwk4tune.results.stop_reasons import stop_reasons
 from hwk4tune.space import flatten
@@ -40,7 +41,6 @@ from hwk4tune.store.records import (
     storage_location,
 )
 
-LAST_METRICS = ("train_loss", "val_loss", "val_accuracy")
 # result.json keys that are not metrics of the trial (Ray's bookkeeping)
 _NOT_METRICS = {"config", "date", "hostname", "node_ip", "pid", "experiment_tag", "trial_id", "done",
                 "should_checkpoint", "checkpoint_dir_name", "weights", "train_status", "threads",
@@ -73,7 +73,7 @@ def load_experiment(source: str | Path | Any, *, metric: str | None = None, mode
     if not exp.is_dir():
         raise ResultsError(f"{exp}: no such folder")
     if not is_experiment_dir(exp):
-        raise ResultsError(f"{exp}: not an experiment folder (no {METADATA_FILE}, no experiment_state-*.json)")
+        raise ResultsError(f"{exp}: not an experiment folder (no {METADATA_FILE}, no {tf.STATE_GLOB})")
     record = read_experiment_record(exp)
     metric = metric or (record.metric if record else "val_accuracy")
     mode = mode or (record.mode if record else "max")
@@ -164,7 +164,7 @@ def _trial_row(exp: Path, trial_id: str, d: Path | None, info: dict, reports: li
     row = {"experiment": exp.name, "trial_id": trial_id, "status": status, "epochs": len(reports),
            "last_epoch": last_epoch, f"best_{metric}": best_value, "best_epoch": tf.epoch_of(best_report),
            f"last_{metric}": last.get(metric)}
-    for name in LAST_METRICS:
+    for name in SCORES:  # the built-in scores' last values, whatever the metric
         if name != metric:
             row[f"last_{name}"] = last.get(name)
     row.update({

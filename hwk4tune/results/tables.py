@@ -9,7 +9,8 @@ from typing import Any
 
 import pandas as pd
 
-from hwk4tune.results.experiment import ResultsError
+from hwk4tune.registry import metric_mode
+from hwk4tune.results.experiment import ResultsError, rank_trials
 
 TABLE_FORMATS = ("md", "csv", "html", "parquet", "json")
 
@@ -17,8 +18,8 @@ TABLE_FORMATS = ("md", "csv", "html", "parquet", "json")
 def sort_trials(trials: pd.DataFrame, by: str | None, mode: str, metric: str) -> pd.DataFrame:
     """Sort by a column (``best_<metric>`` by default). ``by`` may name a metric (``val_loss`` ->
     ``best_val_loss`` or ``last_val_loss``) and end in ``:asc``/``:desc``; otherwise the direction is the
-    experiment's mode for its metric, ascending for losses and times, descending for the rest. Ties: fewer
-    epochs to the best (for the metric), then the smaller trial id."""
+    experiment's mode for its metric, a metric's own direction (ascending for losses and times), descending for
+    the rest. Ties: fewer epochs to the best (for the metric), then the smaller trial id."""
     if trials.empty:
         return trials
     direction = None
@@ -34,18 +35,20 @@ def sort_trials(trials: pd.DataFrame, by: str | None, mode: str, metric: str) ->
                 break
         else:
             raise ResultsError(f"cannot sort by {by!r}: no such column (columns: {', '.join(trials.columns)})")
-    if direction is None:
-        if col.endswith(metric):
-            direction = "asc" if mode == "min" else "desc"
-        elif "loss" in col or col.endswith(("_s", "epoch", "epochs", "trial_id")):
-            direction = "asc"
-        else:
-            direction = "desc"
-    # ties as Experiment.ranked breaks them (fewer epochs to the best, then trial id): the first row of the
-    # default order is the best trial
-    keys = [col, "best_epoch", "trial_id"] if col == f"best_{metric}" and "best_epoch" in trials else [col, "trial_id"]
-    return trials.sort_values(keys, ascending=[direction == "asc"] + [True] * (len(keys) - 1), kind="mergesort",
+    direction = direction or _direction(col, metric, mode)
+    if col == f"best_{metric}":  # ranked as Experiment.ranked: the first row of the default order is the best trial
+        return rank_trials(trials, col, "min" if direction == "asc" else "max")
+    return trials.sort_values([col, "trial_id"], ascending=[direction == "asc", True], kind="mergesort",
                               na_position="last")
+
+
+def _direction(col: str, metric: str, mode: str) -> str:
+    """Best first: the experiment's mode for its metric, a metric's own direction (lower is better for losses
+    and times), ascending for epochs and trial ids, descending for the rest."""
+    better = mode if col.endswith(metric) else metric_mode(col.removeprefix("best_").removeprefix("last_"))
+    if better == "min" or (better is None and col.endswith(("epoch", "epochs", "trial_id"))):
+        return "asc"
+    return "desc"
 
 
 def display_columns(trials: pd.DataFrame, metric: str) -> list[str]:

@@ -1,6 +1,6 @@
 """The search-space DSL: YAML -> distribution value objects (with ``when:`` conditions) -> what searchers take.
 
-- :mod:`~hwk4tune.space.distributions`: :class:`Param` and its kinds (parse, check, to Ray, to YAML, contains);
+- :mod:`~hwk4tune.space.distributions`: :class:`Param` and its kinds (parse, check, to YAML, contains; Ray Tune domains: :mod:`hwk4tune.tune.search_space`);
 - :mod:`~hwk4tune.space.conditions`: ``when:`` as written (:class:`Condition`), resolved and checked
   (:class:`Requirement`);
 - :mod:`~hwk4tune.space.tree`: :class:`Space`, the parsed tree, and which leaves a trial gets;

@@ -15,10 +15,10 @@ is a :class:`~hwk4tune.space.keys.SpaceError` naming the dotted key of the ``whe
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from typing import Any, Iterable
 
+from hwk4tune.errors import did_you_mean
 from hwk4tune.space.keys import SEP, SpaceError
 
 WHEN = "when"  # the reserved key, beside a distribution or inside a group
@@ -144,10 +144,8 @@ def _lookup(term: str, scope: str, leaves: dict[str, Any], groups: set[str], key
         if candidate in groups:
             raise SpaceError(key, f"{candidate!r} is a group of parameters: a condition names one parameter")
     names = [n for n in list(leaves) + [n.rsplit(SEP, 1)[-1] for n in leaves] if n != term]
-    close = difflib.get_close_matches(term, names, n=1, cutoff=0.6)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    raise SpaceError(key, f"no parameter {term!r} in the space{hint} (a condition names a choice, grid or constant "
-                     f"of the space: {', '.join(n for n, v in leaves.items() if _categorical(v)) or 'none'})")
+    raise SpaceError(key, f"no parameter {term!r} in the space{did_you_mean(term, names)} (a condition names a "
+                     f"choice, grid or constant of the space: {', '.join(n for n, v in leaves.items() if _categorical(v)) or 'none'})")
 
 
 def _categorical(leaf: Any) -> bool:

@@ -1,15 +1,16 @@
-"""Distributions as value objects: YAML one-key mappings -> :class:`Param` -> ``ray.tune`` domains.
+"""Distributions as value objects: YAML one-key mappings -> :class:`Param`.
 
 Each distribution is a frozen value object (:class:`FloatRange`, :class:`IntRange`, :class:`Normal`,
-:class:`Categorical`, all :class:`Param`) that parses and checks its arguments, turns into a Ray Tune domain,
-back into YAML, and says whether a value lies in it. A parameter may carry a ``when`` condition
+:class:`Categorical`, all :class:`Param`) that parses and checks its arguments, turns back into YAML, and
+says whether a value lies in it (:func:`hwk4tune.tune.search_space.tune_domain` turns it into a Ray Tune
+domain). A parameter may carry a ``when`` condition
 (:class:`~hwk4tune.space.conditions.Condition`): it is then drawn only where the condition holds.
 
 Integer ranges (``randint``, ``qrandint``, ``lograndint``) include BOTH bounds here: ``randint: [1, 3]``
 draws 1, 2 or 3. Ray's ``tune.randint`` and ``tune.lograndint`` exclude the upper bound, so
-:meth:`IntRange.to_tune` adds one. (Syne Tune documents the same trap.)
+:func:`hwk4tune.tune.search_space.tune_domain` adds one. (Syne Tune documents the same trap.)
 
-No Ray at import time: ``to_tune`` imports ``ray.tune`` when called.
+No Ray here: this package is read by commands that never start Ray.
 """
 
 from __future__ import annotations
@@ -64,9 +65,6 @@ class Param:
     def bounds(self) -> tuple[float, float] | None:
         """(low, high) of a numeric range; None for categorical and normal parameters."""
         return None
-
-    def to_tune(self):
-        raise NotImplementedError
 
     def contains(self, value: Any) -> bool:
         raise NotImplementedError
@@ -148,26 +146,11 @@ class _Range(Param):
 class FloatRange(_Range):
     """uniform, loguniform, quniform, qloguniform."""
 
-    def to_tune(self):
-        from ray import tune
-
-        if self.q is None:
-            return (tune.loguniform if self.log else tune.uniform)(self.low, self.high)
-        return (tune.qloguniform if self.log else tune.quniform)(self.low, self.high, self.q)
-
-
 @dataclass(frozen=True)
 class IntRange(_Range):
     """randint, qrandint, lograndint: both bounds included (integers)."""
 
     _is_value = staticmethod(_is_int)
-
-    def to_tune(self):
-        from ray import tune
-
-        if self.q is not None:
-            return tune.qrandint(self.low, self.high, self.q)  # Ray includes the upper bound already
-        return (tune.lograndint if self.log else tune.randint)(self.low, self.high + 1)  # Ray excludes it
 
 
 @dataclass(frozen=True)
@@ -181,11 +164,6 @@ class Normal(Param):
 
     def contains(self, value: Any) -> bool:
         return _is_number(value)
-
-    def to_tune(self):
-        from ray import tune
-
-        return tune.randn(self.mean, self.sd)
 
 
 @dataclass(frozen=True)
@@ -205,11 +183,6 @@ class Categorical(Param):
 
     def contains(self, value: Any) -> bool:
         return any(value == v and type(value) is type(v) for v in self.values) or value in self.values
-
-    def to_tune(self):
-        from ray import tune
-
-        return tune.grid_search(list(self.values)) if self.grid else tune.choice(list(self.values))
 
     def describe(self) -> str:
         return f"{self.kind} {list(self.values)}"

@@ -12,11 +12,11 @@ draw in (parents first), :meth:`Space.is_active` says whether a leaf is drawn gi
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import functools
 from dataclasses import dataclass
 from typing import Any, Iterator
 
+from hwk4tune.errors import did_you_mean
 from hwk4tune.space import conditions as cond
 from hwk4tune.space.conditions import WHEN, Condition, Requirement, Written
 from hwk4tune.space.distributions import DISTRIBUTIONS, Categorical, Param
@@ -67,16 +67,6 @@ class Space:
     def constants(self) -> dict[str, Any]:
         """Only the fixed values, nested as written."""
         return nest({name: value for name, value in self.items() if not isinstance(value, Param)})
-
-    def to_tune(self) -> dict:
-        """The ``param_space`` for ``ray.tune.Tuner``: Params become domains, constants stay.
-
-        A conditional space has none (Ray's domains cannot leave a key out): its searcher holds the space
-        (:func:`hwk4tune.tune.strategies.param_space`)."""
-        if self.conditional:
-            raise ValueError("a conditional space has no Ray Tune param_space: its searcher holds the space "
-                             "(see hwk4tune.tune.strategies.param_space)")
-        return nest({n: v.to_tune() if isinstance(v, Param) else v for n, v in self.items()})
 
     def to_yaml(self) -> dict:
         """The DSL as written (the inverse of :meth:`parse`)."""
@@ -241,9 +231,9 @@ def _parse_value(key: str, value: Any) -> Any:
         if kind in DISTRIBUTIONS:
             param = Param.parse(key, kind, raw)
             return dataclasses.replace(param, when=when) if when is not None else param
-        close = difflib.get_close_matches(str(kind), DISTRIBUTIONS, n=1, cutoff=0.75)
-        if close:
-            raise SpaceError(f"{key}.{kind}", f"unknown distribution {kind!r}; did you mean {close[0]!r}?")
+        hint = did_you_mean(kind, DISTRIBUTIONS, cutoff=0.75, partial=False)  # else: a group of one parameter
+        if hint:
+            raise SpaceError(f"{key}.{kind}", f"unknown distribution {kind!r}{hint}")
     if not value:
         raise SpaceError(key, "an empty mapping is neither a distribution nor a group of parameters")
     group = _parse_group(value, key)

@@ -7,35 +7,22 @@ range. A misspelled name would otherwise tune nothing for hours; a range past a 
 
 from __future__ import annotations
 
-import difflib
 import types
 from typing import Annotated, Any, Iterator, Union, get_args, get_origin
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from hwk4tune.errors import did_you_mean
 from hwk4tune.space import Categorical, FloatRange, IntRange, Normal, Param
 
 Found = Iterator[tuple[tuple, str]]  # (key path, message)
 
 
-# what other tools call a key of ours (Ray's and the papers' eta is our reduction_factor)
+# what other tools call a key of ours (Ray's and the papers' eta is our reduction_factor): the first guess of
+# every "did you mean" about a key
 SYNONYMS = {"eta": "reduction_factor", "rf": "reduction_factor", "n_trials": "num_samples",
             "trials": "num_samples", "samples": "num_samples", "epochs": "max_epochs", "max_t": "max_epochs",
             "search_alg": "searcher", "algorithm": "searcher", "search": "searcher"}
-
-
-def suggest(word: str, options) -> str:
-    """'; did you mean X?' by a known synonym (``eta`` -> ``reduction_factor``), prefix (``grace`` ->
-    ``grace_period``), initials (``learning_rate`` -> ``lr``), edit distance (``optimiser`` -> ``optimizer``),
-    then substring."""
-    options = [o for o in options if isinstance(o, str)]
-    initials = "".join(part[:1] for part in word.lower().split("_") if part)
-    close = ([o for o in options if o == SYNONYMS.get(word.lower())]
-             or [o for o in options if len(word) >= 3 and o.startswith(word)][:1]
-             or [o for o in options if "_" in word and o == initials][:1]
-             or difflib.get_close_matches(word, options, n=1, cutoff=0.6)
-             or [o for o in options if len(word) >= 3 and word in o][:1])
-    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def unknown(word: str, valid, what: str = "key", listed_as: str = "valid") -> str:
@@ -43,7 +30,7 @@ def unknown(word: str, valid, what: str = "key", listed_as: str = "valid") -> st
     did you mean 'grace_period'? (valid: name, time_attr, grace_period, ...)``."""
     valid = [v for v in valid if isinstance(v, str)]
     listed = f" ({listed_as}: {', '.join(valid)})" if valid else ""
-    return f"unknown {what}{suggest(word, valid)}{listed}"
+    return f"unknown {what}{did_you_mean(word, valid, synonyms=SYNONYMS)}{listed}"
 
 
 def space_problems(tree: dict, model: type[BaseModel], trainable: str, path: tuple = ("space",)) -> Found:

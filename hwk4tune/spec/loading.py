@@ -6,15 +6,15 @@ Loading never raises anything but :class:`SpecError`, whose problems each read
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
+from hwk4tune.errors import closest, did_you_mean
 from hwk4tune.space import Space, SpaceError
 from hwk4tune.spec.errors import Problem, SpecError
-from hwk4tune.spec.hyperparameters import space_problems, suggest, unknown
+from hwk4tune.spec.hyperparameters import space_problems, unknown
 from hwk4tune.spec.models import CompareSpec, SpaceSpec, SweepSpec
 from hwk4tune.spec.objectives import objectives_problems, reference_problems
 from hwk4tune.spec.source import Source, read_value
@@ -41,7 +41,7 @@ def _errors_to_problems(src: Source, model: type[BaseModel], data: dict, exc: Va
             valid = err.get("ctx", {}).get("expected_tags", "")
             got = err.get("ctx", {}).get("tag", "")
             options = [t.strip().strip("'") for t in valid.split(",")] if valid else []
-            message = f"unknown name {got!r}" + suggest(str(got), options) + f" (valid: {valid})"
+            message = f"unknown name {got!r}" + did_you_mean(got, options) + f" (valid: {valid})"
             full = full + ("name",)
         elif err["type"] == "union_tag_not_found":
             message = "needs a name, e.g. {name: random}"
@@ -258,7 +258,7 @@ def _trainable_problems(spec: SpaceSpec) -> list[tuple[tuple, str]]:
         if entry.reports is not None and metric not in entry.reports + RAY_RESULT_KEYS:
             valid = entry.reports + RAY_RESULT_KEYS
             found.append((key, f"trainable {spec.trainable!r} does not report {metric!r}"
-                          f"{suggest(metric, valid)} (valid: {', '.join(valid)})"))
+                          f"{did_you_mean(metric, valid)} (valid: {', '.join(valid)})"))
     if spec.stop is not None:
         found += [(_path(key), message) for key, message in spec.stop.problems(spec)]
     return found
@@ -353,7 +353,7 @@ _KIND_KEYS = ("strategies", "budget", "seeds", "searcher", "scheduler", "num_sam
 
 def kind_of(data: dict) -> str:
     """Which of the three kinds a file is, from its keys (close misspellings count)."""
-    keys = {k for key in data if isinstance(key, str) for k in difflib.get_close_matches(key, _KIND_KEYS, n=1)}
+    keys = {closest(key, _KIND_KEYS, partial=False) for key in data if isinstance(key, str)}
     if keys & {"strategies", "budget", "seeds"}:
         return "compare"
     if keys & {"searcher", "scheduler", "num_samples"}:

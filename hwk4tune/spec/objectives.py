@@ -7,8 +7,9 @@ table sorts by and what checkpoints are kept by. The sweep's result is a Pareto 
 (:mod:`hwk4tune.results.pareto`), each trial judged by its last reported epoch.
 
 Who can search several objectives: ``random`` and ``grid`` (they never look at results), and ``optuna``
-with a sampler that has a multi-objective mode (TPE, NSGA-II, GP, QMC, random). Schedulers: ``fifo`` only,
-since every other one stops or clones trials by one metric.
+with a sampler that has a multi-objective mode (TPE, NSGA-II, GP, QMC, random); each searcher model says so
+(``several_objectives``, :data:`~hwk4tune.spec.searchers.OPTUNA_SAMPLERS`). Schedulers: ``fifo`` only, since
+every other one stops or clones trials by one metric (``acts_on_trials``).
 """
 
 from __future__ import annotations
@@ -18,15 +19,6 @@ from typing import Any, Literal
 from hwk4tune.spec.base import Strict
 
 Found = list[tuple[str, str]]  # as in spec.pairing, which calls pairing_problems (so no import of it here)
-
-# searcher name -> the optuna samplers (or None: any) that take several objectives
-MULTI_OBJECTIVE_SEARCHERS: dict[str, tuple[str, ...] | None] = {
-    "random": None,
-    "grid": None,
-    "optuna": ("tpe", "nsga2", "gp", "qmc", "random"),
-}
-MULTI_OBJECTIVE_SCHEDULERS = ("fifo",)
-
 
 class Objective(Strict):
     metric: str
@@ -47,24 +39,11 @@ def objectives_problems(objectives: list[Objective]) -> Found:
 
 
 def pairing_problems(p: Any) -> Found:
-    """A multi-objective space against its searcher and scheduler; nothing for a single objective."""
+    """A multi-objective space against its searcher and scheduler (each says whether it can serve several
+    objectives); nothing for a single objective."""
     if not getattr(p.space, "objectives", None):
         return []
-    found: Found = []
-    name = p.searcher.name
-    if name not in MULTI_OBJECTIVE_SEARCHERS:
-        found.append(("searcher", f"{name} optimizes one metric, but the space declares objectives: use searcher: "
-                      "optuna (sampler: nsga2 or tpe), random or grid"))
-    else:
-        samplers = MULTI_OBJECTIVE_SEARCHERS[name]
-        sampler = getattr(p.searcher, "sampler", None)
-        if samplers is not None and sampler not in samplers:
-            found.append(("searcher.sampler", f"optuna's {sampler} sampler optimizes one objective, but the space "
-                          f"declares objectives: use sampler: {' / '.join(samplers)}"))
-    if p.scheduler.name not in MULTI_OBJECTIVE_SCHEDULERS:
-        found.append(("scheduler", f"{p.scheduler.name} stops or clones trials by one metric, but the space "
-                      "declares objectives: use scheduler: fifo (every trial runs its max_epochs)"))
-    return found
+    return p.searcher.several_objectives_problems() + p.scheduler.several_objectives_problems()
 
 
 def reference_problems(space: Any, reference: dict[str, float] | None) -> Found:

@@ -24,13 +24,6 @@ from pydantic import Field, field_validator
 from hwk4tune.spec.base import Strict
 from hwk4tune.spec.pairing import RAY_RESULT_KEYS, Found
 
-# what the built-in metrics can be, and which way is better: a target outside the range is never reached
-METRIC_FACTS: dict[str, tuple[float, float, str]] = {
-    "val_accuracy": (0.0, 1.0, "max"),
-    "val_loss": (0.0, math.inf, "min"),
-    "train_loss": (0.0, math.inf, "min"),
-}
-
 _DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?$")
 
 
@@ -52,13 +45,14 @@ def parse_duration(value: Any) -> float:
 
 
 def _mode_of(metric: str | None, mode: str | None, space: Any) -> str | None:
-    """The direction of ``metric``: given, else the space's (same metric), else the built-in fact."""
+    """The direction of ``metric``: given, else the space's (same metric), else the trainable's fact."""
     if mode:
         return mode
     metric = metric or space.metric
     if metric == space.metric:
         return space.mode
-    return METRIC_FACTS.get(metric, (None, None, None))[2]
+    facts = space.entry.metric(metric)
+    return facts.mode if facts else None
 
 
 def _metric_problems(key: str, metric: str, mode: str | None, space: Any) -> Found:
@@ -70,8 +64,8 @@ def _metric_problems(key: str, metric: str, mode: str | None, space: Any) -> Fou
     elif mode is None:
         found.append((f"{key}.mode", f"{metric!r} is not the space's metric and its direction is unknown: "
                       "give mode: max or mode: min"))
-    elif metric in METRIC_FACTS and METRIC_FACTS[metric][2] != mode:
-        found.append((f"{key}.mode", f"{metric} is better when {'higher' if METRIC_FACTS[metric][2] == 'max' else 'lower'}, "
+    elif (facts := entry.metric(metric)) and facts.mode and facts.mode != mode:
+        found.append((f"{key}.mode", f"{metric} is better when {'higher' if facts.mode == 'max' else 'lower'}, "
                       f"but the mode is {mode}"))
     return found
 
@@ -118,8 +112,9 @@ class TargetStop(Strict):
     def problems(self, space: Any, key: str = "stop.target") -> Found:
         metric, mode = self.resolved(space)
         found = _metric_problems(key, metric, mode, space)
-        if metric in METRIC_FACTS and mode is not None:
-            low, high, _ = METRIC_FACTS[metric]
+        facts = space.entry.metric(metric)
+        if facts and mode is not None:
+            low, high = facts.low, facts.high
             if not low <= self.value <= high:
                 found.append((f"{key}.value", f"{metric} lies in [{low:g}, {high:g}], so a target of "
                               f"{self.value:g} is never reached"))
@@ -164,7 +159,7 @@ class StopSpec(Strict):
         return self.plateau.notices(p) if self.plateau else []
 
 
-__all__ = ["StopSpec", "PlateauStop", "TargetStop", "parse_duration", "METRIC_FACTS", "Plateau", "reached"]
+__all__ = ["StopSpec", "PlateauStop", "TargetStop", "parse_duration", "Plateau", "reached"]
 
 
 class Plateau:

@@ -1,12 +1,14 @@
 """Searchers and schedulers as spec models: the registry of each kind, with every fact and rule on the model.
 The searcher models live in :mod:`hwk4tune.spec.searchers`, the schedulers here; both registries are here.
 
-Each model declares its facts as class attributes (``model_based``, ``restores_checkpoints``, the ``builder``
-that :mod:`hwk4tune.tune.strategies` imports lazily) and its rules as two methods that see the whole
+Each model declares its facts as class attributes (``model_based``, ``restores_checkpoints``,
+``keeps_every_checkpoint``, ``pauses_trials``, ``acts_on_trials``, the ``builder`` that
+:mod:`hwk4tune.tune.strategies` imports lazily) and its rules as two methods that see the whole
 :class:`Pairing` (space, the other half, budget): ``problems`` (Ray would refuse or break at run time: the
 file is refused, each problem with its line) and ``notices`` (legal but wasteful). The loader runs them once.
 Adding a searcher or scheduler means adding one model (and listing it in SEARCHERS or SCHEDULERS) and one
-builder; nothing else changes.
+builder; nothing else changes. Code that holds only a name (an imported file's draft, a record's label)
+asks :func:`searcher_model` / :func:`scheduler_model` for the model and reads the fact there.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from hwk4tune.spec.searchers import (
 )
 
 __all__ = ["Pairing", "Found", "RAY_RESULT_KEYS", "MONOTONE_KEYS", "EPOCH_KEYS", "SEARCHERS", "SCHEDULERS",
-           "SearcherBase", "SchedulerBase", "names"]
+           "SearcherBase", "SchedulerBase", "names", "searcher_model", "scheduler_model"]
 
 # the searchers a YAML file may name (their models are in searchers.py)
 SEARCHERS: tuple[type[SearcherBase], ...] = (
@@ -50,6 +52,9 @@ class SchedulerBase(Strict):
     restores_checkpoints: ClassVar[bool] = False  # pauses or clones trials through their checkpoints
     explores_config: ClassVar[bool] = False  # picks new configurations itself (PBT, PB2)
     counts_to_max_epochs: ClassVar[bool] = False  # its max_t is max_epochs, so time_attr must count epochs
+    keeps_every_checkpoint: ClassVar[bool] = False  # clones trials from any epoch's checkpoint: keep them all
+    pauses_trials: ClassVar[bool] = False  # pauses trials mid-run: a paused trial must not hold a concurrency slot
+    acts_on_trials: ClassVar[bool] = True  # stops or clones trials by one metric before max_epochs (fifo never)
 
     def problems(self, p: Pairing) -> Found:
         found: Found = []
@@ -74,6 +79,13 @@ class SchedulerBase(Strict):
                           f"with a model-based searcher ({p.searcher.name}): use searcher: random (or grid)"))
         return found
 
+    def several_objectives_problems(self) -> Found:
+        """Why this scheduler cannot serve the several objectives a space declares (empty: it can)."""
+        if not self.acts_on_trials:
+            return []
+        return [("scheduler", f"{self.name} stops or clones trials by one metric, but the space declares "
+                 "objectives: use scheduler: fifo (every trial runs its max_epochs)")]
+
     def notices(self, p: Pairing) -> list[str]:
         return []
 
@@ -84,6 +96,7 @@ class SchedulerBase(Strict):
 class FifoScheduler(SchedulerBase):
     name: Literal["fifo"]
     builder: ClassVar[str] = "hwk4tune.tune.strategies:fifo"
+    acts_on_trials: ClassVar[bool] = False
 
 
 class AshaScheduler(SchedulerBase):
@@ -113,6 +126,7 @@ class HyperBandScheduler(SchedulerBase):
     name: Literal["hyperband"]
     builder: ClassVar[str] = "hwk4tune.tune.strategies:hyperband"
     restores_checkpoints: ClassVar[bool] = True
+    pauses_trials: ClassVar[bool] = True  # (hwk4tune.tune.hyperband)
     counts_to_max_epochs: ClassVar[bool] = True
     time_attr: str = _time_attr()
     reduction_factor: float = Field(3, gt=1)
@@ -151,6 +165,8 @@ class _PopulationScheduler(SchedulerBase):
 
     restores_checkpoints: ClassVar[bool] = True
     explores_config: ClassVar[bool] = True
+    keeps_every_checkpoint: ClassVar[bool] = True
+    explored_key: ClassVar[str]  # the option naming what it explores
     time_attr: str = _time_attr()
     perturbation_interval: int = Field(1, gt=0)
     quantile_fraction: float = Field(0.25, gt=0, le=0.5)
@@ -166,8 +182,7 @@ class _PopulationScheduler(SchedulerBase):
         explored = self.explored()
         fixed = [k for k in explored if k in p.space.entry.fixed_while_training]
         if fixed:
-            key = "hyperparam_mutations" if self.name == "pbt" else "hyperparam_bounds"
-            found.append((f"scheduler.{key}", f"{', '.join(fixed)} cannot change mid-training (a checkpoint of one "
+            found.append((f"scheduler.{self.explored_key}", f"{', '.join(fixed)} cannot change mid-training (a checkpoint of one "
                           f"value does not load under another); {self.name} copies them from the trial it clones"))
         return found
 
@@ -190,6 +205,7 @@ class _PopulationScheduler(SchedulerBase):
 class PbtScheduler(_PopulationScheduler):
     name: Literal["pbt"]
     builder: ClassVar[str] = "hwk4tune.tune.strategies:pbt"
+    explored_key: ClassVar[str] = "hyperparam_mutations"
     resample_probability: float = Field(0.25, ge=0, le=1)
     hyperparam_mutations: dict[str, Any] | None = Field(None, description="defaults to the space's parameters")
 
@@ -238,6 +254,7 @@ class PbtScheduler(_PopulationScheduler):
 class Pb2Scheduler(_PopulationScheduler):
     name: Literal["pb2"]
     builder: ClassVar[str] = "hwk4tune.tune.strategies:pb2"
+    explored_key: ClassVar[str] = "hyperparam_bounds"
     hyperparam_bounds: dict[str, tuple[float, float]] | None = Field(None, description="defaults to the space's ranges")
 
     @field_validator("hyperparam_bounds")
@@ -276,3 +293,13 @@ SCHEDULERS: tuple[type[SchedulerBase], ...] = (
 def names(models: tuple[type, ...]) -> tuple[str, ...]:
     """The YAML names of registered models (their ``name: Literal[...]``)."""
     return tuple(m.model_fields["name"].annotation.__args__[0] for m in models)
+
+
+def searcher_model(name: str) -> type[SearcherBase]:
+    """The searcher model a name means, for its facts where only the name is at hand (KeyError: none)."""
+    return dict(zip(names(SEARCHERS), SEARCHERS))[name]
+
+
+def scheduler_model(name: str) -> type[SchedulerBase]:
+    """The scheduler model a name means, for its facts where only the name is at hand (KeyError: none)."""
+    return dict(zip(names(SCHEDULERS), SCHEDULERS))[name]

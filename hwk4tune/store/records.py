@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, mo
 
 from hwk4tune.errors import InputError
 from hwk4tune.spec import DatasetSpec, dump_yaml
+from hwk4tune.store.tune_files import STATE_GLOB
 
 __all__ = [
     "METADATA_FILE", "SPEC_FILE", "JOURNAL_FILE", "RUN_FILE", "PLAN_FILE", "RUNS_DIR", "REPORT_FILE", "BEST_FILE",
@@ -47,7 +48,6 @@ RUNS_DIR = "runs"
 REPORT_FILE = "report.html"
 BEST_FILE = "best.yaml"
 JOURNAL_FILE = "optuna.journal"  # the live Optuna mirror of an experiment (one study per run in a comparison)
-_TUNE_STATE = "experiment_state-*.json"  # Tune's own record of an experiment
 
 
 # ------------------------------------------------------------------------------------------ places
@@ -106,7 +106,7 @@ def is_experiment_dir(path: str | Path) -> bool:
     """A local folder of one experiment: it holds our ``hwk4tune.json`` (written before any trial starts) or
     Tune's ``experiment_state-*.json`` (a plain Ray Tune run)."""
     p = Path(path)
-    return p.is_dir() and ((p / METADATA_FILE).is_file() or any(p.glob(_TUNE_STATE)))
+    return p.is_dir() and ((p / METADATA_FILE).is_file() or any(p.glob(STATE_GLOB)))
 
 
 def is_comparison_dir(path: str | Path) -> bool:

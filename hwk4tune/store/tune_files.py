@@ -18,15 +18,16 @@ import re
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+STATE_GLOB = "experiment_state-*.json"  # Tune's own record of an experiment: every trial's status and folder
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 CHECKPOINT_DIR = re.compile(r"^checkpoint_(\d+)$")
 
 
 def finite(value: Any) -> bool:
-    """A finite real number (numpy scalars included), not a bool."""
-    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)) and math.isfinite(value)
+    """A finite real number (numpy scalars included), not a bool. numpy's ``bool_`` is no ``numbers.Real``, so
+    this needs no numpy import (and :mod:`hwk4tune.store.records` may import this module cheaply)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def read_json_lines(path: Path, kind: type = dict) -> list:
@@ -74,7 +75,7 @@ def exploits(exp: Path) -> dict[str, int] | None:
 def experiment_state(exp: Path) -> tuple[dict[str, dict], float | None]:
     """Tune's view of each trial (by trial id) from the newest ``experiment_state-*.json``, and the
     experiment's start time. Empty when Tune never saved its state (a driver killed very early)."""
-    files = sorted(exp.glob("experiment_state-*.json"))
+    files = sorted(exp.glob(STATE_GLOB))
     trials: dict[str, dict] = {}
     start = None
     for f in reversed(files):  # newest name last; fall back on an older one if the newest is torn

@@ -1,16 +1,14 @@
-"""Finish an interrupted sweep from its folder alone (``sweep.yaml`` holds the resolved sweep)."""
+"""Finish an interrupted sweep from its folder alone (``sweep.yaml`` holds the resolved sweep), through
+:func:`hwk4tune.sweep.driver.drive`: the Tuner is restored from the state Tune saved there."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from hwk4tune.spec import Problem, SpecError
 from hwk4tune.store.records import RecordError, is_uri, storage_location
-from hwk4tune.sweep.lock import experiment_lock
-from hwk4tune.sweep.run import SweepInterrupted, fit, load_data, trainable
+from hwk4tune.sweep.driver import Started, SweepRun, drive, load_data
 from hwk4tune.sweep.saved import load_saved_sweep, read_metadata
 from hwk4tune.tune.console import say
-from hwk4tune.tune.ray_setup import ensure_ray, shutdown
 
 
 def _experiment_name(exp_dir: str) -> str:
@@ -113,10 +111,10 @@ def _drop_staged(exp: Path, trial_dir: str) -> None:
     old trial's staged files back into ``exp``: remove them there (a copy; ``exp`` keeps the moved folder)."""
     import shutil
 
-    from hwk4tune.tune.recover import ray_temp_dir, staging_folders
+    from hwk4tune.tune import recover
 
-    temp = ray_temp_dir()
-    for staging in staging_folders(exp, temp) if temp is not None else []:
+    temp = recover.ray_temp_dir()
+    for staging in recover.staging_folders(exp, temp) if temp is not None else []:
         shutil.rmtree(staging / trial_dir, ignore_errors=True)
 
 
@@ -137,35 +135,26 @@ def resume_sweep(experiment_dir: str | Path, *, restart_errored: bool = False, a
                  verbose: bool = True, storage_shared: bool = False) -> Path:
     """Finish an interrupted sweep: unfinished trials go on from their last checkpoint; errored ones are
     resumed (or, with ``restart_errored``, started over); finished ones are kept as they are. Holds the
-    experiment's lock (:mod:`hwk4tune.sweep.lock`); Ctrl-C raises :class:`~hwk4tune.sweep.run.SweepInterrupted`
+    experiment's lock (:mod:`hwk4tune.sweep.lock`); Ctrl-C raises :class:`~hwk4tune.sweep.driver.SweepInterrupted`
     after Tune saved its state."""
     exp_dir = storage_location(experiment_dir)
     spec = load_saved_sweep(exp_dir)
     name = _experiment_name(exp_dir)
     data = load_data(spec)
-    with experiment_lock(exp_dir, lambda text: say(verbose, text)):
-        started = ensure_ray(address, job_name=name)
-        try:
-            text, interrupted = _resume(exp_dir, spec, data, name, restart_errored, verbose, address, storage_shared)
-        finally:
-            shutdown(started)
-    say(verbose, text)
-    if interrupted:
-        raise SweepInterrupted(exp_dir)
-    return Path(exp_dir)
+    run = SweepRun(spec, exp_dir, name, storage=exp_dir.rstrip("/").rsplit("/", 1)[0], address=address,
+                   verbose=verbose, storage_shared=storage_shared)
+    return drive(run, lambda: _restart(run, data, restart_errored))
 
 
-def _resume(exp_dir: str, spec, data, name: str, restart_errored: bool, verbose: bool, address: str | None,
-            storage_shared: bool) -> tuple[str, bool]:
-    from ray import tune
+def _restart(run: SweepRun, data, restart_errored: bool) -> Started:
+    """The Tuner restored from the folder, once the folder is put right: files the killed driver staged are
+    copied in, trials Tune never recorded (and, with ``restart_errored``, errored ones) are set aside."""
+    from hwk4tune.tune.tuner import check_restorable, restored_tuner
 
-    from hwk4tune.cluster import check_storage
-
-    check_storage(exp_dir.rstrip("/").rsplit("/", 1)[0], shared=storage_shared, on_cluster=address is not None)
+    exp_dir, verbose = run.exp_dir, run.verbose
     if not is_uri(exp_dir):
         _finish_upload(Path(exp_dir), verbose)  # before anything reads Tune's state there
-    if not tune.Tuner.can_restore(exp_dir):
-        raise SpecError([Problem(exp_dir, None, "(folder)", "Tune saved no state here yet: nothing to resume")])
+    check_restorable(exp_dir)
     restarted: list[str] = []
     set_aside: list[str] = []
     if not is_uri(exp_dir):
@@ -173,14 +162,7 @@ def _resume(exp_dir: str, spec, data, name: str, restart_errored: bool, verbose:
         if restart_errored:
             restarted, lines = _set_aside_errored(Path(exp_dir), verbose)
             set_aside += lines
-    tuner = tune.Tuner.restore(
-        exp_dir,
-        trainable=trainable(spec, data, name),
-        resume_unfinished=True,
-        resume_errored=not restart_errored,
-        restart_errored=restart_errored,
-    )
-    say(verbose, f"resuming {exp_dir}")
+    tuner = restored_tuner(exp_dir, run.spec, run.name, data=data, restart_errored=restart_errored)
     after = (lambda: _drop_copied_back(Path(exp_dir), restarted)) if restarted else None
-    text, interrupted = fit(tuner, exp_dir, spec, after)
-    return "\n".join([text, *set_aside]), interrupted  # said before Tune's table too; repeated under the summary
+    # the set-aside lines were said before Tune's table too; repeated under the summary
+    return Started(tuner, f"resuming {exp_dir}", after, set_aside)

@@ -25,18 +25,16 @@ This module imports Ray, Optuna and HyperOpt: :mod:`hwk4tune.tune.strategies` im
 from __future__ import annotations
 
 import contextlib
-import copy
-import itertools
 from typing import Any
 
 import numpy as np
-from ray.tune.schedulers import PopulationBasedTraining
 from ray.tune.search import BasicVariantGenerator
-from ray.tune.search.basic_variant import _TrialIterator
 from ray.tune.search.hyperopt import HyperOptSearch
 
 from hwk4tune.space import SEP, Categorical, Param, Space, nest
 from hwk4tune.space.conditions import matches
+from hwk4tune.tune import _ray_private
+from hwk4tune.tune.search_space import tune_domain
 
 __all__ = ["draw", "planned_configs", "PlannedVariants", "DefineByRun", "hyperopt_space",
            "ConditionalHyperOptSearch", "ConditionalPBT"]
@@ -58,7 +56,7 @@ def draw(space: Space, rng: np.random.Generator, fixed: dict[str, Any] | None = 
         if name in fixed:
             out[name] = fixed[name]
         elif isinstance(leaf, Param):
-            out[name] = leaf.to_tune().sample(random_state=rng)
+            out[name] = tune_domain(leaf).sample(random_state=rng)
         else:
             out[name] = leaf
     return out
@@ -71,22 +69,16 @@ def planned_configs(space: Space, num_samples: int, seed: int | None = None) -> 
     return [draw(space, rng, point) for _ in range(num_samples) for point in space.grid_points()]
 
 
-class _PlannedTrials(_TrialIterator):
-    """Ray's trial iterator over planned flat configs instead of variants of a spec."""
+class _TrialSpec:
+    """One planned flat config -> (the values Ray names the trial by, its nested config). Picklable: Tune
+    saves the trial iterators holding it with the searcher."""
 
-    def __init__(self, configs: list[dict[str, Any]], tunable: set[str], **kwargs):
-        super().__init__(num_samples=len(configs), **kwargs)
-        self.planned = list(configs)
-        self.tunable = tunable
+    def __init__(self, tunable: set[str]):
+        self.tunable = set(tunable)
 
-    def __next__(self):
-        if not self.planned:
-            raise StopIteration
-        flat = self.planned.pop(0)
-        spec = copy.deepcopy(self.unresolved_spec)
-        spec["config"] = {**spec.get("config", {}), **nest(flat)}
+    def __call__(self, flat: dict[str, Any]) -> tuple[dict, dict[str, Any]]:
         resolved = {("config", *name.split(SEP)): v for name, v in flat.items() if name in self.tunable}
-        return self.create_trial(resolved, spec)
+        return resolved, nest(flat)
 
 
 class PlannedVariants(BasicVariantGenerator):
@@ -98,15 +90,8 @@ class PlannedVariants(BasicVariantGenerator):
         self._tunable = set(tunable)
 
     def add_configurations(self, experiments) -> None:
-        from ray.tune.experiment import _convert_to_experiment_list
-
-        for experiment in _convert_to_experiment_list(experiments):
-            iterator = _PlannedTrials(self._planned, self._tunable, uuid_prefix=self._uuid_prefix,
-                                      unresolved_spec=experiment.spec, start=self._total_samples,
-                                      random_state=self._random_state)
-            self._total_samples += len(self._planned)
-            self._iterators.append(iterator)
-            self._trial_generator = itertools.chain(self._trial_generator, iterator)
+        """Ray's own, with trials from the planned configs instead of variants of the spec."""
+        _ray_private.add_planned_trials(self, experiments, self._planned, _TrialSpec(self._tunable))
 
 
 # ------------------------------------------------------------------------------------------ optuna
@@ -121,7 +106,7 @@ class DefineByRun:
 
         self.space = space
         # the same Optuna distributions Ray makes of an unconditional space
-        self.distributions = {name: OptunaSearch.convert_search_space({"p": p.to_tune()})["p"]
+        self.distributions = {name: OptunaSearch.convert_search_space({"p": tune_domain(p)})["p"]
                               for name, p in space.params.items()}
 
     def __call__(self, trial) -> dict[str, Any]:
@@ -184,7 +169,7 @@ def hyperopt_space(space: Space) -> dict[str, Any]:
             elif isinstance(leaf, Categorical):
                 nodes[name] = hp.choice(name, list(leaf.values))
             elif isinstance(leaf, Param):
-                nodes[name] = HyperOptSearch.convert_search_space({name: leaf.to_tune()})[name]
+                nodes[name] = HyperOptSearch.convert_search_space({name: tune_domain(leaf)})[name]
             else:
                 nodes[name] = leaf  # a constant
         return {name + BRANCH if name in children else name: nodes[name]}
@@ -204,7 +189,7 @@ def _flat_suggestion(node: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-class ConditionalHyperOptSearch(HyperOptSearch):
+class ConditionalHyperOptSearch(_ray_private.hyperopt_with_start_point_hook()):
     """Ray's ``HyperOptSearch`` over :func:`hyperopt_space`, whose suggestions are flat configs again, with
     only the active leaves (nested groups nested as Ray nests them)."""
 
@@ -218,7 +203,7 @@ class ConditionalHyperOptSearch(HyperOptSearch):
             return config  # None or Searcher.FINISHED
         return nest(self._conditional.active_config(_flat_suggestion(config)))
 
-    def _convert_categories_to_indices(self, config: dict) -> None:
+    def categories_to_indices(self, config: dict) -> None:
         """A start point names flat parameters; HyperOpt wants the index of a categorical value."""
         params = self._conditional.params
         for key in list(config):
@@ -236,23 +221,23 @@ def _present(mutations: dict[str, Any], config: dict[str, Any]) -> dict[str, Any
             for k, v in mutations.items() if k in config}
 
 
-class ConditionalPBT(PopulationBasedTraining):
+class ConditionalPBT(_ray_private.pbt_with_exploit_hook()):
     """Ray's PBT that mutates only the parameters a trial has: Ray's would add an inactive parameter to a
     config that lacks it (on adding the trial) or fail on the missing key (exploring)."""
 
     @contextlib.contextmanager
     def _mutating_only(self, config: dict[str, Any]):
-        full = self._hyperparam_mutations
-        self._hyperparam_mutations = _present(full, config)
+        full = self.mutations
+        self.mutations = _present(full, config)
         try:
             yield
         finally:
-            self._hyperparam_mutations = full
+            self.mutations = full
 
     def on_trial_add(self, tune_controller, trial) -> None:
         with self._mutating_only(trial.config):
             super().on_trial_add(tune_controller, trial)
 
-    def _exploit(self, tune_controller, trial, trial_to_clone) -> None:
-        with self._mutating_only(trial_to_clone.config):
-            super()._exploit(tune_controller, trial, trial_to_clone)
+    def exploiting(self, config: dict[str, Any]):
+        """Ray's exploit of a trial cloning ``config`` mutates only the parameters ``config`` has."""
+        return self._mutating_only(config)

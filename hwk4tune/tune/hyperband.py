@@ -20,9 +20,10 @@ in the demo's replay, 2 at a time; ray-project/ray#12536).
 from __future__ import annotations
 
 from ray.tune.experiment import Trial
-from ray.tune.schedulers import HyperBandScheduler, TrialScheduler
-from ray.tune.schedulers.hyperband import _Bracket
+from ray.tune.schedulers import TrialScheduler
 from ray.tune.search import BasicVariantGenerator, ConcurrencyLimiter, Searcher
+
+from hwk4tune.tune import _ray_private
 
 __all__ = ["CappedHyperBand", "PausableLimiter"]
 
@@ -36,27 +37,20 @@ class PausableLimiter(ConcurrencyLimiter):
         self.paused: set[str] = set()
 
     def suggest(self, trial_id: str):
-        if not self._limit_concurrency:  # the searcher limits itself, as in Ray's suggest
-            return self.searcher.suggest(trial_id)
-        if len(self.live_trials - self.paused) >= self.max_concurrent:
-            return None
-        suggestion = self.searcher.suggest(trial_id)
-        if suggestion not in (None, Searcher.FINISHED):
-            self.live_trials.add(trial_id)
-            self.num_unfinished_live_trials += 1
-        return suggestion
+        """Ray's suggest, with the paused trials out of ``live_trials`` while it checks the limit."""
+        paused = self.live_trials & self.paused
+        self.live_trials -= paused
+        try:
+            return super().suggest(trial_id)
+        finally:
+            self.live_trials |= paused
 
     def on_trial_complete(self, trial_id: str, result=None, error: bool = False) -> None:
         self.paused.discard(trial_id)
         super().on_trial_complete(trial_id, result=result, error=error)
 
 
-class _GivenBracket(_Bracket):
-    def filled(self) -> bool:
-        return len(self._all_trials) >= self._n0
-
-
-class CappedHyperBand(HyperBandScheduler):
+class CappedHyperBand(_ray_private.hyperband_with_hooks()):
     """``HyperBandScheduler`` whose brackets fill and halve under a cap on running trials (module docstring).
 
     ``num_samples``: the sweep's trials; ``max_running``: the cap (None: as resources allow)."""
@@ -66,6 +60,7 @@ class CappedHyperBand(HyperBandScheduler):
         self._num_samples = num_samples
         self._max_running = max_running
         self._search_alg = None
+        self._added: set[str] = set()  # trial ids given to a bracket (resumed ones are added again)
 
     def attach(self, search_alg) -> None:
         """Let ``search_alg``'s concurrency limit count running trials only (``hwk4tune.tune.strategies``). The
@@ -80,28 +75,32 @@ class CappedHyperBand(HyperBandScheduler):
         if isinstance(alg, PausableLimiter):
             (alg.paused.discard if running else alg.paused.add)(trial_id)
         elif isinstance(alg, BasicVariantGenerator):  # random, grid: it forgets a trial on completion
-            (alg._live_trials.add if running else alg._live_trials.discard)(trial_id)
+            live = _ray_private.variant_generator_live_trials(alg)
+            (live.add if running else live.discard)(trial_id)
 
-    def _create_bracket(self, s: int) -> _Bracket:
-        bracket = super()._create_bracket(s)
-        bracket.__class__ = _GivenBracket  # Ray's constructor and state: only filled() differs
-        return bracket
+    def bracket_created(self, bracket) -> None:
+        """A new bracket counts the trials it was given, not its live ones (module docstring)."""
+        _ray_private.make_bracket_count_given_trials(bracket)
+
+    def on_trial_add(self, tune_controller, trial: Trial) -> None:
+        super().on_trial_add(tune_controller, trial)
+        self._added.add(trial.trial_id)
 
     def _more_trials_coming(self) -> bool:
-        return len(self._trial_info) < self._num_samples
+        return len(self._added) < self._num_samples
 
-    def _process_bracket(self, tune_controller, bracket: _Bracket) -> str:
-        # a bracket that still halves waits, its trials paused at the milestone, until it has all its trials
-        if bracket._halves > 0 and not bracket.filled() and self._more_trials_coming():
+    def decide_bracket(self, tune_controller, bracket, ray_decision) -> str:
+        """A bracket that still halves waits, its trials paused at the milestone, until it has all its
+        trials; then Ray halves it."""
+        if _ray_private.bracket_halvings_left(bracket) > 0 and not bracket.filled() and self._more_trials_coming():
             return TrialScheduler.PAUSE
-        action = super()._process_bracket(tune_controller, bracket)
+        action = ray_decision()
         # Ray stops a PAUSED trial without saving its new status (TuneController._schedule_trial_stop returns
-        # before _mark_trial_to_checkpoint for a trial with no actor): Tune's saved state would keep it PAUSED,
-        # and every table would read it as interrupted.
-        controller = getattr(tune_controller, "_tune_controller", tune_controller)
-        for trial in bracket._all_trials:
+        # before marking a trial with no actor to be saved): Tune's saved state would keep it PAUSED, and
+        # every table would read it as interrupted.
+        for trial in _ray_private.bracket_trials(bracket):
             if trial.status in (Trial.TERMINATED, Trial.ERROR):
-                controller._mark_trial_to_checkpoint(trial)
+                _ray_private.mark_trial_to_checkpoint(tune_controller, trial)
         return action
 
     def on_trial_result(self, tune_controller, trial: Trial, result: dict) -> str:
@@ -125,11 +124,10 @@ class CappedHyperBand(HyperBandScheduler):
     def _halve_waiting_brackets(self, tune_controller) -> None:
         """Once the last trial was added, an unfilled bracket whose trials all wait at its milestone halves
         (no result of theirs would trigger it any more)."""
-        for band in self._hyperbands:
-            for bracket in band:
-                if bracket is None or bracket.finished():
-                    continue
-                live = bracket.current_trials()
-                if live and all(t.status == Trial.PAUSED and t not in bracket.trials_to_unpause for t in live) \
-                        and bracket.cur_iter_done():
-                    self._process_bracket(tune_controller, bracket)
+        for bracket in self.brackets():
+            if bracket is None or bracket.finished():
+                continue
+            live = bracket.current_trials()
+            if live and all(t.status == Trial.PAUSED and t not in bracket.trials_to_unpause for t in live) \
+                    and bracket.cur_iter_done():
+                self.process_bracket(tune_controller, bracket)

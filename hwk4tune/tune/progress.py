@@ -12,8 +12,9 @@ reporter (``ray/tune/progress_reporter.py``, Ray 2.x) raised in two cases that s
 Both are avoided below. Any other error inside Ray's report prints one line, once, and from then on a plain
 table of our own, built from the trials' public attributes.
 
-Private Ray names (kept in this module only): ``TuneReporterBase._sort_by_metric`` (switched off for a
-report whose terminated trials lack the metric) and ``TuneReporterBase._current_best_trial`` (overridden).
+Ray's reporter is reached through :func:`hwk4tune.tune._ray_private.reporter_with_best_trial_hook`: its
+sorting switched off for a report whose terminated trials lack the metric, and its "Current best trial" pick
+handed on as a view.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import math
 import numbers
 from types import SimpleNamespace
 
-from ray.tune import CLIReporter
+from hwk4tune.tune import _ray_private
 
 _ABSENT = object()
 
@@ -43,7 +44,7 @@ def _number(value) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool) and not math.isnan(value)
 
 
-class SweepReporter(CLIReporter):
+class SweepReporter(_ray_private.reporter_with_best_trial_hook()):
     """``tune.CLIReporter`` (same arguments) whose ``report`` never raises."""
 
     def __init__(self, *, sort_by_metric: bool = False, **kwargs):
@@ -65,9 +66,9 @@ class SweepReporter(CLIReporter):
                     return
                 except Exception as e:  # noqa: BLE001 - a progress table must not end the sweep
                     self._failed = True
-                    self._print(f"progress table: Ray's reporter failed ({type(e).__name__}: {e}); "
-                                "showing a plain table")
-            self._print(self.plain_table(trials))
+                    print(f"progress table: Ray's reporter failed ({type(e).__name__}: {e}); "
+                                "showing a plain table", flush=True)
+            print(self.plain_table(trials), flush=True)
         except Exception:  # noqa: BLE001 - not even our own table may end the sweep
             pass
 
@@ -84,28 +85,23 @@ class SweepReporter(CLIReporter):
             return (0, sign * value) if _number(value) else (1, 0.0)
 
         ordered = sorted(trials, key=key)
-        self._sort_by_metric = self._sort_wanted and all(  # private Ray attribute (see the module's doc)
-            _number((t.last_result or {}).get(metric)) for t in trials if t.status == "TERMINATED")
+        self.sort_terminated_by_metric(self._sort_wanted and all(
+            _number((t.last_result or {}).get(metric)) for t in trials if t.status == "TERMINATED"))
         return ordered
 
-    def _current_best_trial(self, trials):
-        """Ray's pick (private Ray hook, see the module's doc), handed on as a view whose config names every
-        parameter column: an inactive conditional parameter is None there, not a KeyError."""
-        best, metric = super()._current_best_trial(trials)
-        if best is None:
-            return best, metric
+    def best_trial_view(self, best, metric):
+        """Ray's pick, handed on as a view whose config names every parameter column: an inactive conditional
+        parameter is None there, not a KeyError."""
         config = dict(best.last_result.get("config") or best.config or {})
-        columns = self._parameter_columns
-        missing = {p: None for p in columns if _lookup(p, config) is _ABSENT}
+        missing = {p: None for p in self.parameter_columns if _lookup(p, config) is _ABSENT}
         if not missing:
-            return best, metric
-        return SimpleNamespace(trial_id=best.trial_id,
-                               last_result={**best.last_result, "config": {**config, **missing}}), metric
+            return best
+        return SimpleNamespace(trial_id=best.trial_id, last_result={**best.last_result, "config": {**config, **missing}})
 
     def plain_table(self, trials: list) -> str:
         """trial, status, the parameters present in its config, the metric, epoch: one line per trial."""
         metric = self._search[0] or "metric"
-        columns = list(self._parameter_columns)
+        columns = list(self.parameter_columns)
         rows = [("trial", "status", "parameters", metric, "epoch")]
         for t in trials:
             result, config = t.last_result or {}, t.config or {}

@@ -2,13 +2,47 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+from typing import Iterator
 
+from hwk4tune.cluster.hosts import LOCAL_HOST
 from hwk4tune.spec import Problem, SpecError, SweepSpec
 from hwk4tune.tune.console import quiet_early_stops
 
 
-def ensure_ray(address: str | None = None, dashboard: bool = False, dashboard_host: str = "127.0.0.1",
+@contextlib.contextmanager
+def environ_defaults(**defaults: str) -> Iterator[None]:
+    """Set these environment variables where the user has not, for the block only; what else changes in
+    ``os.environ`` meanwhile (Ray's init sets PYTHONBREAKPOINT, Tune may set TUNE_RESULT_BUFFER_LENGTH) is
+    undone too: a sweep run from a Python session (a notebook, the tests) leaves the environment as it was."""
+    before = dict(os.environ)
+    for key, value in defaults.items():
+        os.environ.setdefault(key, value)
+    try:
+        yield
+    finally:
+        for key in set(os.environ) - set(before):
+            del os.environ[key]
+        for key, value in before.items():
+            if os.environ.get(key) != value:
+                os.environ[key] = value
+
+
+@contextlib.contextmanager
+def ray_session(address: str | None = None, dashboard: bool = False, dashboard_host: str = LOCAL_HOST,
+                job_name: str | None = None, log_to_driver: bool = True) -> Iterator[bool]:
+    """Ray for the block (:func:`ensure_ray`; yields whether it was started here), stopped at the end if it
+    was. Ray's usage-stats prompt is off while it starts and runs (a Ray started here reads it at init)."""
+    with environ_defaults(RAY_USAGE_STATS_ENABLED="0"):
+        started = ensure_ray(address, dashboard, dashboard_host, job_name=job_name, log_to_driver=log_to_driver)
+        try:
+            yield started
+        finally:
+            shutdown(started)
+
+
+def ensure_ray(address: str | None = None, dashboard: bool = False, dashboard_host: str = LOCAL_HOST,
                num_cpus: int | None = None, job_name: str | None = None, log_to_driver: bool = True) -> bool:
     """Reuse a running Ray (e.g. the tests' session-wide one), else start one: embedded and local when
     ``address`` is None, else connect (``auto``, ``ray://host:10001``). True when this call started it.
@@ -19,9 +53,6 @@ def ensure_ray(address: str | None = None, dashboard: bool = False, dashboard_ho
 
     if ray.is_initialized():
         return False
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    # forced snapshots when trials checkpoint every (short) epoch are expected here, not a problem
-    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     config = job_config(job_name)  # the dashboard's Jobs view shows its name
     if address is None:
         if dashboard:

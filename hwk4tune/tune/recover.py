@@ -14,7 +14,8 @@ while the driver deletes a trial's older checkpoints (``num_to_keep``) as soon a
 saved before that names a deleted one, and restoring from it fails (``Could not recover from checkpoint as
 it does not exist on storage anymore``), the trial ends in ERROR. :func:`repair_state` points such a trial at
 its newest checkpoint on disk, and records a trial whose ``result.json`` ends with its last report as
-finished. It reads Ray 2.x's private bookkeeping (``_CheckpointManager``): pinned with the Ray series.
+finished. It reads Ray 2.x's private bookkeeping (``_CheckpointManager``) through
+:mod:`hwk4tune.tune._ray_private`: pinned with the Ray series.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-STATE_GLOB = "experiment_state-*.json"
+from hwk4tune.store.tune_files import STATE_GLOB
+from hwk4tune.tune import _ray_private
 
 
 def _belongs(staging: Path, exp: Path) -> bool:
@@ -74,7 +76,7 @@ def ray_temp_dir() -> Path | None:
     try:
         import ray
 
-        return Path(ray._private.worker._global_node.get_session_dir_path()).parent
+        return Path(ray.get_runtime_context().get_temp_dir())
     except Exception:  # noqa: BLE001 - a Ray Client connection has no local node
         return None
 
@@ -87,8 +89,6 @@ def _rows(trial_dir: Path) -> list[dict]:
 
 def _repair_trial(exp: Path, json_state: dict, metadata: dict) -> str | None:
     """Fix one unfinished trial's record in place; say what was done (None: nothing)."""
-    from ray.train._internal.session import _TrainingResult
-
     trial_dir = exp / (json_state.get("relative_logdir") or "")
     if not json_state.get("relative_logdir") or not trial_dir.is_dir():
         return None
@@ -97,24 +97,29 @@ def _repair_trial(exp: Path, json_state: dict, metadata: dict) -> str | None:
         json_state["status"] = "TERMINATED"
         return f"{trial_dir.name} had ended (its result.json says so) after Tune last saved its state: kept as finished"
     manager = metadata.get("checkpoint_manager")
-    latest = getattr(manager, "_latest_checkpoint_result", None)
+    latest = _ray_private.latest_checkpoint_result(manager)
     if latest is None or latest.checkpoint is None:
         return None
     if (trial_dir / Path(latest.checkpoint.path).name).is_dir():
         return None
+    return _point_at_newest_checkpoint(trial_dir, rows, manager, latest)
+
+
+def _point_at_newest_checkpoint(trial_dir: Path, rows: list[dict], manager, latest) -> str:
+    """The checkpoint Tune recorded for a trial is gone: record its newest one on disk instead (or none)."""
     saved_by = {r.get("checkpoint_dir_name"): r for r in rows if r.get("checkpoint_dir_name")}
     on_disk = sorted(p.name for p in trial_dir.glob("checkpoint_*") if p.is_dir() and p.name in saved_by)
-    kept = [r for r in manager._checkpoint_results
+    kept = [r for r in _ray_private.checkpoint_results(manager)
             if r.checkpoint is not None and (trial_dir / Path(r.checkpoint.path).name).is_dir()]
     if not on_disk:
-        manager._checkpoint_results, manager._latest_checkpoint_result = kept, None
+        _ray_private.set_checkpoint_results(manager, kept, None)
         return f"{trial_dir.name}: the checkpoint Tune recorded is gone and none other is known: it starts over"
     name = on_disk[-1]
     ckpt = type(latest.checkpoint)(path=str(Path(latest.checkpoint.path).with_name(name)),
                                    filesystem=latest.checkpoint.filesystem)
-    newest = _TrainingResult(checkpoint=ckpt, metrics=saved_by[name])
-    manager._checkpoint_results = [r for r in kept if Path(r.checkpoint.path).name != name] + [newest]
-    manager._latest_checkpoint_result = newest
+    newest = _ray_private.checkpoint_result(ckpt, saved_by[name])
+    _ray_private.set_checkpoint_results(manager, [r for r in kept if Path(r.checkpoint.path).name != name] + [newest],
+                                        newest)
     return (f"{trial_dir.name}: the checkpoint Tune recorded ({Path(latest.checkpoint.path).name}) was deleted after "
             f"Tune last saved its state: it goes on from {name}, its newest")
 

@@ -12,24 +12,19 @@ folder has none (a resumed sweep: a new driver, a new staging folder).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 
-
-class _KeepStagedRows:
-    def _restore_from_remote(self, file_name: str, trial) -> None:
-        if not Path(trial.local_path, file_name).exists():
-            super()._restore_from_remote(file_name, trial)
+from hwk4tune.tune import _ray_private
 
 
-class JsonLogger(_KeepStagedRows, JsonLoggerCallback):
+class JsonLogger(_ray_private.logger_restoring_only_when_missing(JsonLoggerCallback)):
     """Ray's ``result.json`` logger (Ray adds its own only when none is given)."""
 
 
-class CsvLogger(_KeepStagedRows, CSVLoggerCallback):
+class CsvLogger(_ray_private.logger_restoring_only_when_missing(CSVLoggerCallback)):
     """Ray's ``progress.csv`` logger."""
 
 
 def result_loggers() -> list:
+    """The two loggers Tune's analysis reads, both keeping a restarted trial's staged rows."""
     return [JsonLogger(), CsvLogger()]

@@ -58,10 +58,13 @@ class StrategyArgs:
 def param_space(space: SpaceSpec, searcher: Any = None) -> dict:
     """The Tuner's ``param_space``: Ray Tune domains and constants; empty for a conditional space, whose
     searcher holds it and draws every key of a config itself (:mod:`hwk4tune.tune.conditional_search`), and for
-    optuna on several objectives (:func:`optuna` gives it the space with its metric and mode lists)."""
-    if space.space.conditional or (space.objectives and getattr(searcher, "name", None) == "optuna"):
+    a searcher that holds the space with several objectives (optuna: :func:`optuna` gives it the space with its
+    metric and mode lists)."""
+    if space.space.conditional or (space.objectives and getattr(searcher, "holds_space_with_objectives", False)):
         return {}
-    return space.space.to_tune()
+    from hwk4tune.tune.search_space import tune_param_space  # imports Ray
+
+    return tune_param_space(space.space)
 
 
 def _holds_space(args: StrategyArgs) -> dict:
@@ -85,7 +88,7 @@ def basic_variant(args: StrategyArgs):
 def _limited(searcher, args: StrategyArgs):
     if not args.max_concurrent_trials:
         return searcher
-    if args.scheduler.name == "hyperband":  # paused trials do not count (hwk4tune.tune.hyperband)
+    if args.scheduler.pauses_trials:  # paused trials do not count (hwk4tune.tune.hyperband)
         from hwk4tune.tune.hyperband import PausableLimiter
 
         return PausableLimiter(searcher, args.max_concurrent_trials)
@@ -133,22 +136,15 @@ def _picklable(sampler_class: type) -> type:
 
 
 def _optuna_sampler(s):
-    """The Optuna sampler of an OptunaSearcher model; NSGA-II (genetic) takes its options when given."""
+    """The Optuna sampler of an OptunaSearcher model, with the options given for it (NSGA-II's), made
+    picklable where it holds a lock (:class:`_PicklableLocks`)."""
     import optuna
 
-    samplers = {
-        "tpe": optuna.samplers.TPESampler,
-        "gp": optuna.samplers.GPSampler,
-        "cmaes": optuna.samplers.CmaEsSampler,
-        "qmc": optuna.samplers.QMCSampler,
-        "random": optuna.samplers.RandomSampler,
-        "nsga2": _picklable(optuna.samplers.NSGAIISampler),
-    }
-    options = {}
-    if s.sampler == "nsga2":  # the spec refuses these options with any other sampler
-        options = {k: getattr(s, k) for k in ("population_size", "mutation_prob", "crossover_prob")
-                   if getattr(s, k) is not None}
-    return samplers[s.sampler](seed=s.seed, **options)
+    facts = s.sampler_facts
+    sampler_class = getattr(optuna.samplers, facts.optuna_class)
+    if facts.holds_lock:
+        sampler_class = _picklable(sampler_class)
+    return sampler_class(seed=s.seed, **s.sampler_options())
 
 
 def optuna(args: StrategyArgs):
@@ -311,7 +307,9 @@ def build_scheduler(args: StrategyArgs):
 def _mutation(p: Param):
     """Categorical parameters mutate by shifting along their list; ranges are Tune domains (resampled or
     multiplied by 0.8 / 1.2, integers rounded)."""
-    return list(p.args) if p.is_categorical else p.to_tune()
+    from hwk4tune.tune.search_space import tune_domain  # imports Ray
+
+    return list(p.args) if p.is_categorical else tune_domain(p)
 
 
 def _mutated(space: SpaceSpec, given: dict[str, Any] | None) -> dict[str, Any]:

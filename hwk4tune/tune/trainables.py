@@ -45,7 +45,7 @@ def _run_trial(config: dict[str, Any], *, trainable: str, data, max_epochs: int,
     import torch
     from ray import tune
 
-    from hwk4tune.learn.training import CHECKPOINT_FILE, Learner, derive_seed
+    from hwk4tune.learn.training import derive_seed
 
     # an unknown key or a bad value raises ConfigError: this trial fails, with the reason, never ignored
     cfg = TRAINABLES[trainable].hyperparameters.from_config(config)
@@ -57,57 +57,97 @@ def _run_trial(config: dict[str, Any], *, trainable: str, data, max_epochs: int,
 
     # a head-only trial without augmentation trains its head on the cached backbone features
     use_features = features is not None and trainable == "resnet" and features.matches(cfg)
+    learner = _learner(trainable, cfg, data, seed, device, max_epochs, use_features)
+    start_epoch = _restore(learner)
+    per_run = {"weights": learner.weights, "threads": cpus, "device": device.type,
+               **_deployment_costs(learner, data, device),
+               "backbone_features": features.key if use_features else ""}
+    splits = _splits_on_device(features if use_features else data, device)
+    for epoch in range(start_epoch + 1, max_epochs + 1):
+        if not _train_and_report(learner, splits, epoch, max_epochs, per_run, trial_id):
+            return
+
+
+def _learner(trainable: str, cfg, data, seed: int, device, max_epochs: int, use_features: bool):
+    """A :class:`~hwk4tune.learn.training.Learner`, or a ``FeatureLearner`` that trains only the head on the
+    cached backbone features (same model and checkpoints, far fewer FLOPs)."""
+    from hwk4tune.learn.training import Learner
+
     learner_cls = Learner
     if use_features:
         from hwk4tune.learn.feature_cache import FeatureLearner as learner_cls
-    learner = learner_cls(trainable, cfg, data.input_shape, data.num_classes, seed=seed, device=device,
-                          epochs=max_epochs)
-    start_epoch = 0
-    checkpoint = tune.get_checkpoint()
-    if checkpoint is not None:
-        with checkpoint.as_directory() as d:
-            start_epoch = learner.load(Path(d) / CHECKPOINT_FILE)
+    return learner_cls(trainable, cfg, data.input_shape, data.num_classes, seed=seed, device=device,
+                       epochs=max_epochs)
 
+
+def _restore(learner) -> int:
+    """Load the trial's checkpoint when Tune gives one (resume, PBT exploit): the epoch it holds, else 0."""
+    from ray import tune
+
+    from hwk4tune.learn.training import CHECKPOINT_FILE
+
+    checkpoint = tune.get_checkpoint()
+    if checkpoint is None:
+        return 0
+    with checkpoint.as_directory() as d:
+        return learner.load(Path(d) / CHECKPOINT_FILE)
+
+
+def _deployment_costs(learner, data, device) -> dict[str, Any]:
+    """What the model costs to deploy: measured once per run, reported every epoch (objectives may name them)."""
     from hwk4tune.learn.costs import latency_ms, num_params
 
-    # what the model costs to deploy: measured once per run, reported every epoch (objectives may name them)
-    costs = {"num_params": num_params(learner.model),
-             "latency_ms": latency_ms(learner.model, tuple(data.input_shape), device)}
+    return {"num_params": num_params(learner.model),
+            "latency_ms": latency_ms(learner.model, tuple(data.input_shape), device)}
 
-    source = features if use_features else data
-    train_x, train_y, val_x, val_y = source.train_x, source.train_y, source.val_x, source.val_y
-    if device.type == "cuda":  # the whole data set fits on any GPU we use; copy it once
-        train_x, train_y, val_x, val_y = (t.to(device) for t in (train_x, train_y, val_x, val_y))
 
-    for epoch in range(start_epoch + 1, max_epochs + 1):
-        t0 = time.perf_counter()
-        stats = learner.train_epoch(train_x, train_y, epoch)
-        metrics: dict[str, Any] = {
-            "train_loss": stats.train_loss,
-            "epoch": epoch,
-            "images_per_second": stats.images_per_second,
-            "weights": learner.weights,
-            "threads": cpus,
-            "device": device.type,
-            **costs,
-            "backbone_features": features.key if use_features else "",
-        }
-        if stats.diverged:
-            print(f"hwk4tune: trial {trial_id}: training loss became {stats.train_loss} in epoch {epoch} "
-                  f"(optimizer={cfg.optimizer}, lr={cfg.lr}); ending the trial as diverged", file=sys.stderr)
-            metrics.update(val_loss=float("inf"), val_accuracy=0.0, train_status="diverged",
-                           epoch_seconds=time.perf_counter() - t0)
-            tune.report(metrics)
-            return
-        metrics["val_loss"], metrics["val_accuracy"] = learner.evaluate(val_x, val_y)
-        metrics["epoch_seconds"] = time.perf_counter() - t0
-        metrics["train_status"] = "ok"
-        if epoch % cfg.checkpoint_interval == 0 or epoch == max_epochs:
-            with tempfile.TemporaryDirectory(prefix="hwk4tune-ckpt-") as d:
-                learner.save(Path(d) / CHECKPOINT_FILE, epoch)
-                tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(d))
-        else:
-            tune.report(metrics)
+def _splits_on_device(source, device) -> tuple:
+    """(train_x, train_y, val_x, val_y) of the data set or feature set, copied once to the GPU if there is
+    one (the whole data set fits on any GPU we use) rather than batch by batch."""
+    splits = (source.train_x, source.train_y, source.val_x, source.val_y)
+    if device.type == "cuda":
+        splits = tuple(t.to(device) for t in splits)
+    return splits
+
+
+def _train_and_report(learner, splits: tuple, epoch: int, max_epochs: int, per_run: dict[str, Any],
+                      trial_id: str) -> bool:
+    """Train, evaluate and report one epoch (with a checkpoint when one is due). False when the loss
+    diverged: the trial then ends normally after a last report saying so, and the sweep goes on."""
+    from ray import tune
+
+    train_x, train_y, val_x, val_y = splits
+    cfg = learner.cfg
+    t0 = time.perf_counter()
+    stats = learner.train_epoch(train_x, train_y, epoch)
+    metrics: dict[str, Any] = {"train_loss": stats.train_loss, "epoch": epoch,
+                               "images_per_second": stats.images_per_second, **per_run}
+    if stats.diverged:
+        print(f"hwk4tune: trial {trial_id}: training loss became {stats.train_loss} in epoch {epoch} "
+              f"(optimizer={cfg.optimizer}, lr={cfg.lr}); ending the trial as diverged", file=sys.stderr)
+        metrics.update(val_loss=float("inf"), val_accuracy=0.0, train_status="diverged",
+                       epoch_seconds=time.perf_counter() - t0)
+        tune.report(metrics)
+        return False
+    metrics["val_loss"], metrics["val_accuracy"] = learner.evaluate(val_x, val_y)
+    metrics["epoch_seconds"] = time.perf_counter() - t0
+    metrics["train_status"] = "ok"
+    if epoch % cfg.checkpoint_interval == 0 or epoch == max_epochs:
+        _report_with_checkpoint(learner, metrics, epoch)
+    else:
+        tune.report(metrics)
+    return True
+
+
+def _report_with_checkpoint(learner, metrics: dict[str, Any], epoch: int) -> None:
+    """Report with the model and optimizer state, written to a temporary folder Tune copies into the trial."""
+    from ray import tune
+
+    from hwk4tune.learn.training import CHECKPOINT_FILE
+
+    with tempfile.TemporaryDirectory(prefix="hwk4tune-ckpt-") as d:
+        learner.save(Path(d) / CHECKPOINT_FILE, epoch)
+        tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(d))
 
 
 def cnn_trainable(config: dict[str, Any], data=None, max_epochs: int = 10, features=None) -> None:
