@@ -65,6 +65,28 @@ def reported(exp: Path) -> int:
     return sum(len(rows(d)) for d in exp.glob("trial_*"))
 
 
+def run_and_kill(tmp_path: Path, name: str, env: dict, kill_after: int, delay: float) -> Path:
+    """Start ``hwk4tune run`` as its own session; SIGKILL it ``delay`` s after ``kill_after`` reports reach its folder."""
+    exp = tmp_path / "runs" / name
+    log = open(tmp_path / f"{name}.log", "w")  # noqa: SIM115 - the child writes it; closed when the test ends
+    driver = subprocess.Popen(HWK4TUNE + ["run", str(tmp_path / "sweep.yaml"), "--storage", str(tmp_path / "runs"),
+                                          "--name", name, "-q"],
+                              stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    try:
+        deadline = time.time() + 600
+        while reported(exp) < kill_after:
+            assert driver.poll() is None, (tmp_path / f"{name}.log").read_text()[-3000:]
+            assert time.time() < deadline, "the sweep did not get going"
+            time.sleep(0.2)
+        time.sleep(delay)
+        driver.send_signal(signal.SIGKILL)
+        driver.wait(timeout=30)
+    finally:
+        kill_group(driver)
+        log.close()
+    return exp
+
+
 @pytest.fixture
 def busy_machine():
     """Two busy-loop processes holding both cores while a kill/resume test runs. They run at Ray's worker
@@ -82,7 +104,7 @@ def busy_machine():
 
 # (reports seen in the folder, then seconds more): spread over the 24 epochs of the sweep, and between Tune's
 # copies of its state into the folder (a kill right after a copy finds the folder in step, one later does not)
-KILL_POINTS = ((1, 0.0), (4, 0.5), (9, 1.0), (14, 1.5), (19, 0.2))
+KILL_POINTS = ((1, 0.0), (4, 0.5), (9, 1.0), (14, 0.8), (19, 0.2))
 
 
 @pytest.mark.slow
@@ -93,24 +115,15 @@ def test_sigkill_then_resume(tmp_path, busy_machine, kill_after, delay):
     checkpoint (the first epoch its resumed process reports is greater than 1)."""
     (tmp_path / "space.yaml").write_text(SPACE)
     (tmp_path / "sweep.yaml").write_text(SWEEP)
-    exp = tmp_path / "runs" / "killed"
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "PYTHONUNBUFFERED": "1"}
-    log = open(tmp_path / "run.log", "w")
-    driver = subprocess.Popen(HWK4TUNE + ["run", str(tmp_path / "sweep.yaml"), "--storage", str(tmp_path / "runs"),
-                                          "--name", "killed", "-q"],
-                              stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-    try:
-        deadline = time.time() + 600
-        while reported(exp) < kill_after:
-            assert driver.poll() is None, (tmp_path / "run.log").read_text()[-3000:]
-            assert time.time() < deadline, "the sweep did not get going"
-            time.sleep(0.2)
-        time.sleep(delay)
-        driver.send_signal(signal.SIGKILL)
-        driver.wait(timeout=30)
-    finally:
-        kill_group(driver)
+    exp = run_and_kill(tmp_path, "killed", env, kill_after, delay)
     before = finished(exp)
+    if len(before) == TRIALS:
+        # Ray copies result.json into the folder in the background, so the folder can trail the trials by a
+        # second or two; on a fast machine the last trials then end before a late kill lands. The kill point
+        # is the test's setup, not what it checks: try once more, killing at the first report seen.
+        exp = run_and_kill(tmp_path, "killed_again", env, 1, 0.0)
+        before = finished(exp)
     seen = {d.name: rows(d) for d in exp.glob("trial_*")}
     assert len(before) < TRIALS, "the kill came too late to test anything"
 
