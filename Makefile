@@ -9,8 +9,10 @@ TORCH  ?= torch==2.14.1 torchvision==0.29.1
 LOCK   := requirements.lock
 # A second venv for the newest versions pyproject.toml's ranges allow (`make test-latest`).
 LATEST := .venv-latest
+# A third venv for the oldest Ray pyproject.toml allows (`make test-oldest`): Ray alone is older there.
+OLDEST := .venv-oldest
 
-.PHONY: demo test test-fast test-latest install lock clean
+.PHONY: demo test test-fast test-latest test-oldest install lock clean
 
 $(BIN)/hwk4tune: pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,6 +48,28 @@ test-latest: install
 	$(LATEST)/bin/python .ci/newest_versions.py diff $(LOCK)
 	$(LATEST)/bin/python -m pytest -q -rs -m newest -p no:cacheprovider
 
+# The tests marked `oldest_ray` (every searcher and scheduler once, PBT, HyperBand under max_concurrent_trials,
+# resume after SIGKILL, two nodes on loopback, job submission, Ray Client) under the oldest Ray the range allows
+# (its lower bound's newest patch, from pyproject.toml), everything else as locked. As for test-latest, a .pth
+# file puts .venv's packages after the venv's own: only Ray (and what it alone needs) is installed here.
+# Of a parametrized test the marker takes every case; one case per searcher, scheduler and kill is enough here.
+OLDEST_DESELECT := $(foreach t,test_sweep.py::test_searcher_with_fifo_and_asha[random+fifo] \
+  test_sweep.py::test_searcher_with_fifo_and_asha[grid+asha] test_sweep.py::test_searcher_with_fifo_and_asha[optuna+fifo] \
+  test_sweep.py::test_searcher_with_fifo_and_asha[hyperopt+asha] test_evolutionary.py::test_real_sweep[de] \
+  test_evolutionary.py::test_real_sweep[nsga2] test_resume.py::test_sigkill_then_resume[1-0.0] \
+  test_resume.py::test_sigkill_then_resume[4-0.5] test_resume.py::test_sigkill_then_resume[14-0.8] \
+  test_resume.py::test_sigkill_then_resume[19-0.2],'--deselect=tests/$(t)') \
+  "--deselect=tests/test_hyperband.py::test_hyperband_halves_under_max_concurrent_trials[{name: hyperopt, seed: 0, n_initial_points: 4}]"
+test-oldest: install
+	test -x $(OLDEST)/bin/python || $(PYTHON) -m venv $(OLDEST)
+	$(OLDEST)/bin/python .ci/newest_versions.py link $(VENV)
+	$(OLDEST)/bin/pip install --quiet --upgrade pip setuptools
+	$(OLDEST)/bin/pip install --quiet "$$($(BIN)/python .ci/newest_versions.py oldest ray)"
+	$(OLDEST)/bin/pip install --quiet --no-deps -e .
+	$(OLDEST)/bin/pip check
+	$(OLDEST)/bin/python -c "import ray; print('test-oldest: Ray', ray.__version__)"
+	$(OLDEST)/bin/python -m pytest -q -rs -m oldest_ray -p no:cacheprovider --durations=15 $(OLDEST_DESELECT)
+
 # Re-resolve $(LOCK) from pyproject.toml's ranges (uv; every platform, Python 3.11), torch left to TORCH.
 lock:
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -58,4 +82,4 @@ lock:
 	rm $(LOCK).in
 
 clean:
-	rm -rf $(VENV) $(LATEST) demo_out runs
+	rm -rf $(VENV) $(LATEST) $(OLDEST) demo_out runs

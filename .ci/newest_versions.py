@@ -2,6 +2,8 @@
 
     python .ci/newest_versions.py link BASE_VENV   # run with the new venv's python: BASE_VENV's packages go last
     python .ci/newest_versions.py diff LOCK        # which installed versions differ from LOCK (one line each)
+    python .ci/newest_versions.py oldest ray       # pyproject.toml's requirement of ray at its lower bound's minor
+                                                   # release (its newest patch): ray[tune,default]==2.55.*
 """
 
 from __future__ import annotations
@@ -47,5 +49,19 @@ def diff(lock: str) -> None:
     print("newest allowed versions beyond the lock: " + (", ".join(newer) if newer else "none, the lock is current"))
 
 
+def oldest(package: str) -> None:
+    """Print ``package``'s requirement in pyproject.toml pinned to the minor release of its lower bound (newest
+    patch): the oldest version `make test-oldest` installs. Exits 1 when it has no ``>=`` bound."""
+    import tomllib
+
+    deps = tomllib.loads(Path("pyproject.toml").read_text())["project"]["dependencies"]
+    for dep in deps:
+        m = re.match(rf"^({re.escape(package)}(\[[^\]]*\])?)\s*>=\s*(\d+)\.(\d+)", dep)
+        if m:
+            print(f"{m.group(1)}=={m.group(3)}.{m.group(4)}.*")
+            return
+    sys.exit(f"pyproject.toml: no '{package}>=X.Y' requirement")
+
+
 if __name__ == "__main__":
-    {"link": link, "diff": diff}[sys.argv[1]](sys.argv[2])
+    {"link": link, "diff": diff, "oldest": oldest}[sys.argv[1]](sys.argv[2])

@@ -49,7 +49,8 @@ def free_port() -> int:
 class LocalCluster:
     """Head + worker nodes on 127.0.0.1, each with its own ports; use as a context manager."""
 
-    def __init__(self, tmp: Path, *, auth: bool = True, env: dict | None = None):
+    def __init__(self, tmp: Path, *, auth: bool = True, env: dict | None = None, ray: str = RAY):
+        self.ray = ray  # the `ray` command the nodes start with: another venv's runs another Ray version
         self.tmp = Path(tmp)
         self.tmp.mkdir(parents=True, exist_ok=True)
         self.nodes: list[subprocess.Popen] = []
@@ -58,7 +59,7 @@ class LocalCluster:
         token_file.write_text(self.token)
         self.env = {
             **os.environ,
-            "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+            "PATH": f"{Path(ray).parent}{os.pathsep}{os.environ.get('PATH', '')}",
             "RAY_USAGE_STATS_ENABLED": "0",
             "RAY_DEDUP_LOGS": "0",
             # a lost node is noticed within ~2 s instead of ~30 s
@@ -74,7 +75,9 @@ class LocalCluster:
         self.env.pop("RAY_ADDRESS", None)
         self.gcs_port = free_port()
         self.dashboard_port = free_port()
+        self.client_port = free_port()
         self.address = f"127.0.0.1:{self.gcs_port}"
+        self.client_address = f"ray://127.0.0.1:{self.client_port}"  # Ray Client's server on the head
         self.dashboard_url = f"http://127.0.0.1:{self.dashboard_port}"
         # short: Ray's socket paths live below it and Unix sockets allow ~107 characters
         self.temp_dir = tempfile.mkdtemp(prefix="h4t-", dir="/tmp")
@@ -84,7 +87,7 @@ class LocalCluster:
     def _start(self, args: list[str], log_name: str) -> subprocess.Popen:
         ports = ["--node-manager-port", "--object-manager-port", "--dashboard-agent-listen-port",
                  "--dashboard-agent-grpc-port", "--metrics-export-port", "--runtime-env-agent-port"]
-        cmd = [RAY, "start", "--block", "--node-ip-address=127.0.0.1", "--disable-usage-stats",
+        cmd = [self.ray, "start", "--block", "--node-ip-address=127.0.0.1", "--disable-usage-stats",
                f"--temp-dir={self.temp_dir}", *args]
         for flag in ports:
             cmd.append(f"{flag}={free_port()}")
@@ -97,7 +100,7 @@ class LocalCluster:
 
     def start_head(self, num_cpus: int = 1, dashboard: bool = True, dashboard_host: str = "127.0.0.1"):
         args = ["--head", f"--port={self.gcs_port}", f"--num-cpus={num_cpus}",
-                f"--ray-client-server-port={free_port()}"]
+                f"--ray-client-server-port={self.client_port}"]
         if dashboard:
             args += ["--include-dashboard=true", f"--dashboard-host={dashboard_host}",
                      f"--dashboard-port={self.dashboard_port}"]

@@ -186,10 +186,24 @@ def private_uses() -> dict[str, list[tuple[int, str]]]:
     return out
 
 
+@pytest.mark.oldest_ray
 def test_every_private_symbol_relied_on_is_installed():
     from hwk4tune.tune import _ray_private
 
     assert _ray_private.missing() == []
+
+
+@pytest.mark.oldest_ray
+def test_tune_json_with_pickled_objects_decodes_on_every_supported_ray():
+    """Ray 2.56+ unpickles Tune's JSON only with ``allow_cloudpickle=True``; 2.55 has no such argument."""
+    import json
+
+    from ray.tune.utils.serialization import TuneFunctionEncoder
+
+    from hwk4tune.tune import _ray_private
+
+    text = json.dumps({"manager": functools.partial(max, 0)}, cls=TuneFunctionEncoder)
+    assert _ray_private.load_tune_json(text)["manager"](-3) == 0
 
 
 def test_missing_names_the_symbol_and_the_installed_version(monkeypatch):

@@ -6,6 +6,7 @@
 - :mod:`~hwk4tune.cluster.dashboard`: the URL, the token hint, the warning for an exposed dashboard;
 - :mod:`~hwk4tune.cluster.auth`: where the token is, the headers, why a connection failed;
 - :mod:`~hwk4tune.cluster.naming`: the names trial actors and driver jobs carry in the dashboard.
+- :mod:`~hwk4tune.cluster.ray_versions`: the installed Ray, the supported range, what differs by version.
 
 No Ray import at module level.
 """
@@ -28,6 +29,7 @@ from hwk4tune.cluster.dashboard import (
 )
 from hwk4tune.cluster.jobs import SubmittedJob, job_files, submit, wait_for_job
 from hwk4tune.cluster.naming import job_config, job_name, name_trainable, trainable_name
+from hwk4tune.cluster.ray_versions import SUPPORTED_TEXT, ray_version, supported_ray, token_auth_by_default
 from hwk4tune.cluster.storage import (
     SHARED_ENV,
     StorageError,
@@ -42,5 +44,5 @@ __all__ = [
     "token_location", "read_token", "auth_headers", "token_hint", "connect_hint", "dashboard_warning",
     "dashboard_lines", "announce_dashboard", "warn_dashboard_host", "filesystem_type", "storage_is_shared",
     "check_storage", "alive_node_count", "trainable_name", "job_name", "job_config", "name_trainable",
-    "job_files", "submit", "wait_for_job",
+    "job_files", "submit", "wait_for_job", "SUPPORTED_TEXT", "ray_version", "supported_ray", "token_auth_by_default",
 ]

@@ -4,8 +4,10 @@ says why a connection failed (usually: token authentication off in this shell)."
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
+from hwk4tune.cluster.ray_versions import SUPPORTED_TEXT, supported_ray, token_auth_by_default
 from hwk4tune.errors import InputError
 
 
@@ -15,12 +17,13 @@ class ClusterError(InputError):
 
 
 def auth_mode() -> str:
-    """``token`` or ``disabled``: what a cluster started from this environment uses (Ray 2.60's default is
-    ``token`` for ``ray.init()``; ``ray start`` uses it when a token exists)."""
+    """``token`` or ``disabled``: what a cluster started from this environment uses. RAY_AUTH_MODE when set;
+    else Ray 2.59+'s default, ``token`` (for ``ray.init()``; ``ray start`` uses it when a token exists), and
+    ``disabled`` on Ray 2.55 to 2.58 (:mod:`~hwk4tune.cluster.ray_versions`)."""
     mode = os.environ.get("RAY_AUTH_MODE")
     if mode is not None:
         return mode.lower()
-    return "token"
+    return "token" if token_auth_by_default() else "disabled"
 
 
 def token_location() -> str:
@@ -64,10 +67,29 @@ def connect_hint(address: str, exc: BaseException) -> str:
         chain.append(str(seen))
         seen = seen.__cause__ or seen.__context__
     text = " ".join(" ".join(chain).split())
+    mismatch = re.search(r"Version mismatch: The cluster was started with: Ray: (\S+) Python: (\S+) "
+                         r"This process .*? was started with: Ray: (\S+) Python: (\S+)", text)
+    if mismatch:
+        return version_mismatch_line(address, *mismatch.groups())
+    if "ray client connection timeout" in text and auth_mode_set() != "token":  # the port answered (checked first)
+        return (f"cannot connect to Ray at {address}: its Ray Client server answers but refused this session; if "
+                f"the cluster uses token authentication (Ray 2.59+ turns it on where the head has a token), export "
+                f"RAY_AUTH_MODE=token (the token is read from {token_location()})")
     if ("token" in text.lower() or "authentication" in text.lower()) and auth_mode_set() != "token":
         return (f"cannot connect to Ray at {address}: the cluster uses token authentication; "
                 f"export RAY_AUTH_MODE=token (the token is read from {token_location()})")
     return f"cannot connect to Ray at {address} ({text[:200]}); is it up? `ray status --address {address}`"
+
+
+def version_mismatch_line(address: str, cluster_ray: str, cluster_python: str, our_ray: str, our_python: str) -> str:
+    """One line for a cluster whose Ray (or Python minor version) differs from this environment's."""
+    if cluster_ray != our_ray:
+        supported = "supported" if supported_ray(cluster_ray) else f"not supported by hwk4tune ({SUPPORTED_TEXT})"
+        return (f"cannot connect to Ray at {address}: the cluster runs Ray {cluster_ray}, this environment Ray "
+                f"{our_ray}, and a driver's Ray must match the cluster's: pip install 'ray[tune,default]=="
+                f"{cluster_ray}' here (Ray {cluster_ray} is {supported})")
+    return (f"cannot connect to Ray at {address}: the cluster runs Python {cluster_python}, this environment "
+            f"Python {our_python}; Ray needs the same Python minor version on both")
 
 
 def auth_mode_set() -> str | None:

@@ -7,7 +7,8 @@ from __future__ import annotations
 import ipaddress
 import sys
 
-from hwk4tune.cluster.auth import auth_mode, token_hint
+from hwk4tune.cluster.auth import auth_mode, auth_mode_set, token_hint
+from hwk4tune.cluster.ray_versions import no_default_token_auth_note, ray_version_text
 
 
 def is_loopback(host: str) -> bool:
@@ -34,12 +35,15 @@ def dashboard_warning(host: str, mode: str | None = None) -> str | None:
     mode = mode or auth_mode()
     if mode == "disabled":
         bar = "!" * 100
+        by_default = auth_mode_set() is None  # Ray 2.55 to 2.58: off unless RAY_AUTH_MODE=token
+        why = f"Ray {ray_version_text()}'s default" if by_default else "RAY_AUTH_MODE=disabled"
         return "\n".join([
             bar,
-            f"WARNING: the Ray dashboard will listen on {host} with authentication DISABLED (RAY_AUTH_MODE=disabled).",
+            f"WARNING: the Ray dashboard will listen on {host} with authentication DISABLED ({why}).",
             "Anyone who can reach this port can submit jobs and run any code on this machine and every node of",
             "the cluster (CVE-2023-48022, 'ShadowRay', exploited in the wild). Keep the default --dashboard-host",
-            "127.0.0.1 and use an SSH tunnel (`ssh -L 8265:127.0.0.1:8265 HEAD`), or unset RAY_AUTH_MODE to keep",
+            "127.0.0.1 and use an SSH tunnel (`ssh -L 8265:127.0.0.1:8265 HEAD`), or "
+            + ("set RAY_AUTH_MODE=token to turn" if by_default else "unset RAY_AUTH_MODE to keep"),
             "token authentication on.",
             bar,
         ])
@@ -53,6 +57,8 @@ def dashboard_lines(url: str) -> list[str]:
     lines = [f"Ray dashboard: {url}"]
     if auth_mode() != "disabled":
         lines.append(f"  {token_hint()}")
+    elif auth_mode_set() is None:  # Ray 2.55 to 2.58: no token authentication unless asked for
+        lines.append(f"  {no_default_token_auth_note()}")
     return lines
 
 

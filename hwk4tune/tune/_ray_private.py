@@ -57,6 +57,8 @@ SYMBOLS: list[tuple[str, str, str | None]] = [
     ("ray.train._internal.checkpoint_manager", "_CheckpointManager", "_checkpoint_results"),
     ("ray.train._internal.checkpoint_manager", "_CheckpointManager", "_latest_checkpoint_result"),
     ("optuna.trial", "FrozenTrial", "_trial_id"),
+    ("ray.tune.execution.tune_controller", "TuneController", "_schedule_trial_save"),
+    ("ray.train._internal.storage", "StorageContext", "experiment_driver_staging_path"),
 ]
 
 
@@ -376,6 +378,53 @@ def optuna_trial(study, frozen):
     return optuna.Trial(study, frozen._trial_id)
 
 
+# ------------------------------------------------------------------------------------------ the simulated replay
+
+
+@functools.cache
+def controller_hooks() -> type:
+    """A base class for a controller of our own (:class:`hwk4tune.tune.simulated_replay.Simulation`) that
+    answers the private calls Ray 2.60.0's schedulers make on Tune's ``TuneController``: PBT's
+    ``_schedule_trial_save(trial, result=None)`` (goes to :meth:`save_trial`, which returns the checkpoint
+    PBT keeps and later clones) and ``_mark_trial_to_checkpoint(trial)`` (:func:`mark_trial_to_checkpoint`;
+    goes to :meth:`note_trial`). Public replacement: none (schedulers take the controller itself)."""
+
+    class ControllerHooks:
+        def save_trial(self, trial, result=None):
+            raise NotImplementedError
+
+        def note_trial(self, trial) -> None:
+            """Nothing to note by default."""
+
+        def _schedule_trial_save(self, trial, result=None):
+            return self.save_trial(trial, result)
+
+        def _mark_trial_to_checkpoint(self, trial) -> None:
+            self.note_trial(trial)
+
+    return ControllerHooks
+
+
+@functools.cache
+def _staged_in_experiment_class() -> type:
+    from ray.train._internal.storage import StorageContext
+
+    class StagedInExperiment(StorageContext):
+        @property
+        def experiment_driver_staging_path(self) -> str:
+            return self.experiment_fs_path
+
+    return StagedInExperiment
+
+
+def stage_trial_in_experiment_folder(trial) -> None:
+    """Have ``trial``'s driver-side files (PBT's ``pbt_global.txt`` and ``pbt_policy_<id>.txt``) go straight
+    into its experiment folder: Ray 2.60.0's ``StorageContext`` (``ray.train._internal.storage``) stages them
+    under Ray's session folder, which needs ``ray.init``; a simulated replay starts no Ray. Swaps the class of
+    the trial's own copy of its storage context. Public replacement: none."""
+    trial.storage.__class__ = _staged_in_experiment_class()
+
+
 # ------------------------------------------------------------------------------------------ lookup for pickle
 
 _LAZY_CLASSES: dict[str, Callable[[], type]] = {
@@ -398,3 +447,20 @@ def __getattr__(name: str) -> Any:
     if name in _LAZY_CLASSES:
         return _lazy_class(name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+# ------------------------------------------------------------------------------------------ version differences
+
+
+def load_tune_json(text: str):
+    """Tune's JSON with its cloudpickled objects (an ``experiment_state-*.json`` trial's metadata), decoded with
+    ``ray.tune.utils.serialization.TuneFunctionDecoder``: Ray 2.56+ unpickles only when given
+    ``allow_cloudpickle=True``, Ray 2.55 has no such argument and always does. Public replacement: none
+    (``Tuner.restore`` reads the file itself)."""
+    import json
+
+    from ray.tune.utils.serialization import TuneFunctionDecoder
+
+    if "allow_cloudpickle" in inspect.signature(TuneFunctionDecoder.__init__).parameters:
+        return json.loads(text, cls=TuneFunctionDecoder, allow_cloudpickle=True)
+    return json.loads(text, cls=TuneFunctionDecoder)

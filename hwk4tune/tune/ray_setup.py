@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
+import warnings
 from typing import Iterator
 
 from hwk4tune.cluster.hosts import LOCAL_HOST
 from hwk4tune.spec import Problem, SpecError, SweepSpec
 from hwk4tune.tune.console import quiet_early_stops
+
+# The environment Tune's loop runs with (see ``tuner.fit``): our CLIReporter table, not Tune's boxes per trial;
+# forced snapshots of trials that checkpoint every short epoch are expected, not worth Tune's warning.
+FIT_ENV = {"RAY_AIR_NEW_OUTPUT": "0", "TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S": "0"}
 
 
 @contextlib.contextmanager
@@ -49,7 +55,7 @@ def ensure_ray(address: str | None = None, dashboard: bool = False, dashboard_ho
     ``log_to_driver=False`` keeps the trials' own output in Ray's log files only."""
     import ray
 
-    from hwk4tune.cluster import ClusterError, announce_dashboard, connect_hint, job_config, warn_dashboard_host
+    from hwk4tune.cluster import announce_dashboard, job_config, warn_dashboard_host
 
     if ray.is_initialized():
         return False
@@ -65,11 +71,7 @@ def ensure_ray(address: str | None = None, dashboard: bool = False, dashboard_ho
                        dashboard_host=dashboard_host, configure_logging=False, job_config=config,
                        log_to_driver=log_to_driver)
     else:
-        try:
-            ctx = ray.init(address=address, configure_logging=False, job_config=config,
-                           log_to_driver=log_to_driver)
-        except ConnectionError as exc:
-            raise ClusterError(connect_hint(address, exc)) from None
+        ctx = _connect(address, config, log_to_driver)
     if dashboard or address is not None:
         try:
             url = getattr(ctx, "dashboard_url", None) or ray.get_runtime_context().dashboard_url
@@ -78,6 +80,54 @@ def ensure_ray(address: str | None = None, dashboard: bool = False, dashboard_ho
         if url:
             announce_dashboard(url)
     return True
+
+
+def is_ray_client(address: str | None) -> bool:
+    """``ray://HOST:PORT``: Ray Client (the driver's Tune then runs on the head node, see docs/cluster.md)."""
+    return address is not None and address.startswith("ray://")
+
+
+def through_ray_client() -> bool:
+    """This process is a Ray Client: ``Tuner.fit`` runs Tune's loop in an actor on the cluster (Ray's
+    ``TunerInternal``), so Tune's own SIGINT handling and environment are the cluster's, not ours."""
+    import ray.util.client
+
+    return ray.util.client.ray.is_connected()
+
+
+def _connect(address: str, config, log_to_driver: bool):
+    """``ray.init`` against a running cluster; a refused or failed connection is one line (exit 2).
+    Ray Client sends ``ray.init``'s arguments to its server as JSON, where a ``JobConfig`` object cannot go:
+    there the driver's job keeps Ray's default name."""
+    import ray
+
+    from hwk4tune.cluster import ClusterError, connect_hint
+
+    kwargs = {"configure_logging": False, "log_to_driver": log_to_driver}
+    if is_ray_client(address):  # Tune's driver runs in an actor on the cluster: it gets fit()'s settings here
+        _check_listening(address)
+        kwargs["runtime_env"] = {"env_vars": {key: os.environ.get(key, value) for key, value in FIT_ENV.items()}}
+    else:
+        kwargs["job_config"] = config
+    try:
+        with warnings.catch_warnings():  # Ray Client warns before it raises: the one line below says it all
+            warnings.simplefilter("ignore", UserWarning)
+            return ray.init(address=address, **kwargs)
+    except (ConnectionError, RuntimeError) as exc:  # Ray Client: RuntimeError on a version mismatch
+        raise ClusterError(connect_hint(address, exc)) from None
+
+
+def _check_listening(address: str) -> None:
+    """Refuse at once a ``ray://`` address where nothing listens (Ray Client would retry for ~45 s first)."""
+    from hwk4tune.cluster import ClusterError
+
+    host, _, port = address[len("ray://"):].partition("/")[0].rpartition(":")
+    host, port = (host, port) if host else (port, "10001")  # Ray Client's default port
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=10).close()
+    except (OSError, ValueError) as exc:
+        raise ClusterError(f"cannot connect to Ray at {address}: nothing answers on {host}:{port} ({exc}); is the "
+                           f"head started with `ray start --head --ray-client-server-port={port}`?") from None
 
 
 def check_resources(spec: SweepSpec, address: str | None) -> None:

@@ -61,7 +61,7 @@ def finish_upload(exp: Path, ray_temp: Path) -> list[str]:
         for src in sorted(p for p in staging.rglob("*") if p.is_file()):
             rel = src.relative_to(staging)
             dst = exp / rel
-            if dst.is_file() and dst.stat().st_mtime_ns >= src.stat().st_mtime_ns:
+            if dst.is_file() and dst.stat().st_mtime_ns >= src.stat().st_mtime_ns or _torn_state(src):
                 continue
             dst.parent.mkdir(parents=True, exist_ok=True)
             tmp = dst.with_name(f".{dst.name}.recovering")
@@ -69,6 +69,21 @@ def finish_upload(exp: Path, ray_temp: Path) -> list[str]:
             tmp.replace(dst)  # atomic: a second kill leaves the old or the new file, never a torn one
             copied.append(rel.as_posix())
     return copied
+
+
+def _torn_state(path: Path) -> bool:
+    """A staged ``experiment_state-*.json`` that does not parse: Tune writes it in place (``json.dump`` into the
+    open file, Ray 2.55 to 2.60), so a kill during the write leaves it cut short; the copy in ``exp`` (the
+    previous, complete one) is kept instead."""
+    import json
+
+    if not path.match(STATE_GLOB):
+        return False
+    try:
+        json.loads(path.read_text())
+    except (ValueError, OSError):
+        return True
+    return False
 
 
 def ray_temp_dir() -> Path | None:
@@ -129,7 +144,7 @@ def repair_state(exp: Path) -> list[str]:
     text); return one line per trial changed. The file is replaced atomically, and only when changed."""
     import json
 
-    from ray.tune.utils.serialization import TuneFunctionDecoder, TuneFunctionEncoder
+    from ray.tune.utils.serialization import TuneFunctionEncoder
 
     files = sorted(exp.glob(STATE_GLOB), key=lambda f: f.stat().st_mtime_ns)
     if not files:
@@ -142,7 +157,7 @@ def repair_state(exp: Path) -> list[str]:
         if json_state.get("status") in ("TERMINATED", "ERROR"):
             continue
         # Tune's own record, which Tuner.restore unpickles just after this in any case (the same trust)
-        metadata = json.loads(item[1], cls=TuneFunctionDecoder, allow_cloudpickle=True)
+        metadata = _ray_private.load_tune_json(item[1])  # Ray 2.55 and 2.56+ differ here
         note = _repair_trial(exp, json_state, metadata)
         if note:
             item[0] = json.dumps(json_state, indent=2)

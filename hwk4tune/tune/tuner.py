@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterator
 from hwk4tune.registry import SCORES
 from hwk4tune.spec import Problem, SpecError, SweepSpec
 from hwk4tune.tune.console import quiet_early_stops
-from hwk4tune.tune.ray_setup import environ_defaults
+from hwk4tune.tune.ray_setup import FIT_ENV, environ_defaults, through_ray_client
 
 PROGRESS_METRICS = (*reversed(SCORES), "epoch", "epoch_seconds")  # val_accuracy, val_loss, train_loss
 
@@ -192,10 +192,11 @@ def fit(tuner: Any) -> FitOutcome:
     Tune's newer output engine ignores a CLIReporter and prints a box per trial start and end: too much for
     sweeps of many short trials (RAY_AIR_NEW_OUTPUT=1 in the environment brings it back). Forced snapshots
     when trials checkpoint every (short) epoch are expected here, not a problem worth Tune's warning."""
-    with environ_defaults(RAY_AIR_NEW_OUTPUT="0", TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S="0"), \
-            _interrupt_marker() as first_ctrl_c, quiet_early_stops() as quiet:  # -q never lets the noise through
+    with environ_defaults(**FIT_ENV), _interrupt_marker() as first_ctrl_c, \
+            quiet_early_stops() as quiet:  # -q never lets the noise through
         tuner.fit()
-        return FitOutcome(interrupted=first_ctrl_c(), hidden_tracebacks=quiet.hidden)
+        # through Ray Client, Tune's loop (and its SIGINT handler) is on the cluster: ours stays, untouched
+        return FitOutcome(interrupted=first_ctrl_c() and not through_ray_client(), hidden_tracebacks=quiet.hidden)
 
 
 def _raise_keyboard_interrupt(signum, frame):
