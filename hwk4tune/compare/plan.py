@@ -76,7 +76,7 @@ def plan_record(spec: CompareSpec, runs: list[RunPlan]) -> ComparisonRecord:
     if spec.reference_point is not None:  # several objectives: the hypervolume's reference
         definition["reference_point"] = dict(spec.reference_point)
     if spec.replay is not None:  # a replay: its table and speed are part of what --resume must match
-        definition["replay"] = {"table": str(spec.replay), "speedup": spec.speedup}
+        definition["replay"] = {"table": str(spec.replay)}
     return ComparisonRecord(
         compare_file=str(spec.source.resolve()) if spec.source else None,
         name=spec.name,

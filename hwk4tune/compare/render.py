@@ -127,16 +127,17 @@ def markdown(c: Comparison) -> str:
         f"Metric: {c.metric} ({c.mode}); target {c.target:.4g} ({c.target_source})."
         + (f" Hypervolume of each run's Pareto front (trials at their last epoch) to the reference point "
            f"{_reference(c)} ({c.reference_source})." if c.reference_point else "")
-        + (f" Replayed from {Path(c.record.definition['replay']['table']).name} (speedup "
-           f"{c.record.definition['replay']['speedup']:g}): seconds are simulated." if c.replayed else ""),
+        + (f" Replayed from {Path(c.record.definition['replay']['table']).name} on a simulated "
+           f"clock: seconds are simulated." if c.replayed else ""),
         "",
-        to_markdown(summary_table(c.summary, c.metric), short_config=False),
+        to_markdown(summary_table(c.summary, c.metric).drop(columns=_unstable(c, "wall s/run")), short_config=False),
         "",
         LEGEND,
         "",
         "## Runs",
         "",
-        to_markdown(c.runs.drop(columns=["experiment_dir"], errors="ignore"), short_config=False),
+        to_markdown(c.runs.drop(columns=["experiment_dir", *_unstable(c, "wall_s")], errors="ignore"),
+                    short_config=False),
         "",
         f"Anytime curves: `{FILES['epochs_png']}` (against epochs consumed), `{FILES['wall_png']}` "
         f"(against {'simulated' if c.replayed else 'wall'} time).",
@@ -151,10 +152,16 @@ def write_comparison(c: Comparison, out: str | Path | None = None) -> list[Path]
     out = Path(out or c.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / FILES["md"]).write_text(markdown(c))
-    c.summary.to_csv(out / FILES["csv"], index=False)
+    c.summary.drop(columns=_unstable(c, "wall_s_mean", "wall_s_total")).to_csv(out / FILES["csv"], index=False)
     c.runs.to_csv(out / FILES["runs_csv"], index=False)
     return [out / FILES["md"], out / FILES["csv"], out / FILES["runs_csv"],
             plot_anytime(c, "epochs", out / FILES["epochs_png"]), plot_anytime(c, "elapsed_s", out / FILES["wall_png"])]
+
+
+def _unstable(c: Comparison, *columns: str) -> list[str]:
+    """Columns left out of a replay's comparison.md and comparison.csv: the wall seconds a simulated run took
+    measure the machine, not the strategies, and the same replay writes the same files (runs.csv keeps them)."""
+    return list(columns) if c.replayed else []
 
 
 def _reference(c: Comparison) -> str:

@@ -1,4 +1,6 @@
-"""Run a comparison: every (strategy, seed) of the plan as a sweep, on one Ray, then its files.
+"""Run a comparison: every (strategy, seed) of the plan as a sweep, on one Ray, then its files. A replayed
+comparison (``replay:``) starts no Ray: each run is a discrete-event simulation on the recorded table
+(:mod:`hwk4tune.tune.simulated_replay`), the same every time.
 
 Resuming (``--resume``): a run whose ``run.json`` says ``done`` is skipped. A run that was interrupted is
 deleted and run again from scratch, not continued with ``resume_sweep``: a comparison is about equal
@@ -59,16 +61,16 @@ def run_compare(spec: CompareSpec, out: str | Path, *, resume: bool = False, add
     record = _write_plan(spec, runs, place, resume)
     say(f"comparison: {len(spec.strategies)} strategies x {len(spec.seeds)} seeds = {len(runs)} runs of "
         f"{spec.budget.num_samples} trials x up to {spec.max_epochs} epochs -> {place.target}"
-        + (f" (replayed from {spec.replay.name}, {spec.speedup:g}x)" if spec.replay else ""))
+        + (f" (replayed from {spec.replay.name}, simulated)" if spec.replay else ""))
     todo = []
     for r in runs:
         if _done(out / RUNS_DIR / r.name / RUN_FILE):
             say(f"  {r.name}: done before, skipped")
         else:
             todo.append(r)
-    if todo:
-        with ray_for_runs(address):
-            runner = _Runner(spec, place, storage, address, record.budget, _replay_trainable(spec), say)
+    if todo:  # a replay is simulated: no Ray (hwk4tune.tune.simulated_replay)
+        with contextlib.nullcontext() if spec.replay else ray_for_runs(address):
+            runner = _Runner(spec, place, storage, address, record.budget, _replay_table(spec, todo), say)
             for i, r in enumerate(todo, start=1):
                 runner.run(r, f"[{i}/{len(todo)}]")
     comparison = load_comparison(out)
@@ -100,14 +102,15 @@ def _write_plan(spec: CompareSpec, runs: list[RunPlan], place: Workspace, resume
 @dataclass(frozen=True)
 class _Runner:
     """What every run of a comparison shares: runs are sweeps (:func:`hwk4tune.sweep.run_sweep`) into
-    ``storage``, each with its ``run.json`` and one Optuna journal for all."""
+    ``storage``, each with its ``run.json`` and one Optuna journal for all; in a replay (``replay``: the
+    table), simulated sweeps (:func:`hwk4tune.tune.simulated_replay.simulate_sweep`) without a journal."""
 
     spec: CompareSpec
     place: Workspace
     storage: str
     address: str | None
     budget: Any
-    replay: Callable[[bool], Callable] | None
+    replay: Any  # the ReplayTable of a replayed comparison, else None
     say: Callable[[str], None]
 
     def run(self, r: RunPlan, position: str) -> None:
@@ -128,9 +131,11 @@ class _Runner:
         t0 = time.perf_counter()
         # Tune logs each failed trial's traceback on the driver; a comparison reports errors per run (error.txt)
         with _log_levels(logging.CRITICAL, *TUNE_LOGGERS):
-            run_sweep(r.sweep, storage=self.storage, name=r.name, address=self.address, verbose=False,
-                      trainable_fn=self.replay(r.sweep.scheduler.restores_checkpoints) if self.replay else None,
-                      live=_live(out, r.label))
+            if self.replay is not None:
+                self._simulate(r, run.started_unix)
+            else:
+                run_sweep(r.sweep, storage=self.storage, name=r.name, address=self.address, verbose=False,
+                          live=_live(out, r.label))
         wall = time.perf_counter() - t0
         exp = load_experiment(self.place.pull(run_dir))
         run = run.model_copy(update={"status": "done", "finished": now(), "finished_unix": time.time(),
@@ -139,16 +144,32 @@ class _Runner:
         self.place.push(run_file, JOURNAL_FILE)
         self.say(f"{position} {r.name}: {_run_line(exp)}, {wall:.0f} s")
 
+    def _simulate(self, r: RunPlan, start_unix: float) -> None:
+        """One replayed run as a simulation, into the run's folder (in the mirror of a URI, then pushed)."""
+        from hwk4tune.sweep.saved import write_saved
+        from hwk4tune.tune.simulated_replay import simulate_sweep
 
-def _replay_trainable(spec: CompareSpec):
-    """For a replayed comparison, a maker of the ``replay`` trainable (the table read once); else None."""
+        run_dir = f"{RUNS_DIR}/{r.name}"
+        exp_dir = self.place.local / run_dir
+        exp_dir.mkdir(parents=True, exist_ok=True)
+        write_saved(str(exp_dir), r.sweep, r.name)
+        simulate_sweep(r.sweep, self.replay, r.name, str(exp_dir), start_unix=float(int(start_unix)))
+        if self.place.remote:
+            out = self.place.local
+            self.place.push(*(p.relative_to(out) for p in sorted(exp_dir.rglob("*")) if p.is_file()))
+
+
+def _replay_table(spec: CompareSpec, todo: list[RunPlan]):
+    """The table of a replayed comparison (read once; the libraries its strategies need imported before
+    the runs are timed), else None."""
     if spec.replay is None:
         return None
     from hwk4tune.replay import read_table
-    from hwk4tune.tune.replay_trainable import build_replay
+    from hwk4tune.tune.simulated_replay import warm_up
 
-    table = read_table(spec.replay)
-    return lambda checkpoints: build_replay(table, spec.max_epochs, spec.speedup, checkpoints)
+    with _log_levels(logging.WARNING, "optuna"):
+        warm_up([r.sweep for r in todo])
+    return read_table(spec.replay)
 
 
 def _done(run_file: Path) -> bool:

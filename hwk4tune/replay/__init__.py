@@ -2,8 +2,12 @@
 
 - :mod:`~hwk4tune.replay.table`: a recorded table (one row per configuration x epoch, metadata in the parquet
   schema), the nearest recorded configuration of any configuration, and what a compare file's space may ask;
-- :mod:`~hwk4tune.tune.replay_trainable`: the ``replay`` function trainable (a trainable, not a second engine);
-- :mod:`~hwk4tune.replay.timeline`: simulated seconds of a replayed run (recorded seconds, slots).
+- :mod:`~hwk4tune.tune.simulated_replay`: a replayed sweep as a discrete-event simulation (a simulated clock, the
+  real searcher and scheduler deciding, no Ray actors): what ``compare`` runs for a replay;
+- :mod:`~hwk4tune.tune.replay_trainable`: the Ray-actor replay (a function trainable sleeping the recorded
+  seconds), the reference the simulation is tested against;
+- :mod:`~hwk4tune.replay.timeline`: simulated seconds of a replayed run (the simulation's clock, or for folders
+  of the actor replay the recorded seconds on slots).
 
 No Ray and no torch at import time.
 """

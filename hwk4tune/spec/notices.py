@@ -39,6 +39,8 @@ def notices_of(spec: Any) -> list[str]:
     """Every notice of a loaded space, sweep or compare spec."""
     if hasattr(spec, "strategies"):  # compare: each strategy's pairing, labelled
         out = space_notices(spec.space)
+        if spec.speedup is not None:
+            out.append("speedup: does nothing: a replay runs on a simulated clock, as fast as it can (remove it)")
         for label in spec.strategies:
             out += [f"strategies.{label}: {n}" for n in spec.pairing(label).notices()]
         return out

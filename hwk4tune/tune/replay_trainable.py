@@ -1,4 +1,9 @@
-"""The ``replay`` function trainable: a trial's epochs come from a recorded table, not from training.
+"""The ``replay`` function trainable (the Ray-actor replay): a trial's epochs come from a recorded table, not
+from training, in a real Ray Tune sweep.
+
+``compare`` no longer runs it: a replayed comparison is simulated (:mod:`hwk4tune.tune.simulated_replay`). It
+stays as the reference under Tune's own controller: ``tests/data/replay_decisions/make.py`` records its
+decisions for the simulation's faithfulness test, and ``tests/test_hyperband.py`` runs our HyperBand with it.
 
 It gets the table through ``tune.with_parameters`` (into Ray's object store once), finds the recorded
 configuration nearest to its own (itself, when it was recorded), and each epoch sleeps the recorded
