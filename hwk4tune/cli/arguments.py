@@ -118,6 +118,10 @@ def run_args(p: argparse.ArgumentParser) -> None:
                    help=f"address the dashboards listen on (default {LOCAL_HOST}; never expose them unprotected)")
     p.add_argument("--tensorboard", action="store_true", help="keep Ray's TensorBoard logger: per-trial scalars "
                    "and hyperparameters in STORAGE/NAME/trial_*/events.out.tfevents.* (`tensorboard --logdir DIR`)")
+    p.add_argument("--warm-start", action="append", default=[], metavar="PATH",
+                   help="an earlier experiment folder (or s3://… URI) or recorded table (.parquet) whose finished "
+                        "trials seed the searcher before its first suggestion (repeatable; replaces the file's "
+                        "warm_start: from, keeping its mode and top); see docs/warm_start.md")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress table or summary")
     add_data_dir(p)
     _add_storage_shared(p)

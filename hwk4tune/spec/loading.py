@@ -19,6 +19,7 @@ from hwk4tune.spec.models import CompareSpec, SpaceSpec, SweepSpec
 from hwk4tune.spec.objectives import objectives_problems, reference_problems
 from hwk4tune.spec.source import Source, read_value
 from hwk4tune.spec.strategies import RAY_RESULT_KEYS, SCHEDULERS, SEARCHERS, names
+from hwk4tune.spec.warm_start import resolve_paths, warm_start_problems
 
 _UNION_TAGS = names(SEARCHERS) + names(SCHEDULERS)
 
@@ -310,6 +311,8 @@ def _with_space(model: type[BaseModel], src: Source, data: dict, to_space: Overr
         raise SpecError([src.problem(("space",), f"expected a path to a space file, got {type(value).__name__}")])
     if isinstance(data.get("storage"), str) and "://" not in data["storage"]:
         data["storage"] = str(src.resolve(data["storage"]))
+    if model is SweepSpec:
+        resolve_paths(data, src.resolve)
     if model is CompareSpec and isinstance(data.get("replay"), str):
         data["replay"] = str(src.resolve(data["replay"]))
     spec = _validate(model, src, {**data, "space": space}, source=src.path)
@@ -326,7 +329,7 @@ def _with_space(model: type[BaseModel], src: Source, data: dict, to_space: Overr
 
 def _pairing_problems(spec: SweepSpec | CompareSpec) -> list[tuple[str, str]]:
     if isinstance(spec, SweepSpec):
-        return spec.pairing.problems()
+        return spec.pairing.problems() + warm_start_problems(spec)
     return [(f"strategies.{label}.{key}", message) for label in spec.strategies
             for key, message in spec.pairing(label).problems()] + reference_problems(spec.space, spec.reference_point)
 

@@ -28,6 +28,7 @@ from hwk4tune.spec.base import Strict
 from hwk4tune.spec.objectives import Objective
 from hwk4tune.spec.stopping import StopSpec
 from hwk4tune.spec.strategies import SCHEDULERS, SEARCHERS, FifoScheduler, Pairing, SchedulerBase, SearcherBase
+from hwk4tune.spec.warm_start import WarmStart
 
 SearcherSpec = Annotated[Union[SEARCHERS], Field(discriminator="name")]  # type: ignore[valid-type]
 SchedulerSpec = Annotated[Union[SCHEDULERS], Field(discriminator="name")]  # type: ignore[valid-type]
@@ -140,6 +141,8 @@ class SweepSpec(Strict):
                               "default searcher+scheduler")
     storage: str | None = Field(None, description="folder or URI (s3://, gs://); default ./runs")
     stop: StopSpec | None = Field(None, description="plateau, target, time_budget; wins over the space's, key by key")
+    warm_start: WarmStart | None = Field(None, description="earlier experiments or recorded tables that seed the "
+                                         "searcher: PATH, [PATHS] or {from: PATHS, top: K, mode: learn|evaluate}")
     source: SkipJsonSchema[Path | None] = Field(None, exclude=True)
 
     _named = field_validator("searcher", "scheduler", mode="before")(lambda cls, v: _named(v))
@@ -191,7 +194,9 @@ class CompareSpec(Strict):
     target: float | None = Field(None, description="metric value to reach; default the median final best")
     replay: Path | None = Field(None, description="a table of `hwk4tune record` (relative to this file): every "
                                 "trial replays recorded curves instead of training")
-    speedup: float = Field(100, gt=0, description="a replayed epoch sleeps its recorded seconds / speedup")
+    # Before replays ran on a simulated clock, a replayed epoch slept its recorded seconds / speedup. Still
+    # accepted so that older compare files load; a notice says it does nothing.
+    speedup: float | None = Field(None, gt=0, description="no longer used: a replay runs on a simulated clock")
     reference_point: dict[str, float] | None = Field(None, description="several objectives: the hypervolume's "
                                                      "reference, a value per objective (default: the worst seen)")
     name: str | None = None

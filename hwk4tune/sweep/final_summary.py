@@ -20,12 +20,14 @@ def summary(exp_dir: str, spec: SweepSpec, hidden_tracebacks: int = 0) -> str:
     `best`, `report` and `compare` rank them: by each trial's best epoch (one definition of best,
     :meth:`hwk4tune.results.Experiment.ranked`)."""
     from hwk4tune.results import STATUSES, load_experiment
+    from hwk4tune.results.warm_start import read_warm_record
     from hwk4tune.store.remote import readable
     from hwk4tune.store.stopping_file import describe_budget
 
     exp = load_experiment(readable(exp_dir))
     c = exp.counts()
-    planned = planned_trials(spec)
+    warm = read_warm_record(exp.path) or {}
+    planned = planned_trials(spec) - warm.get("skipped", 0)  # random, grid: configs a warm start evaluated
     unfinished = c["RUNNING"] + c["PENDING"] + max(0, planned - sum(c[s] for s in STATUSES))
     lines = ["", f"{planned} trials planned: {c['TERMINATED']} finished, {c['ERROR']} errors"
                  + (f", {unfinished} unfinished (interrupted)" if unfinished else ""),

@@ -48,11 +48,23 @@ def run_sweep(spec: SweepSpec, *, storage: str | None = None, name: str | None =
                    dashboard_host)
     _refuse_existing(run.exp_dir)
     say(verbose, *(f"notice: {n}" for n in check_sweep(spec)))
+    warm = warm_start_plan(spec, verbose)  # before Ray: another metric or mode is refused here
     data = load_data(spec) if trainable_fn is None else None  # on the driver, once; into the object store
-    return drive(run, lambda: _start(run, data, trainable_fn, live))
+    return drive(run, lambda: _start(run, data, trainable_fn, live, warm))
 
 
-def _start(run: SweepRun, data, trainable_fn, live) -> Started:
+def warm_start_plan(spec: SweepSpec, verbose: bool = True):
+    """The sweep's earlier trials mapped onto its space (:mod:`hwk4tune.results.warm_start`), its counts
+    printed; None without ``warm_start:``. Raises SpecError (exit 2) for another metric or mode."""
+    from hwk4tune.results.warm_start import plan_warm_start
+
+    plan = plan_warm_start(spec)
+    if plan is not None:
+        say(verbose, *plan.lines())
+    return plan
+
+
+def _start(run: SweepRun, data, trainable_fn, live, warm=None) -> Started:
     """The new sweep's Tuner; its ``hwk4tune.json`` and ``sweep.yaml`` are written once its strategy is
     built (a strategy that fails leaves no experiment behind)."""
     from hwk4tune.live import LiveOptions
@@ -61,15 +73,26 @@ def _start(run: SweepRun, data, trainable_fn, live) -> Started:
 
     spec, name, exp_dir = run.spec, run.name, run.exp_dir
     _refuse_existing(exp_dir)  # another sweep got here while the data loaded
-    strategy = build_strategy(StrategyArgs.from_sweep(spec, name))
+    strategy = build_strategy(StrategyArgs.from_sweep(spec, name, warm))
     write_saved(exp_dir, spec, name)
+    notes = []
+    if warm is not None:  # warm_start.json: table and the summary tell earlier trials apart
+        import json
+
+        from hwk4tune.results.warm_start import WARM_START_FILE, warm_record
+        from hwk4tune.store.records import write_text
+
+        write_text(join(exp_dir, WARM_START_FILE), json.dumps(warm_record(warm, spec.warm_start.paths), indent=2))
+        notes.append(f"warm start: {len(warm.trials)} earlier trials "
+                     + ("ran again first" if warm.mode == "evaluate" else "seeded the searcher (not counted above)")
+                     + (f"; {warm.skipped} planned configs already evaluated were skipped" if warm.skipped else ""))
     live = live or LiveOptions()
     listeners = live.listeners(experiment_dir=exp_dir, study_name=name, space_spec=spec.space,
                                label=spec.strategy_label)
     tuner = new_tuner(spec, name, run.storage, strategy, data=data, trainable_fn=trainable_fn,
                       verbose=run.verbose, listeners=listeners, tensorboard=live.tensorboard)
     return Started(tuner, f"sweep {name}: {spec.strategy_label}, {spec.num_samples} trials of up to "
-                          f"{spec.space.max_epochs} epochs -> {exp_dir}")
+                          f"{spec.space.max_epochs} epochs -> {exp_dir}", notes=notes)
 
 
 def _refuse_existing(exp_dir: str) -> None:

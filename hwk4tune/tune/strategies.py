@@ -45,11 +45,12 @@ class StrategyArgs:
     max_epochs: int
     max_concurrent_trials: int | None = None
     name: str = "hwk4tune"  # the experiment's name (the default Optuna study name)
+    warm: Any = None  # earlier trials: a hwk4tune.results.warm_start.WarmPlan (hwk4tune.tune.warm_start)
 
     @classmethod
-    def from_sweep(cls, spec: SweepSpec, name: str = "hwk4tune") -> "StrategyArgs":
+    def from_sweep(cls, spec: SweepSpec, name: str = "hwk4tune", warm: Any = None) -> "StrategyArgs":
         return cls(spec.space, spec.searcher, spec.scheduler, spec.num_samples, spec.space.max_epochs,
-                   spec.max_concurrent_trials, name)
+                   spec.max_concurrent_trials, name, warm)
 
 
 # ------------------------------------------------------------------------------------------ searchers
@@ -75,11 +76,14 @@ def _holds_space(args: StrategyArgs) -> dict:
 def basic_variant(args: StrategyArgs):
     from ray.tune.search import BasicVariantGenerator
 
-    if args.space.space.conditional:
+    if args.space.space.conditional or args.warm is not None:  # a warm start plans its configs too
         from hwk4tune.tune.conditional_search import PlannedVariants, planned_configs
+        from hwk4tune.tune.warm_start import planned_with_warm_start
 
         space = args.space.space
         configs = planned_configs(space, args.num_samples, getattr(args.searcher, "seed", None))
+        if args.warm is not None:
+            configs = planned_with_warm_start(args.warm, space, configs)
         return PlannedVariants(configs, set(space.params), max_concurrent=args.max_concurrent_trials or 0)
     return BasicVariantGenerator(max_concurrent=args.max_concurrent_trials or 0,
                                  random_state=getattr(args.searcher, "seed", None))
@@ -150,12 +154,16 @@ def _optuna_sampler(s):
 def optuna(args: StrategyArgs):
     from ray.tune.search.optuna import OptunaSearch
 
+    from hwk4tune.tune.warm_start import evaluate_points, optuna_study
+
     s = args.searcher
     storage = None
     if s.storage:
         import optuna
 
         storage = optuna.storages.RDBStorage(s.storage)
+    if args.warm is not None and args.warm.mode == "learn":  # a study holding the earlier trials
+        storage = optuna_study(args.warm, args.space, storage, s.study_name or args.name)
     conditional = {}
     if args.space.space.conditional or args.space.objectives:  # define-by-run: inactive parameters are never
         from hwk4tune.tune.conditional_search import DefineByRun  # suggested, constants are returned
@@ -167,7 +175,7 @@ def optuna(args: StrategyArgs):
                            mode=[o.mode for o in args.space.objectives])
     searcher = OptunaSearch(
         sampler=_optuna_sampler(s),  # the seed goes to the sampler (Ray ignores it otherwise)
-        points_to_evaluate=s.points_to_evaluate,
+        points_to_evaluate=evaluate_points(args.warm, s.points_to_evaluate),
         storage=storage,
         study_name=(s.study_name or args.name) if storage else None,
         **conditional,
@@ -178,9 +186,21 @@ def optuna(args: StrategyArgs):
 def hyperopt(args: StrategyArgs):
     from ray.tune.search.hyperopt import HyperOptSearch
 
+    from hwk4tune.tune.warm_start import evaluate_points
+
     s = args.searcher
-    options = dict(points_to_evaluate=s.points_to_evaluate, n_initial_points=s.n_initial_points,
-                   random_state_seed=s.seed)
+    options = dict(points_to_evaluate=evaluate_points(args.warm, s.points_to_evaluate, flat=False),
+                   n_initial_points=s.n_initial_points, random_state_seed=s.seed)
+    if _learns(args):  # the earlier trials first, told at once (hwk4tune.tune.warm_searchers)
+        from hwk4tune.tune.warm_searchers import WarmConditionalHyperOptSearch, WarmHyperOptSearch, told
+
+        options["points_to_evaluate"] = [nest(c) for c in args.warm.configs] + (s.points_to_evaluate or [])
+        if args.space.space.conditional:
+            searcher = told(WarmConditionalHyperOptSearch, args.warm.rewards, space=args.space.space, **options,
+                            **_holds_space(args))
+        else:
+            searcher = told(WarmHyperOptSearch, args.warm.rewards, **options)
+        return _limited(searcher, args)
     if args.space.space.conditional:  # nested choices, flattened back into configs
         from hwk4tune.tune.conditional_search import ConditionalHyperOptSearch
 
@@ -189,17 +209,31 @@ def hyperopt(args: StrategyArgs):
     return _limited(searcher, args)
 
 
+def _learns(args: StrategyArgs) -> bool:
+    """A warm start in mode learn with earlier trials to tell."""
+    return args.warm is not None and args.warm.mode == "learn" and bool(args.warm.trials)
+
+
 def nevergrad(args: StrategyArgs):
     """Ray's NevergradSearch over nevergrad's optimizer, seeded (Ray has no seed option), told the budget and
     how many trials run at once (NGOpt picks its algorithm from them; populations grow to num_workers)."""
     from ray.tune.search.nevergrad import NevergradSearch
 
     from hwk4tune.tune.seeded_nevergrad import SeededOptimizer, configured
+    from hwk4tune.tune.warm_start import evaluate_points
 
     s = args.searcher
     optimizer = SeededOptimizer(configured(s.optimizer, s.popsize), s.seed)
-    searcher = NevergradSearch(optimizer=optimizer, optimizer_kwargs={
-        "budget": args.num_samples, "num_workers": args.max_concurrent_trials or 1})
+    options = dict(optimizer=optimizer, points_to_evaluate=evaluate_points(args.warm, None, flat=False),
+                   optimizer_kwargs={"budget": args.num_samples + (len(args.warm.trials) if _learns(args) else 0),
+                                     "num_workers": args.max_concurrent_trials or 1})
+    if _learns(args):  # told the earlier trials (hwk4tune.tune.warm_searchers)
+        from hwk4tune.tune.warm_searchers import WarmNevergradSearch, told
+
+        options["points_to_evaluate"] = [nest(c) for c in args.warm.configs]
+        searcher = told(WarmNevergradSearch, args.warm.rewards, **options)
+    else:
+        searcher = NevergradSearch(**options)
     return _limited(searcher, args)
 
 
@@ -240,7 +274,10 @@ def hyperband(args: StrategyArgs):
     from hwk4tune.tune.hyperband import CappedHyperBand
 
     s = args.scheduler
-    return CappedHyperBand(num_samples=args.num_samples, max_running=args.max_concurrent_trials,
+    # the trials the sweep runs: num_samples times the grid's combinations (a bracket that waits for trials
+    # counted by num_samples alone halved each of a grid's trials on its own, so halved nothing)
+    trials = args.num_samples * len(args.space.space.grid_points())
+    return CappedHyperBand(num_samples=trials, max_running=args.max_concurrent_trials,
                            time_attr=s.time_attr, max_t=args.max_epochs, reduction_factor=s.reduction_factor)
 
 
