@@ -102,10 +102,12 @@ def test_compare_agrees(ray_local, tmp_path):
 
 
 def test_run_summary_counts_what_asha_stopped(ray_local, tmp_path):
-    """Grid order, one trial at a time: at rung 1 (epoch 1) curve 2 (0.70) is below the median of 0.80 and
-    0.85, so ASHA stops it; curves 0 and 1 go on (at rung 2 curve 1's 0.93 is below 0.95 but the rung's
-    cutoff is the median of what it has seen)."""
+    """Grid order, one trial at a time, ASHA with rungs at epochs 1, 2 and 4 (grace 1, rf 2: a trial stops when
+    below the median of what its rung recorded before it). Rung 1: curve 0 (0.80) is first, curve 1 (0.85)
+    is above 0.80, curve 2 (0.70) is below the median 0.825 of 0.80 and 0.85: stopped after epoch 1. Rung 2:
+    curve 0 records 0.95, curve 1's 0.93 is below it: stopped after epoch 2. Curve 0 runs all 4 epochs."""
     import contextlib
+    import json
 
     from hwk4tune.spec import load_sweep
     from hwk4tune.sweep import run_sweep
@@ -119,6 +121,10 @@ def test_run_summary_counts_what_asha_stopped(ray_local, tmp_path):
         exp_dir = run_sweep(load_sweep(sweep), storage=str(tmp_path / "runs"), name="asha")
     from hwk4tune.results import load_experiment
 
-    stopped = load_experiment(exp_dir).counts()["stopped_early"]
-    assert stopped >= 1
-    assert f"scheduler asha: stopped {stopped} of 3 trials early" in out.getvalue()
+    epochs = {}
+    for trial in exp_dir.glob("trial_*"):
+        rows = [json.loads(line) for line in (trial / "result.json").read_text().splitlines() if line.strip()]
+        epochs[rows[0]["config"]["curve"]] = [r["epoch"] for r in rows]
+    assert epochs == {0: [1, 2, 3, 4], 1: [1, 2], 2: [1]}
+    assert load_experiment(exp_dir).counts()["stopped_early"] == 2
+    assert "scheduler asha: stopped 2 of 3 trials early" in out.getvalue()

@@ -91,12 +91,11 @@ def check(configs: list[dict]) -> None:
         assert set(c) == expected_keys(c), c  # no inactive parameter, every active one
         assert 1e-4 <= c["lr"] <= 0.1
         if "momentum" in c:
-            assert 0.5 <= c["momentum"] <= 0.99 and c["nesterov"] in (True, False)
+            assert 0.5 <= c["momentum"] <= 0.9 and c["nesterov"] in (True, False)  # the space's range
         if "schedule/kind" in c:
             assert c["schedule/kind"] == "step" and 0.1 <= c["schedule/gamma"] <= 0.5
     optimizers = {c["optimizer"] for c in configs}
     assert optimizers == {"sgd", "momentum", "adam"}, optimizers  # every branch was exercised
-    assert any("dampening" in c for c in configs) or all(c.get("nesterov", True) for c in configs)
 
 
 # ------------------------------------------------------------------------------------------ every searcher

@@ -84,6 +84,13 @@ def test_frozen_and_base_is_shared():
     with pytest.raises(ValidationError, match="frozen"):
         c.lr = 0.2
     assert issubclass(CnnHyperparameters, Hyperparameters) and issubclass(ResNetHyperparameters, Hyperparameters)
+    # the base's fields are both models' own, with one default each (a model that redefined lr or seed would
+    # differ here)
+    base = Hyperparameters.model_fields
+    assert set(base) == {"batch_size", "checkpoint_interval", "l1", "lr", "lr_schedule", "momentum", "optimizer",
+                         "seed", "weight_decay"}
+    for model in (CnnHyperparameters, ResNetHyperparameters):
+        assert {k: model.model_fields[k].default for k in base} == {k: f.default for k, f in base.items()}, model
 
 
 # ------------------------------------------------------------------------------------------ in a space file

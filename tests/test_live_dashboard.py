@@ -76,6 +76,7 @@ def test_run_dashboard_prints_both_urls(live):
     assert f"(trials live from {exp / 'optuna.journal'})" in text
 
 
+@pytest.mark.ci_required  # in CI (HWK4TUNE_CI=1) a missing chromium fails this test instead of skipping it
 @pytest.mark.skipif(not HAS_CHROMIUM, reason="needs Debian's chromium (apt-get install -y chromium; .ci/run installs it)")
 def test_browser_sees_the_study_grow(live, tmp_path):
     from browser import Chromium
@@ -125,7 +126,11 @@ def test_dashboard_verb_serves_a_folder(live, tmp_path):
     try:
         own = read_until(server, out, r"Optuna dashboard: (http://\S+)", timeout=60).group(1)
         assert own.startswith("http://127.0.0.1:") and own != url
-        assert _trial_count(own) >= 1
+        # the same study as the sweep's own dashboard, read in between: as many trials as it had then, or
+        # the ones the live sweep added meanwhile
+        before = _trial_count(url)
+        seen = _trial_count(own)
+        assert 1 <= before <= seen <= _trial_count(url), (before, seen)
         assert "WARNING" not in out.read_text()
     finally:
         server.terminate()

@@ -40,7 +40,14 @@ def test_trials_table_rows_and_columns(exp):
         assert col in t, col
     ok = t[t["status"] == "TERMINATED"]
     assert list(ok["epochs"]) == [2, 2]
-    assert ok["best_val_accuracy"].between(0, 1).all() and ok["wall_s"].gt(0).all()
+    h = exp.history
+    for _, row in ok.iterrows():  # each figure is the trial's own rows': its best epoch's, its last's, its time
+        mine = h[h["trial_id"] == row["trial_id"]].sort_values("epoch")
+        assert row["best_val_accuracy"] == mine["val_accuracy"].max()
+        assert mine.loc[mine["epoch"] == row["best_epoch"], "val_accuracy"].item() == row["best_val_accuracy"]
+        assert row["last_val_accuracy"] == mine["val_accuracy"].iloc[-1]
+        assert row["last_val_loss"] == mine["val_loss"].iloc[-1]
+        assert row["wall_s"] == mine["time_total_s"].iloc[-1] > 0
     assert ok["error"].isna().all()
     assert set(t["config/hidden"]) == {32, 64, HUGE} and set(t["config/lr"]) == {0.003}
     assert exp.record.label == "grid+fifo" and exp.metric == "val_accuracy" and exp.mode == "max"
@@ -61,7 +68,11 @@ def test_history_one_row_per_trial_epoch(exp):
     assert {"trial_id", "epoch", "training_iteration", "val_accuracy", "val_loss", "train_loss",
             "epoch_seconds", "elapsed_s"} <= set(h.columns)
     assert h.groupby("trial_id")["epoch"].apply(list).map(lambda e: e == [1, 2]).all()
-    assert h["elapsed_s"].is_monotonic_increasing and (h["elapsed_s"] >= 0).all()
+    assert h["elapsed_s"].is_monotonic_increasing
+    # seconds since the experiment began: at least the trial's own training time (less the up to 1 s a
+    # whole-second timestamp loses), and growing with each epoch of a trial
+    assert (h["elapsed_s"] >= h["time_total_s"] - 1.0).all(), h[["elapsed_s", "time_total_s"]]
+    assert h.groupby("trial_id")["elapsed_s"].apply(lambda e: e.is_monotonic_increasing and e.is_unique).all()
     curve = exp.curve()
     assert list(curve["epochs"]) == [1, 2, 3, 4] and curve["best"].is_monotonic_increasing
 

@@ -52,6 +52,26 @@ def finished(exp: Path) -> dict[str, str]:
     return out
 
 
+def recorded_checkpoint_epochs(exp: Path) -> dict[str, int]:
+    """Trial dir name -> the epoch of the checkpoint Tune's newest saved state records for it (0: none), as a
+    kill leaves the folder: what `resume` must at least go on from (it may find a newer state or checkpoint)."""
+    from hwk4tune.tune import _ray_private
+
+    files = sorted(exp.glob("experiment_state-*.json"), key=lambda f: f.stat().st_mtime_ns)
+    out = {}
+    for item in (json.loads(files[-1].read_text())["trial_data"] if files else []):
+        info = json.loads(item[0])
+        trial_dir = info.get("relative_logdir")
+        if not trial_dir:
+            continue
+        manager = _ray_private.load_tune_json(item[1]).get("checkpoint_manager")
+        latest = _ray_private.latest_checkpoint_result(manager)
+        name = Path(latest.checkpoint.path).name if latest is not None and latest.checkpoint is not None else None
+        out[trial_dir] = next((r["epoch"] for r in rows(exp / trial_dir) if name and r.get("checkpoint_dir_name") == name),
+                              0)
+    return out
+
+
 def kill_group(proc: subprocess.Popen) -> None:
     """SIGKILL what this test started: the driver's session (the driver and the Ray it started)."""
     try:
@@ -108,6 +128,7 @@ KILL_POINTS = ((1, 0.0), (4, 0.5), (9, 1.0), (14, 0.8), (19, 0.2))
 
 
 @pytest.mark.slow
+@pytest.mark.oldest_ray
 @pytest.mark.parametrize("kill_after, delay", KILL_POINTS)
 def test_sigkill_then_resume(tmp_path, busy_machine, kill_after, delay):
     """Kill the driver with SIGKILL ``delay`` s after ``kill_after`` reports, on a machine whose cores are busy: resume
@@ -124,7 +145,9 @@ def test_sigkill_then_resume(tmp_path, busy_machine, kill_after, delay):
         # is the test's setup, not what it checks: try once more, killing at the first report seen.
         exp = run_and_kill(tmp_path, "killed_again", env, 1, 0.0)
         before = finished(exp)
+    killed_at = time.time()  # every row reported before the kill has a timestamp (whole seconds) up to this
     seen = {d.name: rows(d) for d in exp.glob("trial_*")}
+    recorded = recorded_checkpoint_epochs(exp)
     assert len(before) < TRIALS, "the kill came too late to test anything"
 
     done = subprocess.run(HWK4TUNE + ["resume", str(exp), "-q"], env=env, capture_output=True, text=True,
@@ -142,14 +165,27 @@ def test_sigkill_then_resume(tmp_path, busy_machine, kill_after, delay):
     for d in trial_dirs:
         epochs = [r["epoch"] for r in rows(d)]
         assert epochs[-1] == EPOCHS and set(epochs) == set(range(1, EPOCHS + 1))
-        old_pids = {r["pid"] for r in seen.get(d.name, [])}
-        resumed = [r for r in rows(d) if r["pid"] not in old_pids]
-        # killed mid-way, checkpoints behind it: goes on from its checkpoint. No resumed rows at all is right
-        # too when the kill came after its last epoch but before Ray's background copy of result.json into
-        # storage: `resume` copies the staged file over (recover.finish_upload), and the asserts above have
-        # checked that those rows, all from the old processes, cover every epoch.
-        if len(seen.get(d.name, [])) >= 3 and d.name not in before and resumed:
-            assert resumed[0]["epoch"] > 1, f"{d.name} started over instead of going on from its checkpoint"
+        if d.name in before:
+            continue
+        # every trial unfinished at the kill: after its old processes' rows (their epochs 1..k, in order), the
+        # resumed process reports each remaining epoch once, in order, from the epoch after the checkpoint it
+        # went on from: one its old processes saved (or none: from epoch 1), and never one older than the
+        # checkpoint Tune's state recorded at the kill (a trial that started over, or went on from a checkpoint
+        # it never saved, fails here)
+        # (split by time, not by the rows seen at the kill: `resume` copies over rows Ray had not copied yet)
+        old = [r for r in rows(d) if r["timestamp"] <= killed_at]
+        assert [r["epoch"] for r in old] == list(range(1, len(old) + 1)), old
+        resumed = [r for r in rows(d) if r["timestamp"] > killed_at]
+        start = resumed[0]["epoch"] if resumed else EPOCHS + 1
+        assert [r["epoch"] for r in resumed] == list(range(start, EPOCHS + 1)), (d.name, resumed)
+        saved = {0} | {r["epoch"] for r in old if r.get("checkpoint_dir_name")}
+        assert start - 1 in saved, f"{d.name} went on from epoch {start - 1}, which it never checkpointed"
+        assert start - 1 >= recorded.get(d.name, 0), \
+            f"{d.name} started over at epoch {start} though Tune had recorded its epoch-{recorded[d.name]} checkpoint"
+        # no resumed rows at all is right only when the kill came after its last epoch but before Ray's
+        # background copy of result.json into storage: `resume` copies the staged file over
+        # (recover.finish_upload), and the old processes' rows then cover every epoch
+        assert resumed or len(rows(d)) == EPOCHS, d.name
     from ray.tune import ExperimentAnalysis
 
     assert [t.status for t in ExperimentAnalysis(str(exp)).trials] == ["TERMINATED"] * TRIALS
@@ -474,3 +510,41 @@ def test_resume_after_failed_resumes_that_set_the_same_trial_aside(ray_local, tm
                    for d in set_aside), sorted(files)
     trials = load_experiment(exp).trials
     assert len(trials) == 2 and set(trials["status"]) == {"TERMINATED"}
+
+
+def test_pbt_sweep_interrupted_then_resumed_finishes_every_trial(ray_local, tmp_path):
+    """PBT (every epoch) over three known curves (tests/data/levels), stopped by a Ctrl-C when the first trial
+    reaches epoch 2, then resumed: every trial ends TERMINATED, its rows from before the interrupt kept and
+    every epoch 1 to 5 reported, and PBT's record of exploits kept and only added to."""
+    from hwk4tune.spec import load_sweep
+    from hwk4tune.sweep import resume_sweep, run_sweep
+    from hwk4tune.sweep.driver import SweepInterrupted
+
+    levels = Path(__file__).parent / "data" / "levels" / "levels.py"
+    (tmp_path / "space.yaml").write_text(
+        f"trainable: {levels}:train\nmetric: val_accuracy\nmode: max\nmax_epochs: 5\nspace:\n"
+        f"  level: {{uniform: [0.1, 0.9]}}\n  lr: {{loguniform: [1.0e-3, 0.1]}}\n  sleep: 0.1\n"
+        f"  interrupt_pid: {os.getpid()}\n  interrupt_at: 2\n  marker: {tmp_path / 'interrupted'}\n")
+    (tmp_path / "sweep.yaml").write_text(
+        "space: space.yaml\nsearcher: {name: random, seed: 0}\n"
+        "scheduler: {name: pbt, perturbation_interval: 1, seed: 0}\n"
+        "num_samples: 3\nmax_concurrent_trials: 3\nresources_per_trial: {cpu: 0.5}\n")
+    with pytest.raises(SweepInterrupted):
+        run_sweep(load_sweep(tmp_path / "sweep.yaml"), storage=str(tmp_path / "runs"), name="pbt", verbose=False)
+    exp = tmp_path / "runs" / "pbt"
+    before = {d.name: rows(d) for d in exp.glob("trial_*")}
+    assert (tmp_path / "interrupted").is_file() and len(before) == 3
+    assert all(r and not r[-1]["done"] for r in before.values()), "the interrupt came after a trial ended"
+    exploits = (exp / "pbt_global.txt").read_text() if (exp / "pbt_global.txt").exists() else ""
+
+    resume_sweep(exp, verbose=False)
+    from ray.tune import ExperimentAnalysis
+
+    assert [t.status for t in ExperimentAnalysis(str(exp)).trials] == ["TERMINATED"] * 3
+    after = {d.name: rows(d) for d in exp.glob("trial_*")}
+    assert set(after) == set(before)
+    for name, r in after.items():
+        assert r[:len(before[name])] == before[name], name
+        assert r[-1]["epoch"] == 5 and r[-1]["done"] and {x["epoch"] for x in r} == set(range(1, 6)), name
+        assert all(0.1 <= x["config"]["level"] <= 0.9 for x in r), name  # perturbed, clipped into the space
+    assert (exp / "pbt_global.txt").read_text().startswith(exploits)

@@ -61,27 +61,98 @@ def state(exp: Path) -> tuple[int, int]:
     return statuses.count("TERMINATED"), statuses.count("ERROR")
 
 
-# random+fifo and random+asha also run in test_asha_stops_some_trials_early: here they are marked slow.
+LEVELS = Path(__file__).resolve().parent / "data" / "levels"
+# tests/data/levels/levels.py: curves known from the config (sgd 0.2 above adam, plus dropout, plus 0.01 an epoch),
+# so that what a scheduler must do is known before the sweep runs
+LEVEL_SPACE = f"""\
+trainable: {LEVELS / 'levels.py'}:train
+metric: val_accuracy
+mode: max
+max_epochs: %(epochs)d
+space:
+%(params)s"""
+MATRIX_PARAMS = """\
+  optimizer: {%(cat)s: [sgd, adam]}
+  lr: {loguniform: [1.0e-3, 0.1]}
+  dropout: {uniform: [0.0, 0.1]}
+"""
+
+
+def level_space(params: str, epochs: int) -> str:
+    return LEVEL_SPACE % {"epochs": epochs, "params": params}
+
+
+def in_run_order(exp: Path) -> list[pd.DataFrame]:
+    """The trials' tables in the order they started (levels.py reports when each run began: a trial's first
+    row is its first run's); with max_concurrent_trials 1 also the order Tune created them in."""
+    return sorted(trial_results(exp).values(), key=lambda df: df["started"].iloc[0])
+
+
+def asha_epochs(configs: list[dict], max_t: int, grace: int, rf: float) -> list[int]:
+    """How many epochs each trial of a sequential sweep runs under ASHA (one bracket), worked out from the known
+    curves: at each rung (grace * rf**k epochs) a trial stops when its value is below the rung's cutoff, the
+    (1 - 1/rf) quantile of the values recorded there before it (Ray's _Bracket.on_result)."""
+    import importlib.util
+
+    import numpy as np
+
+    spec = importlib.util.spec_from_file_location("levels", LEVELS / "levels.py")
+    levels = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(levels)
+    rungs = {grace * rf ** k: [] for k in range(int(np.log(max_t / grace) / np.log(rf) + 1))}
+    out = []
+    for config in configs:
+        epoch = 0
+        for epoch in range(1, max_t + 1):
+            value, recorded = levels.score(config, epoch), rungs.get(epoch)
+            if recorded is None:
+                continue
+            stop = bool(recorded) and value < np.nanpercentile(recorded, (1 - 1 / rf) * 100)
+            recorded.append(value)
+            if stop:
+                break
+        out.append(epoch)
+    return out
+
+
+# random+fifo and random+asha also run in test_asha_stops_at_its_rungs: here they are marked slow.
 # The newest-versions subset (make test-latest) takes each searcher and each scheduler once.
+# a seed for which ASHA stops one of the three trials (worked out by asha_epochs from the drawn configs)
+SEEDS = {"random": 1, "optuna": 1, "hyperopt": 0}
 NEWEST = {("grid", "fifo"), ("random", "asha"), ("optuna", "asha"), ("hyperopt", "fifo")}
 MATRIX = [pytest.param(s, sch, id=f"{s}+{sch}", marks=[pytest.mark.slow] * (s == "random")
                        + [pytest.mark.newest] * ((s, sch) in NEWEST))
           for s in ("grid", "random", "optuna", "hyperopt") for sch in ("fifo", "asha")]
 
 
+@pytest.mark.oldest_ray
 @pytest.mark.parametrize("searcher,scheduler", MATRIX)
 def test_searcher_with_fifo_and_asha(ray_local, tmp_path, searcher, scheduler):
+    """Each searcher with FIFO (every trial runs every epoch) and ASHA (grace 1, rf 3: the trials whose epoch-1
+    value falls below the cutoff stop there). One trial at a time, on the known curves: the epochs each trial
+    runs are worked out from its config. Each seed is one whose trials ASHA must stop at least once."""
     grid = searcher == "grid"
-    exp = run(tmp_path, f"searcher: {{name: {searcher}{', seed: 0' if not grid else ''}}}\n"
+    epochs = 2
+    exp = run(tmp_path, f"searcher: {{name: {searcher}{f', seed: {SEEDS[searcher]}' if not grid else ''}}}\n"
                         f"scheduler: {scheduler}\nnum_samples: {1 if grid else 3}\n",
-              cat="grid" if grid else "choice")
+              space=level_space(MATRIX_PARAMS % {"cat": "grid" if grid else "choice"}, epochs), concurrent=1)
     expected = 2 if grid else 3  # the grid: sgd, adam
-    results = trial_results(exp)
+    results = in_run_order(exp)
     assert len(results) == expected
     assert state(exp) == (expected, 0)
-    assert all(df["epoch"].tolist() == list(range(1, len(df) + 1)) for df in results.values())
+    assert all(df["epoch"].tolist() == list(range(1, len(df) + 1)) for df in results)
+    configs = [df["config"].iloc[0] for df in results]
+    if grid:
+        assert [c["optimizer"] for c in configs] == ["sgd", "adam"]
+    assert len({c["lr"] for c in configs}) == expected  # each trial its own draw
+    ran = [len(df) for df in results]
     if scheduler == "fifo":
-        assert all(len(df) == 2 for df in results.values())
+        assert ran == [epochs] * expected
+    else:
+        predicted = asha_epochs(configs, epochs, 1, 3)
+        assert ran == predicted, (configs, ran, predicted)
+        assert predicted.count(1) >= 1  # this seed gives ASHA a trial to stop (the grid: adam, 0.2 below sgd)
+        assert load_experiment(exp).counts()["stopped_early"] == predicted.count(1)
 
 
 def test_metadata_and_saved_spec(ray_local, tmp_path):
@@ -113,23 +184,42 @@ def test_default_name_and_storage(ray_local, tmp_path, monkeypatch):
     assert exp.parent == tmp_path / "runs" and exp.name.startswith("sweep-") and (exp / METADATA_FILE).exists()
 
 
-def test_asha_stops_some_trials_early(ray_local, tmp_path):
-    body = "searcher: {name: random, seed: 1}\nscheduler: %s\nnum_samples: 6\n"
-    fifo = trial_results(run(tmp_path / "fifo", body % "fifo", epochs=3))
-    asha = trial_results(run(tmp_path / "asha", body % "{name: asha, grace_period: 1, reduction_factor: 3}", epochs=3))
-    fifo_epochs = sum(len(df) for df in fifo.values())
-    asha_epochs = sum(len(df) for df in asha.values())
-    assert fifo_epochs == 6 * 3
-    assert len(asha) == 6 and asha_epochs < fifo_epochs
-    assert any(len(df) < 3 for df in asha.values())
+def test_asha_stops_at_its_rungs(ray_local, tmp_path):
+    """ASHA (grace 1, rf 3, max_t 9: rungs at epochs 1, 3 and 9), one trial at a time in grid order, on curves
+    of known levels (value = level + 0.01 * epoch). Each trial meets the cutoff (the 2/3 quantile of the values
+    the rung recorded before it): 0.31 < 0.51 and 0.41 < 0.5433 stop at epoch 1; 0.64 < 0.6633 (of 0.53, 0.63,
+    0.73) stops at epoch 3; the rest run all 9 epochs."""
+    exp = run(tmp_path, "searcher: grid\nscheduler: {name: asha, grace_period: 1, reduction_factor: 3}\n"
+                        "num_samples: 1\n",
+              space=level_space("  level: {grid: [0.5, 0.3, 0.6, 0.4, 0.7, 0.61]}\n", 9), concurrent=1)
+    results = in_run_order(exp)
+    assert [df["config"].iloc[0]["level"] for df in results] == [0.5, 0.3, 0.6, 0.4, 0.7, 0.61]
+    assert [len(df) for df in results] == [9, 1, 9, 1, 9, 3]
+    assert [len(df) for df in results] == asha_epochs([df["config"].iloc[0] for df in results], 9, 1, 3)
+    assert state(exp) == (6, 0)
+    assert load_experiment(exp).counts()["stopped_early"] == 3
 
 
+@pytest.mark.oldest_ray
 @pytest.mark.newest
-@pytest.mark.parametrize("scheduler", ["hyperband", "median"])
-def test_hyperband_and_median_run(ray_local, tmp_path, scheduler):
-    exp = run(tmp_path, f"searcher: {{name: random, seed: 0}}\nscheduler: {scheduler}\nnum_samples: 4\n", epochs=3)
-    assert len(trial_results(exp)) == 4
-    assert state(exp) == (4, 0)
+@pytest.mark.parametrize("scheduler,levels,epochs", [
+    # HyperBand, max_t 3, rf 3: its first bracket (s=0) takes 2 trials and runs them to max_t; its second (s=1)
+    # takes 3, runs each 1 epoch (pausing it), then keeps the best third (ceil(3/3) = 1: level 0.7) to max_t
+    ("hyperband", [0.5, 0.6, 0.3, 0.7, 0.4], [3, 3, 1, 3, 1]),
+    # the median rule (grace 1, 3 others needed): the fourth trial's best so far at epoch 1, 0.31, is below
+    # the median of the others' running means there (0.41, 0.51, 0.61); the fifth's 0.71 is not
+    ("median", [0.5, 0.6, 0.4, 0.3, 0.7], [3, 3, 3, 1, 3]),
+])
+def test_hyperband_and_median_stop_the_weak_trials(ray_local, tmp_path, scheduler, levels, epochs):
+    grid = ", ".join(map(str, levels))
+    exp = run(tmp_path, f"searcher: grid\nscheduler: {scheduler}\nnum_samples: 1\n",
+              space=level_space(f"  level: {{grid: [{grid}]}}\n", 3), concurrent=1)
+    results = in_run_order(exp)
+    assert [df["config"].iloc[0]["level"] for df in results] == levels
+    # each trial's epochs once, in order: a paused trial went on from its checkpoint
+    assert [df["epoch"].tolist() for df in results] == [list(range(1, n + 1)) for n in epochs]
+    assert state(exp) == (len(levels), 0)
+    assert load_experiment(exp).counts()["stopped_early"] == epochs.count(1)
 
 
 @pytest.mark.newest
@@ -174,12 +264,37 @@ def test_pbt_exploits_other_trials_checkpoints(ray_local, tmp_path, caplog):
             assert 1e-3 <= config["lr"] <= 0.1 and 0.0 <= config["dropout"] <= 0.5, config
 
 
+@pytest.mark.oldest_ray
 @pytest.mark.newest
-def test_pb2_runs(ray_local, tmp_path):
+def test_pb2_exploits_and_changes_the_config(ray_local, tmp_path):
+    """Synchronous PB2 over three trials of known levels (0.2, 0.5, 0.8), all at once: at each epoch the bottom
+    quantile (ceil(3 * 0.25) = 1 trial) clones a top one. Epoch 1: level 0.2 takes level 0.8's checkpoint and
+    config (PB2 has no reward changes to fit yet, so the lr stays); epoch 2: level 0.5 (0.52 against two 0.82s)
+    takes a level-0.8 checkpoint and PB2 picks it a new lr inside the bounds. Every trial reports epochs 1-3."""
     exp = run(tmp_path, "searcher: {name: random, seed: 0}\n"
-                        "scheduler: {name: pb2, perturbation_interval: 1, hyperparam_bounds: {lr: [0.001, 0.1]}}\n"
-                        "num_samples: 3\n", epochs=3)
-    assert len(trial_results(exp)) == 3 and state(exp) == (3, 0)
+                        "scheduler: {name: pb2, perturbation_interval: 1, synch: true, seed: 0, "
+                        "hyperparam_bounds: {lr: [0.001, 0.1]}}\n"
+                        "resources_per_trial: {cpu: 0.5}\nnum_samples: 1\n",
+              space=level_space("  level: {grid: [0.2, 0.5, 0.8]}\n  lr: {loguniform: [1.0e-3, 0.1]}\n", 3),
+              concurrent=3)
+    results = trial_results(exp)
+    assert len(results) == 3 and state(exp) == (3, 0)
+    by_level = {df["config"].iloc[0]["level"]: df for df in results.values()}
+    assert sorted(by_level) == [0.2, 0.5, 0.8]
+    # PB2's record: [trial tag, cloned trial tag, iterations, the clone's config, the new config]
+    lines = [json.loads(line) for line in (exp / "pbt_global.txt").read_text().splitlines()]
+    (bottom, source, iteration, _, cloned, new), (bottom2, source2, iteration2, _, cloned2, new2) = lines[:2]
+    assert "level=0.2000" in bottom and "level=0.8000" in source and iteration == 1, lines
+    assert cloned == new == by_level[0.8]["config"].iloc[0]
+    assert "level=0.5000" in bottom2 and "level=0.8000" in source2 and iteration2 == 2, lines
+    assert new2["level"] == cloned2["level"] == 0.8
+    assert new2["lr"] != cloned2["lr"] and 0.001 <= new2["lr"] <= 0.1, lines  # the exploit's new lr
+    # each went on from its clone's checkpoint, with the clone's level: 0.2's epoch 2 is 0.82, 0.5's epoch 3 is 0.83
+    assert by_level[0.2]["val_accuracy"].tolist() == [0.21, 0.82, 0.83]
+    assert by_level[0.5]["val_accuracy"].tolist() == [0.51, 0.52, 0.83]
+    assert by_level[0.5]["config"].iloc[-1] == new2
+    assert by_level[0.8]["val_accuracy"].tolist() == [0.81, 0.82, 0.83]
+    assert all(df["epoch"].tolist() == [1, 2, 3] for df in results.values())
 
 
 def test_failing_trials_end_as_errors_and_the_sweep_goes_on(ray_local, tmp_path):

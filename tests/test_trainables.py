@@ -54,7 +54,10 @@ def test_cnn_learns_digits_and_reports_every_epoch(digits, tmp_path):
     assert h["epoch"].tolist() == [1, 2, 3, 4, 5] == h["training_iteration"].tolist()
     for m in METRICS:
         assert h[m].notna().all(), m
-    assert (h["images_per_second"] > 0).all() and (h["epoch_seconds"] > 0).all()
+    # images_per_second counts the training images over the training time, which the epoch's time includes
+    n_train, n_val = len(digits.train_x), len(digits.val_x)
+    assert (h["images_per_second"] * h["epoch_seconds"] >= n_train * (1 - 1e-9)).all(), (n_train, h)
+    assert ((h["val_accuracy"] * n_val).round(6) % 1 == 0).all()  # a count of the validation images, over them
     assert set(h["train_status"]) == {"ok"} and set(h["weights"]) == {"random init"}
     assert set(h["threads"]) == {2}  # torch threads = the CPUs the trial got
     assert h["val_accuracy"].max() >= 0.90
@@ -73,7 +76,9 @@ def test_resnet_runs_in_tune(tmp_path):
     for m in METRICS:
         assert h[m].notna().all(), m
     assert set(h["weights"]) == {"random init"} and set(h["threads"]) == {1}
-    assert results[0].checkpoint is not None
+    assert ((h["val_accuracy"] * len(data.val_x)).round(6) % 1 == 0).all()
+    # a checkpoint each epoch: the second (and last) is the result's
+    assert results[0].checkpoint.path.endswith("checkpoint_000001") and len(results[0].best_checkpoints) == 2
 
 
 def test_restore_continues_at_the_next_epoch(tmp_path):
