@@ -69,25 +69,3 @@ def small_comparison(tmp_path_factory) -> Path:
         spec = load_compare(compare_file(root))
         _BUILT["compare"] = run_compare(spec, root / "out", verbose=False).out
     return _BUILT["compare"]
-
-
-PBT_SPACE = {**SPACE, "max_epochs": 6,
-             "space": {"optimizer": "adam", "hidden": 32, "batch_size": 32, "lr": {"loguniform": [1.0e-3, 1.0e-1]}}}
-
-
-def small_pbt_sweep(tmp_path_factory) -> Path:
-    """random + PBT (perturbing every epoch, the bottom half cloning the top half), 4 trials x 6 epochs, all
-    at once (half a CPU each, so every trial has peers to clone): hyperparameters change while trials train."""
-    if "pbt" not in _BUILT:
-        from hwk4tune.spec import load_sweep
-        from hwk4tune.sweep import run_sweep
-
-        root = tmp_path_factory.mktemp("pbt")
-        (root / "space.yaml").write_text(yaml.safe_dump(PBT_SPACE))
-        (root / "sweep.yaml").write_text(yaml.safe_dump({
-            "space": "space.yaml", "searcher": {"name": "random", "seed": 0},
-            "scheduler": {"name": "pbt", "perturbation_interval": 1, "quantile_fraction": 0.5, "seed": 0},
-            "num_samples": 4, "max_concurrent_trials": 4, "resources_per_trial": {"cpu": 0.5}}))
-        _BUILT["pbt"] = run_sweep(load_sweep(root / "sweep.yaml"), storage=str(root / "runs"), name="pbt",
-                                  verbose=False)
-    return _BUILT["pbt"]

@@ -2,7 +2,8 @@
 without authentication, and a real browser that logs in with the token and sees the sweep's actors.
 
 One live sweep (`hwk4tune run --dashboard`, its own embedded Ray in a subprocess, its own token file)
-serves the tests of this module; nothing here touches the session-wide ``ray_local``.
+serves the tests of this module; nothing here touches the session-wide ``ray_local``. Its trials run the
+stand-in trainable of tests/sleeping.py (no torch, no data set): the dashboard shows actors, not training.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from local_cluster import _descendants, _kill_tree, read_until, write_sweep
+from sleeping import TRAIN
 
 pytestmark = pytest.mark.slow
 HWK4TUNE = str(Path(sys.executable).parent / "hwk4tune")
@@ -31,6 +33,16 @@ class LiveSweep:
     @property
     def port(self) -> int:
         return int(self.url.rsplit(":", 1)[1].split("/")[0])
+
+
+def _stand_in_sweep(folder: Path, *, max_epochs: int, sleep: float) -> Path:
+    """``local_cluster.write_sweep``'s grid of 4 trials, 2 at a time, on the stand-in trainable sleeping
+    ``sleep`` s an epoch."""
+    sweep = write_sweep(folder, max_epochs=max_epochs, subset=None, trials=4)
+    space = folder / "spaces" / "tiny.yaml"
+    lines = [line for line in space.read_text().splitlines() if not line.startswith(("trainable:", "dataset:"))]
+    space.write_text("\n".join([f"trainable: {TRAIN}", *lines, f"  sleep: {sleep}", ""]))
+    return sweep
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -48,8 +60,8 @@ def _stop(proc: subprocess.Popen) -> None:
 @pytest.fixture(scope="module")
 def live_sweep(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("dashboard")
-    # long enough to outlive the module's tests on an idle machine (about 0.3 s an epoch); stopped at the end
-    sweep = write_sweep(tmp, max_epochs=1000, subset=None, trials=4)
+    # long enough to outlive the module's tests (0.3 s an epoch, 1000 epochs); stopped at the end
+    sweep = _stand_in_sweep(tmp, max_epochs=1000, sleep=0.3)
     token = secrets.token_hex(32)
     (tmp / "auth_token").write_text(token)
     env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(tmp / "auth_token"),
@@ -112,7 +124,7 @@ def test_dashboard_binds_loopback_by_default(live_sweep):
 def test_exposed_dashboard_without_auth_warns(tmp_path):
     """`--dashboard-host 0.0.0.0` with RAY_AUTH_MODE=disabled: the loud warning comes before Ray starts (the
     test stops the run as soon as it appears, so nothing listens unprotected)."""
-    sweep = write_sweep(tmp_path, max_epochs=1)
+    sweep = _stand_in_sweep(tmp_path, max_epochs=1, sleep=0)
     env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
     env.pop("RAY_ADDRESS", None)
     log = tmp_path / "run.log"

@@ -44,8 +44,10 @@ def _fit(spec, tmp_path: Path, name: str, search_alg, scheduler) -> tuple[Path, 
     tuner = tune.Tuner(
         tune.with_resources(trainable, {"cpu": 1}),
         param_space=tune_param_space(spec.space.space),
+        # actors reused across trials, as hwk4tune's own Tuner does (spec.reuse_actors): a paused trial resumes
+        # in a running worker instead of a new process, 12+ worker starts fewer
         tune_config=tune.TuneConfig(metric="val_accuracy", mode="max", search_alg=search_alg, scheduler=scheduler,
-                                    num_samples=spec.num_samples),
+                                    num_samples=spec.num_samples, reuse_actors=spec.reuse_actors),
         run_config=tune.RunConfig(name=name, storage_path=str(tmp_path), stop={"epoch": 12}, verbose=0,
                                   callbacks=[CountRunning()]),
     )
@@ -53,6 +55,7 @@ def _fit(spec, tmp_path: Path, name: str, search_alg, scheduler) -> tuple[Path, 
     return tmp_path / name, most[0]
 
 
+@pytest.mark.oldest_ray
 @pytest.mark.parametrize("searcher", ["{name: random, seed: 0}", "{name: hyperopt, seed: 0, n_initial_points: 4}"])
 def test_hyperband_halves_under_max_concurrent_trials(ray_local, tmp_path, searcher):
     spec = _spec(tmp_path, searcher)

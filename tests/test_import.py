@@ -1,7 +1,8 @@
 """`hwk4tune import wandb|katib`: a corpus of files modelled on public examples (tests/data/import/), each
 imported, accepted by the validator, with a note for every key it could not map (each file lists the keys
 it expects notes for, as `# expect-note: KEY` lines); the exact numbers of the mappings; exit 2 only for a
-file that is not such a sweep; and (slow) every imported sweep run for real, 2 trials of 1 epoch each."""
+file that is not such a sweep; and (slow) every imported sweep's searcher and scheduler built, a sweep of 2 trials
+of 1 epoch for each distinct mapping (each trainable and data set trained for real once)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import math
 from pathlib import Path
 
 import pytest
+import sleeping
 import yaml
 
 from hwk4tune.cli import main
@@ -155,23 +157,39 @@ def _draw(node):
 
 
 def _mapping(spec) -> tuple:
-    """What decides the Ray objects and the training an imported sweep builds: two files alike here run the
-    same code, so one of them runs for real and the others build their searcher and scheduler only."""
+    """What decides the Ray objects an imported sweep builds: two files alike here run the same searcher and
+    scheduler code, so one of them runs a sweep and the others build their searcher and scheduler only."""
     s = spec.searcher
     return (s.name, getattr(s, "sampler", None), getattr(s, "optimizer", None), spec.scheduler.name,
-            spec.space.trainable, spec.space.dataset.name if spec.space.dataset else None,
             spec.space.space.conditional, bool(spec.space.objectives), bool(spec.stop))
+
+
+def _training(spec) -> tuple:
+    """What decides the training an imported sweep runs: its trainable on its data set."""
+    return spec.space.trainable, spec.space.dataset.name if spec.space.dataset else None
+
+
+def _stand_in(result, over: dict):
+    """The imported sweep with its trainable replaced by the stand-in that declares the same hyperparameter
+    model (tests/sleeping.py): validated as the real one, and each trial checks the config it is handed with
+    the real trainable's ``from_config``; no torch, no data."""
+    space = yaml.safe_load(result.space_file.read_text())
+    space["trainable"] = f"{sleeping.FILE}:{space['trainable']}"
+    space.pop("dataset", None)
+    result.space_file.write_text(yaml.safe_dump(space, sort_keys=False))
+    return load_sweep(result.sweep_file, {k: v for k, v in over.items() if not k.startswith("dataset.")})
 
 
 @pytest.mark.slow
 def test_every_imported_sweep_runs(ray_local, tmp_path):
-    """Every imported file's searcher and scheduler build, and one sweep per distinct mapping runs (2 trials
-    of 1 epoch; 27 files ran in a row before, 108-296 s, for ~10 distinct mappings)."""
+    """Every imported file's searcher and scheduler build; each distinct trainable and data set trains for
+    real once (2 trials of 1 epoch), and each other distinct searcher/scheduler mapping runs a sweep on the
+    stand-in trainable (27 files ran in a row for real before, 108-296 s)."""
     from hwk4tune.sweep import run_sweep
     from hwk4tune.sweep.final_summary import planned_trials
     from hwk4tune.tune.strategies import StrategyArgs, build_strategy
 
-    ran, built = {}, []
+    ran, trained, built = {}, {}, []
     for fmt, path in FILES:
         out = tmp_path / fmt / path.stem
         result = import_file(fmt, path, out)
@@ -181,18 +199,24 @@ def test_every_imported_sweep_runs(ray_local, tmp_path):
         search_alg, scheduler = build_strategy(StrategyArgs.from_sweep(spec))  # what Tune is handed
         assert search_alg is not None and scheduler is not None, path
         built.append(path.name)
-        if (mapping := _mapping(spec)) in ran:  # the trainable takes what the space draws, as a trial checks
+        mapping, training = _mapping(spec), _training(spec)
+        if training in trained and mapping in ran:  # the trainable takes what the space draws, as a trial checks
             for _ in range(20):
                 spec.space.entry.hyperparameters.from_config(_draw(tune_param_space(spec.space.space)))
             continue
-        exp = Path(run_sweep(spec, storage=str(tmp_path / "runs"), name=f"{fmt}-{path.stem}"))  # default output
+        real = training not in trained
+        run = spec if real else _stand_in(result, over)
+        exp = Path(run_sweep(run, storage=str(tmp_path / "runs"), name=f"{fmt}-{path.stem}"))  # default output
         trials = sorted(exp.glob("trial_*"))
-        assert len(trials) == planned_trials(spec), path
+        assert len(trials) == planned_trials(spec) == planned_trials(run), path
         assert not list(exp.glob("trial_*/error.txt")), f"{path}: a trial failed"
         assert all((t / "result.json").read_text().strip() for t in trials), path
         ran[mapping] = path.name
+        if real:
+            trained[training] = path.name
     assert len(built) == len(FILES)
-    assert len(ran) >= 8, ran  # searchers x schedulers x trainables the corpus covers
+    assert len(ran) >= 8, ran  # searchers x schedulers the corpus covers
+    assert set(trained) == {("cnn", "digits"), ("resnet", "fake")}, trained
 
 
 def _extreme_cases() -> list[tuple[str, str, dict]]:

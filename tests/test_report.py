@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from results_fixtures import small_comparison, small_pbt_sweep, small_sweep
+from results_fixtures import small_comparison, small_sweep
+from sleeping import TRAIN
 
 from hwk4tune.cli import main
 from hwk4tune.report.page import build_report
@@ -83,10 +84,29 @@ def _shown_config(page: str, heading: str) -> dict:
     return yaml.safe_load(html.unescape(re.search(r'<pre class="config">(.*?)</pre>', section, re.S).group(1)))
 
 
-def test_pbt_report_shows_the_config_best_yaml_holds(ray_local, tmp_path_factory, tmp_path, capsys):
+def _pbt_sweep(root: Path) -> Path:
+    """random + PBT (perturbing every epoch, in step, the bottom half cloning the top half), 4 trials x 6
+    epochs all at once (half a CPU each) on the stand-in trainable of tests/sleeping.py: each config its own
+    curve, so a clone's changed config changes what it reports. The report reads files: how the trials
+    trained is not the point."""
+    from hwk4tune.spec import load_sweep
+    from hwk4tune.sweep import run_sweep
+
+    (root / "space.yaml").write_text(yaml.safe_dump({
+        "trainable": TRAIN, "metric": "val_accuracy", "mode": "max", "max_epochs": 6,
+        "space": {"optimizer": "adam", "hidden": 32, "batch_size": 32, "lr": {"loguniform": [1.0e-3, 1.0e-1]}}}))
+    (root / "sweep.yaml").write_text(yaml.safe_dump({
+        "space": "space.yaml", "searcher": {"name": "random", "seed": 0},
+        "scheduler": {"name": "pbt", "perturbation_interval": 1, "quantile_fraction": 0.5, "synch": True,
+                      "seed": 0},
+        "num_samples": 4, "max_concurrent_trials": 4, "resources_per_trial": {"cpu": 0.5}}))
+    return Path(run_sweep(load_sweep(root / "sweep.yaml"), storage=str(root / "runs"), name="pbt", verbose=False))
+
+
+def test_pbt_report_shows_the_config_best_yaml_holds(ray_local, tmp_path, capsys):
     """PBT changes hyperparameters while trials train: the report's best config, best.yaml's and the
     table's are all the config in force at the best trial's best epoch."""
-    exp_dir = small_pbt_sweep(tmp_path_factory)
+    exp_dir = _pbt_sweep(tmp_path)
     assert list(exp_dir.glob("pbt_policy_*.txt")), "no trial cloned another: PBT did not act"
     _, page = build_report(exp_dir)
     shown = _shown_config(page, "Best trial")

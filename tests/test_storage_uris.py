@@ -1,7 +1,11 @@
 """``--storage`` URIs end to end: ``file:///…`` and ``s3://bucket/prefix`` against a local S3 endpoint (moto's
 server, started here; Ray's pyarrow file system finds it through ``AWS_ENDPOINT_URL``). ``run``, Ctrl-C,
 ``resume``, ``table``, ``best`` and ``report`` take the same URI; so do ``compare --out``, ``compare --resume``
-and ``report`` of the comparison."""
+and ``report`` of the comparison.
+
+Storage is the point here, not training: trials run the stand-in trainable of tests/sleeping.py (a checkpoint
+each epoch, restored on resume, no torch in the workers). The Ctrl-C lands while the first trial waits before
+its second epoch (the stand-in's ``hold`` file), so it never races the sweep's end."""
 
 from __future__ import annotations
 
@@ -17,15 +21,17 @@ import time
 import pandas as pd
 import pytest
 import yaml
+from sleeping import TRAIN
+
+from hwk4tune.cli import main
 
 HWK4TUNE = [sys.executable, "-m", "hwk4tune.cli"]
 BUCKET = "hwk4tune-test"
-SPACE = """\
-trainable: cnn
-dataset: {name: digits, subset: 200}
+SPACE = f"""\
+trainable: {TRAIN}
 max_epochs: EPOCHS
 space:
-  lr: {loguniform: [1.0e-3, 0.1]}
+  lr: {{loguniform: [1.0e-3, 0.1]}}
   hidden: 16
   batch_size: 32
 """
@@ -48,8 +54,8 @@ strategies:
 """
 
 
-def _files(tmp_path, epochs: int):
-    (tmp_path / "space.yaml").write_text(SPACE.replace("EPOCHS", str(epochs)))
+def _files(tmp_path, epochs: int, extra: str = ""):
+    (tmp_path / "space.yaml").write_text(SPACE.replace("EPOCHS", str(epochs)) + extra)
     (tmp_path / "sweep.yaml").write_text(SWEEP)
     return tmp_path / "sweep.yaml"
 
@@ -95,7 +101,9 @@ def _finished_table(uri: str, env) -> pd.DataFrame:
 @pytest.mark.slow
 def test_s3_run_ctrl_c_resume_table_best_report(tmp_path, s3):
     env, client = s3
-    sweep = _files(tmp_path, epochs=8)
+    hold = tmp_path / "hold"  # the first trial reports epoch 1 (with its checkpoint), then waits while it exists
+    hold.touch()
+    sweep = _files(tmp_path, epochs=3, extra=f"  hold: {hold}\n  hold_from: 2\n")
     uri = f"s3://{BUCKET}/runs/s3exp"
     log = tmp_path / "run.log"
     with open(log, "w") as out:
@@ -118,11 +126,12 @@ def test_s3_run_ctrl_c_resume_table_best_report(tmp_path, s3):
     assert any(k.split("/")[-1].startswith("experiment_state-") for k in keys)  # Tune's state, in the bucket
     assert not (tmp_path / "runs").exists()
 
+    hold.unlink()
     done = _cli(["resume", uri, "-q"], env)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     trials = _finished_table(uri, env)
     assert len(trials) == 2 and set(trials["status"]) == {"TERMINATED"}
-    assert set(trials["epochs"]) == {8}
+    assert set(trials["epochs"]) == {3}
 
     best = _cli(["best", uri, "-o", str(tmp_path / "best.yaml")], env, timeout=300)
     assert best.returncode == 0, best.stderr[-2000:]
@@ -135,19 +144,22 @@ def test_s3_run_ctrl_c_resume_table_best_report(tmp_path, s3):
     assert missing.returncode == 2 and missing.stderr.count("\n") == 1 and "no such folder" in missing.stderr
 
 
-@pytest.mark.slow
-def test_file_uri_storage(tmp_path):
+def test_file_uri_storage(tmp_path, ray_local, capsys):
+    """In-process on the session's Ray (nothing remote: no environment for Ray's workers to inherit)."""
     sweep = _files(tmp_path, epochs=1)
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
     storage = f"file://{tmp_path}/runs"
-    done = _cli(["run", str(sweep), "--storage", storage, "--name", "f", "-q"], env)
-    assert done.returncode == 0, done.stderr[-3000:]
+
+    def table() -> pd.DataFrame:
+        capsys.readouterr()
+        assert main(["table", f"{storage}/f", "--format", "csv"]) == 0, capsys.readouterr().err[-2000:]
+        return pd.read_csv(io.StringIO(capsys.readouterr().out))
+
+    assert main(["run", str(sweep), "--storage", storage, "--name", "f", "-q"]) == 0, capsys.readouterr().err[-3000:]
     assert (tmp_path / "runs" / "f" / "hwk4tune.json").is_file()  # file:///PATH is the folder PATH
-    trials = _finished_table(f"{storage}/f", env)
+    trials = table()
     assert len(trials) == 2 and set(trials["status"]) == {"TERMINATED"}
-    again = _cli(["resume", f"{storage}/f", "-q"], env)
-    assert again.returncode == 0, again.stderr[-3000:]  # nothing left to run: the same two trials
-    assert len(_finished_table(f"{storage}/f", env)) == 2
+    assert main(["resume", f"{storage}/f", "-q"]) == 0, capsys.readouterr().err[-3000:]  # nothing left to run
+    assert len(table()) == 2  # the same two trials
 
 
 @pytest.mark.slow
