@@ -325,6 +325,9 @@ def test_a_warm_started_grid_runs_only_new_configs(ray_local, warm_grid_sweep):
     table = subprocess.run([sys.executable, "-m", "hwk4tune.cli", "table", str(warm_grid_sweep)], capture_output=True,
                            text=True, timeout=120)
     assert table.returncode == 0 and "warm start: 2 earlier trials seeded the searcher" in table.stderr
+    from hwk4tune.report.page import build_report
+
+    assert "warm start</th><td>warm start: 2 earlier trials seeded the searcher" in build_report(warm_grid_sweep)[1]
 
 
 def test_an_experiment_folder_and_its_s3_copy_as_sources(ray_local, warm_grid_sweep, tmp_path, monkeypatch):

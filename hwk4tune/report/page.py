@@ -22,6 +22,7 @@ import yaml
 from hwk4tune.compare import LEGEND, decide, load_comparison, plot_anytime, summary_table
 from hwk4tune.results import Experiment, ResultsError, display_columns, load_experiment, sort_trials, to_html
 from hwk4tune.results.experiment import best_rule
+from hwk4tune.results.warm_start import warm_note
 from hwk4tune.store.records import METADATA_FILE, PLAN_FILE, REPORT_FILE, is_comparison_dir, is_experiment_dir
 from hwk4tune.store.tune_files import STATE_GLOB
 
@@ -218,6 +219,7 @@ def _sweep_body(exp: Experiment) -> list[str]:
         ("created", r.created if r else None),
         ("trials", ", ".join(f"{v} {k.lower().replace('_', ' ')}" for k, v in counts.items() if v)),
         ("epochs consumed", int(exp.trials["epochs"].sum()) if len(exp.trials) else 0),
+        ("warm start", warm_note(exp.path)),  # earlier trials: none of them is a row below
     ])]
     ranked = exp.ranked()
     if not ranked.empty:
