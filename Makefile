@@ -5,6 +5,13 @@ BIN    := $(VENV)/bin
 # torch is pinned to the wheels this machine keeps on disk (pip takes them without downloading);
 # on a laptop, install torch first (CPU or CUDA build) and pip keeps it, see README.
 TORCH  ?= torch==2.14.1 torchvision==0.29.1
+# Where no NVIDIA GPU is present (no nvidia-smi) and PyTorch's CPU-only index answers, torch comes from there:
+# the CPU build is ~1 GB of venv instead of ~6.6 GB with CUDA's libraries. Otherwise (a GPU, or a machine that
+# reaches only PyPI and keeps torch wheels on disk, like CI's) pip's own indexes, as before.
+# `make TORCH_INDEX= install` forces the latter; `make TORCH_INDEX=URL install` picks another index.
+CPU_TORCH_INDEX := https://download.pytorch.org/whl/cpu
+TORCH_INDEX ?= $(shell if ! command -v nvidia-smi >/dev/null 2>&1 && $(PYTHON) -c "import urllib.request as u; \
+  u.urlopen('$(CPU_TORCH_INDEX)/torch/', timeout=5)" >/dev/null 2>&1; then echo $(CPU_TORCH_INDEX); fi)
 # The exact versions of everything else that CI last passed with (`make lock` writes it; torch is TORCH's).
 LOCK   := requirements.lock
 # A second venv for the newest versions pyproject.toml's ranges allow (`make test-latest`).
@@ -17,7 +24,8 @@ OLDEST := .venv-oldest
 $(BIN)/hwk4tune: pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/python -c "import torch, torchvision" 2>/dev/null || $(BIN)/pip install --quiet $(TORCH)
+	$(BIN)/python -c "import torch, torchvision" 2>/dev/null || $(BIN)/pip install --quiet \
+	  $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX) --extra-index-url https://pypi.org/simple) $(TORCH)
 	$(BIN)/pip install --quiet -r $(LOCK)
 	$(BIN)/pip install --quiet --no-deps -e .
 	$(BIN)/pip check
