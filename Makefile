@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 # on a laptop, install torch first (CPU or CUDA build) and pip keeps it, see README.
 TORCH  ?= torch==2.14.1 torchvision==0.29.1
 # Where no NVIDIA GPU is present (no nvidia-smi) and PyTorch's CPU-only index answers, torch comes from there:
-# the CPU build is ~1 GB of venv instead of ~6.6 GB with CUDA's libraries. Otherwise (a GPU, or a machine that
+# the CPU build, without the CUDA libraries that made a 6.6 GB venv. Otherwise (a GPU, or a machine that
 # reaches only PyPI and keeps torch wheels on disk, like CI's) pip's own indexes, as before.
 # `make TORCH_INDEX= install` forces the latter; `make TORCH_INDEX=URL install` picks another index.
 CPU_TORCH_INDEX := https://download.pytorch.org/whl/cpu
