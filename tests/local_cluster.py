@@ -271,3 +271,22 @@ def read_until(proc, log, pattern: str, timeout: float):
             raise RuntimeError(f"hwk4tune exited {proc.returncode}:\n{log.read_text()[-3000:]}")
         time.sleep(0.3)
     raise TimeoutError(f"no {pattern!r} in {timeout:.0f} s:\n{log.read_text()[-3000:]}")
+
+
+def venv_without_hwk4tune(folder: Path) -> Path:
+    """A venv whose Python has every package of this one but hwk4tune; returns its ``ray`` command (for
+    ``LocalCluster(ray=…)``: the nodes, their workers and a job's ``python`` are then that venv's).
+
+    Its one ``.pth`` file lists this interpreter's site-packages folders as plain paths: Python does not read
+    the ``.pth`` files inside them, so hwk4tune's editable install (a ``.pth`` and its import finder) is not
+    there, while Ray, torch… are."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(folder)], check=True, timeout=120)
+    python = folder / "bin" / "python"
+    purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                             check=True, capture_output=True, text=True, timeout=60).stdout.strip()
+    ours = [p for p in sys.path if Path(p).name == "site-packages" and Path(p).is_dir()]
+    (Path(purelib) / "zz_packages_but_hwk4tune.pth").write_text("\n".join(ours) + "\n")
+    ray = folder / "bin" / "ray"
+    ray.write_text(f"#!{python}\nimport sys\n\nfrom ray.scripts.scripts import main\n\nsys.exit(main())\n")
+    ray.chmod(0o755)
+    return ray

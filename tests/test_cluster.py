@@ -11,10 +11,11 @@ import re
 import subprocess
 import sys
 import time
+from importlib import metadata
 from pathlib import Path
 
 import pytest
-from local_cluster import LocalCluster, results, write_sweep
+from local_cluster import LocalCluster, results, venv_without_hwk4tune, write_sweep
 
 from hwk4tune import cluster
 from hwk4tune.spec import load_sweep
@@ -261,6 +262,60 @@ def test_submit_runs_the_sweep_as_a_job(tmp_path):
         rows = results(storage / "submitted")
         assert len(rows) == 2 and all(t and t[-1]["epoch"] == 2 for t in rows.values())
         assert (storage / "submitted" / "hwk4tune.json").exists()
+
+
+def test_shipped_jobs_check_the_dependencies_first(tmp_path, monkeypatch):
+    from hwk4tune.cluster import jobs
+
+    script = tmp_path / jobs.CHECK_FILE
+    script.write_text(jobs.check_script())
+    r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and not r.stderr, r.stderr  # this venv has them all
+
+    monkeypatch.setattr(jobs, "runtime_requirements", lambda: ["torch>=2.4", "no-such-package-h4t>=1", "ray<1",
+                                                               "pytest>=8; extra == 'dev'"])
+    script.write_text(jobs.check_script())
+    r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1, r.stderr
+    lines = r.stderr.splitlines()
+    assert f"the cluster's Python ({sys.executable}," in lines[0] and "lacks 2 of them" in lines[0]
+    assert lines[1:3] == ["  no-such-package-h4t>=1: not installed", f"  ray<1: ray {metadata.version('ray')} is installed"]
+    assert "pip install 'no-such-package-h4t>=1' 'ray<1'" in lines[3]
+
+
+@pytest.mark.slow
+def test_submit_ships_hwk4tune_to_a_cluster_without_it(tmp_path):
+    ray = venv_without_hwk4tune(tmp_path / "venv")
+    r = subprocess.run([str(ray.parent / "python"), "-c", "import ray, torch; import hwk4tune"], cwd=tmp_path,
+                       env={"PATH": "/usr/bin:/bin"}, capture_output=True, text=True, timeout=120)
+    assert "No module named 'hwk4tune'" in r.stderr, r.stderr  # Ray and torch are there, hwk4tune not
+    with LocalCluster(tmp_path / "cluster", ray=str(ray), env={"PYTHONPATH": ""}) as c:
+        c.start_head(num_cpus=2)
+        sweep = write_sweep(tmp_path / "specs", max_epochs=1, subset=200, trials=2)
+        storage = tmp_path / "results"
+        args = ["submit", str(sweep), "--address", c.dashboard_url, "--storage", str(storage)]
+
+        r = _run([*args, "--name", "unshipped", "--no-ship"], c.env, 120)  # fails on its own meanwhile
+        assert r.returncode == 0 and "not hwk4tune (--no-ship)" in r.stdout, r.stdout[-3000:] + r.stderr[-2000:]
+
+        r = _run([*args, "--name", "shipped", "--wait"], c.env, 600)
+        assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
+        assert (f"  shipped    sweeps/tiny.yaml spaces/tiny.yaml (working_dir), hwk4tune {metadata.version('hwk4tune')}"
+                f" from {ROOT / 'hwk4tune'} (py_modules, ") in r.stdout, r.stdout[:2000]
+        assert "  needs      hwk4tune's dependencies in the cluster's Python (ray, torch," in r.stdout
+        assert r.stdout.rstrip().endswith("job hwk4tune-shipped: SUCCEEDED")
+        status, job = c.api("/api/jobs/hwk4tune-shipped")
+        assert status == 200 and job["runtime_env"]["py_modules"][0].startswith("gcs://_ray_pkg_")
+        rows = results(storage / "shipped")
+        assert len(rows) == 2 and all(t and t[-1]["epoch"] == 1 for t in rows.values())
+
+        deadline = time.monotonic() + 60  # the cluster has no hwk4tune command of its own
+        while (job := c.api("/api/jobs/hwk4tune-unshipped")[1])["status"] in ("PENDING", "RUNNING") \
+                and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert job["status"] == "FAILED", job
+        status, logs = c.api("/api/jobs/hwk4tune-unshipped/logs")
+        assert re.search(r"hwk4tune: (command )?not found", logs["logs"]), logs
 
 
 @pytest.mark.parametrize("name", ["local.yaml", "aws.yaml"])

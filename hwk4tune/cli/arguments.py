@@ -153,6 +153,9 @@ def submit_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--num-samples", type=int, metavar="N", help="trials to run (same as --set num_samples=N)")
     p.add_argument("--max-concurrent", type=int, metavar="N", help="trials at a time")
     p.add_argument("--wait", action="store_true", help="follow the job's logs until it ends; exit 1 unless it succeeded")
+    p.add_argument("--no-ship", action="store_true",
+                   help="do not send this hwk4tune with the job (by default it goes as the job's py_modules, so the "
+                        "cluster needs only hwk4tune's dependencies): the cluster's own installed hwk4tune runs it")
     _add_storage_shared(p)
     _add_set(p)
 

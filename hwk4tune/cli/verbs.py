@@ -140,9 +140,11 @@ their last checkpoint; finished ones are kept and never run again."""
 def cmd_submit(args: argparse.Namespace) -> int:
     """Submit a sweep to a Ray cluster as a Ray Job; it runs `hwk4tune run` on the head node.
 
-The sweep file and its space file travel as the job's working_dir. Prints the job id, the dashboard URL
-and how to follow the logs. --storage must be a URI or an absolute path on the cluster (default
-~/hwk4tune-runs on the head; a cluster of several nodes needs shared storage). The token is read from
+The sweep file and its space file travel as the job's working_dir, and this hwk4tune package as its
+py_modules (unless --no-ship): the cluster needs hwk4tune's dependencies (Ray, torch, optuna…) in the Python
+that runs Ray, not hwk4tune itself; the job checks them before the sweep starts. Prints the job id, what was
+shipped, the dashboard URL and how to follow the logs. --storage must be a URI or an absolute path on the
+cluster (default ~/hwk4tune-runs on the head; a cluster of several nodes needs shared storage). The token is read from
 $RAY_AUTH_TOKEN, $RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token."""
     from hwk4tune.cluster import submit, wait_for_job
     from hwk4tune.spec import load_sweep, parse_overrides
@@ -157,7 +159,7 @@ $RAY_AUTH_TOKEN, $RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token."""
         run_args.append(f"--max-concurrent={args.max_concurrent}")
     spec = load_sweep(args.file, overrides)  # refused here, before anything is sent
     job = submit(spec, address=args.address, storage=args.storage, name=args.name,
-                 storage_shared=args.storage_shared, run_args=run_args)
+                 storage_shared=args.storage_shared, run_args=run_args, ship=not args.no_ship)
     print("\n".join(job.lines()), flush=True)
     if not args.wait:
         return 0
