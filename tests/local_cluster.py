@@ -125,6 +125,11 @@ class LocalCluster:
 
     # ------------------------------------------------------------------------------------ state
 
+    def client_server_logs(self, tail: int = 2000) -> str:
+        """The end of each Ray Client server log on the head: why a ``ray://`` connection failed."""
+        logs = sorted(Path(self.temp_dir).glob("session_*/logs/ray_client_server*"))
+        return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-tail:]}" for p in logs if p.is_file())
+
     def api(self, path: str, token: str | None = "default", timeout: float = 10) -> tuple[int, object]:
         """GET the dashboard's ``path``: (status, parsed JSON or text)."""
         req = urllib.request.Request(self.dashboard_url + path)

@@ -44,7 +44,7 @@ def test_a_sweep_runs_through_ray_client(tmp_path):
 
         r = _run(["run", str(sweep), "--address", c.client_address, "--storage", str(storage), "--name", "client"],
                  c.env)
-        assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+        assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:] + c.client_server_logs()
         assert "2 trials planned: 2 finished, 0 errors" in r.stdout, r.stdout[-3000:]
         rows = results(exp)
         assert len(rows) == 2 and all(t and t[-1]["epoch"] == 1 for t in rows.values())
@@ -57,7 +57,7 @@ def test_a_sweep_runs_through_ray_client(tmp_path):
 
         t_run = time.monotonic() - t0
         r = _run(["resume", str(exp), "--address", c.client_address], c.env)
-        assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+        assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:] + c.client_server_logs()
         assert "2 trials planned: 2 finished, 0 errors" in r.stdout, r.stdout[-3000:]
         assert len(results(exp)) == 2
 

@@ -311,10 +311,28 @@ each run and at the end; `--resume` and `report` take the same URI."""
     overrides = with_data_dir(parse_overrides(args.set), args.data_dir)
     spec = load_compare(args.file, overrides)
     _check_data(spec, overrides)
-    comparison = run_compare(spec, args.out, resume=args.resume, address=args.address)
+    try:
+        comparison = run_compare(spec, args.out, resume=args.resume, address=args.address)
+    except KeyboardInterrupt:  # the interrupted run's own line names `hwk4tune resume RUN`, which no comparison reads
+        print(f"\ncomparison interrupted; resume it with:  {_compare_resume_command(args)}", file=sys.stderr)
+        raise
     print()
     print(markdown(comparison))
     return 0
+
+
+def _compare_resume_command(args: argparse.Namespace) -> str:
+    """The command that continues this comparison: the same file, --out and overrides, with --resume."""
+    import shlex
+
+    words = ["hwk4tune", "compare", args.file, "--out", args.out, "--resume"]
+    for value in args.set:
+        words += ["--set", value]
+    if args.data_dir:
+        words += ["--data-dir", str(args.data_dir)]
+    if args.address:
+        words += ["--address", args.address]
+    return shlex.join(words)
 
 
 def cmd_report(args: argparse.Namespace) -> int:

@@ -78,7 +78,9 @@ def connect_hint(address: str, exc: BaseException) -> str:
     if ("token" in text.lower() or "authentication" in text.lower()) and auth_mode_set() != "token":
         return (f"cannot connect to Ray at {address}: the cluster uses token authentication; "
                 f"export RAY_AUTH_MODE=token (the token is read from {token_location()})")
-    return f"cannot connect to Ray at {address} ({text[:200]}); is it up? `ray status --address {address}`"
+    # a server-side traceback ends with what went wrong: keep its start and its end
+    detail = text if len(text) <= 400 else f"{text[:150]} … {text[-250:]}"
+    return f"cannot connect to Ray at {address} ({detail}); is it up? `ray status --address {address}`"
 
 
 def version_mismatch_line(address: str, cluster_ray: str, cluster_python: str, our_ray: str, our_python: str) -> str:

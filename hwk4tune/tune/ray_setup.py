@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import time
 import warnings
 from typing import Iterator
 
@@ -109,12 +110,18 @@ def _connect(address: str, config, log_to_driver: bool):
         kwargs["runtime_env"] = {"env_vars": {key: os.environ.get(key, value) for key, value in FIT_ENV.items()}}
     else:
         kwargs["job_config"] = config
-    try:
-        with warnings.catch_warnings():  # Ray Client warns before it raises: the one line below says it all
-            warnings.simplefilter("ignore", UserWarning)
-            return ray.init(address=address, **kwargs)
-    except (ConnectionError, RuntimeError) as exc:  # Ray Client: RuntimeError on a version mismatch
-        raise ClusterError(connect_hint(address, exc)) from None
+    for attempt in (1, 2):
+        try:
+            with warnings.catch_warnings():  # Ray Client warns before it raises: the one line below says it all
+                warnings.simplefilter("ignore", UserWarning)
+                return ray.init(address=address, **kwargs)
+        except (ConnectionError, RuntimeError) as exc:  # Ray Client: RuntimeError on a version mismatch
+            # Ray Client's proxy starts one server process per client; on a busy head that start can fail
+            # once ("Initialization failure from server") and succeed a moment later
+            if attempt == 1 and "Initialization failure from server" in str(exc):
+                time.sleep(3)
+                continue
+            raise ClusterError(connect_hint(address, exc)) from None
 
 
 def _check_listening(address: str) -> None:
