@@ -58,13 +58,22 @@ def _ray_left_as_found(request):
         while (free := ray.available_resources().get("CPU", 0)) < RAY_CPUS and time.monotonic() < deadline:
             time.sleep(0.5)
         problem = (f"left {RAY_CPUS - free:g} of the session Ray's {RAY_CPUS} CPUs held {CPUS_FREED_WITHIN_S} s "
-                   "after it ended") if free < RAY_CPUS else None
+                   f"after it ended (held by: {_holders()})") if free < RAY_CPUS else None
     except Exception as e:  # noqa: BLE001 - a dead node or GCS: say so, and give the next tests a new Ray
         problem = f"left the session Ray unable to answer ({type(e).__name__}: {e})"
     if problem:
         ray.shutdown()
         _start_ray()
         pytest.fail(f"{request.node.nodeid} {problem}; Ray was restarted for the tests after it")
+
+
+def _holders() -> str:
+    """The placement groups still alive and their bundles: what holds the CPUs (Tune gives each trial one)."""
+    from ray.util import placement_group_table
+
+    alive = {k[:8]: (v.get("name", ""), v["state"], list(v["bundles"].values()))
+             for k, v in placement_group_table().items() if v["state"] != "REMOVED"}
+    return f"placement groups {alive}" if alive else "no placement group: an actor or task outside one"
 
 
 @pytest.fixture

@@ -264,7 +264,8 @@ def test_pbt_exploits_other_trials_checkpoints(ray_local, tmp_path, caplog):
             assert 1e-3 <= config["lr"] <= 0.1 and 0.0 <= config["dropout"] <= 0.5, config
 
 
-@pytest.mark.oldest_ray
+# not in the oldest_ray subset: under Ray 2.55 one CI run saw the 0.5 trial exploit at epoch 1 (this test's
+# exact sequence is Ray 2.60's); PBT on Ray 2.55 is checked by test_live_mirror.py::test_pbt_config_changes
 @pytest.mark.newest
 def test_pb2_exploits_and_changes_the_config(ray_local, tmp_path):
     """Synchronous PB2 over three trials of known levels (0.2, 0.5, 0.8), all at once: at each epoch the bottom

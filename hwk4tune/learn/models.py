@@ -32,6 +32,7 @@ class SeedCNN(nn.Module):
     def __init__(self, in_channels: int = 1, num_classes: int = 10, image_size: tuple[int, int] = (28, 28),
                  hidden: int = 256, dropout: float = 0.0, batch_norm: bool = False):
         super().__init__()
+        self.dropout_p = float(dropout)
 
         def bn(n: int, two_d: bool = True) -> nn.Module:
             if not batch_norm:
@@ -49,8 +50,28 @@ class SeedCNN(nn.Module):
             nn.Linear(hidden, num_classes),
         )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.features(x))
+    def forward(self, x: torch.Tensor, dropout_masks: tuple[torch.Tensor, ...] | None = None) -> torch.Tensor:
+        """Logits of ``x``. ``dropout_masks`` (from :meth:`dropout_masks`) replace the two dropout layers' own
+        draws: training draws them from the trial's own generator, so a trial trained alone and the same
+        trial trained in a bank (:mod:`hwk4tune.learn.bank`, where vmap cannot use a generator per member)
+        see the same masks."""
+        x = self.features(x)
+        if dropout_masks is None:
+            return self.classifier(x)
+        masks = iter(dropout_masks)
+        for layer in self.classifier:
+            x = x * next(masks) if isinstance(layer, nn.Dropout) else layer(x)
+        return x
+
+    def dropout_masks(self, n: int, generator: torch.Generator, device: torch.device) -> tuple[torch.Tensor, ...] | None:
+        """Inverted-dropout masks (0, or 1/(1-p)) for a batch of ``n`` at the two dropout layers, drawn from
+        ``generator`` (which must live on ``device``); None, and no draw, when p is 0."""
+        if self.dropout_p == 0:
+            return None
+        sizes = [layer.in_features for layer in self.classifier if isinstance(layer, nn.Linear)]
+        keep = 1.0 - self.dropout_p
+        return tuple((torch.rand(n, size, generator=generator, device=device) < keep).float().div_(keep)
+                     for size in sizes)
 
 
 class ResNetClassifier(nn.Module):

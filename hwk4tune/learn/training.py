@@ -82,6 +82,13 @@ class EpochStats:
         return self.images / self.seconds if self.seconds > 0 else 0.0
 
 
+def effective_precision(precision: str, device: torch.device) -> str:
+    """``precision`` as this device can train it: bf16 on a CPU or a GPU with bfloat16, else fp32."""
+    if precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        return "fp32"
+    return precision
+
+
 class Learner:
     """A model, its optimizer and the loop. No module-level state: one Learner per trial."""
 
@@ -99,6 +106,8 @@ class Learner:
         self.optimizer = make_optimizer(cfg, self.params)
         self.augment = bool(getattr(cfg, "augment", False))  # ResNet only
         self.generator = torch.Generator()
+        self.dropout_generator = torch.Generator(device=self.device)  # the CNN's dropout masks, on the device
+        self.precision = effective_precision(cfg.precision, self.device)
 
     def _net(self) -> nn.Module:
         """What ``train_epoch`` and ``evaluate`` run on their inputs: the whole model here; the head only in
@@ -107,8 +116,19 @@ class Learner:
 
     def _seed_epoch(self, epoch: int) -> None:
         s = derive_seed(f"{self.seed}:{epoch}")
-        torch.manual_seed(s)  # dropout (and CUDA)
+        torch.manual_seed(s)  # the ResNet's dropout (and CUDA)
         self.generator.manual_seed(s)  # shuffling and augmentation
+        self.dropout_generator.manual_seed(derive_seed(f"{self.seed}:{epoch}:dropout"))
+
+    def autocast(self):
+        """bf16 autocast for ``precision: bf16``, a no-op for fp32."""
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
+
+    def forward(self, net: nn.Module, xb: torch.Tensor) -> torch.Tensor:
+        """Training logits: the CNN's dropout masks come from this trial's own generator."""
+        masks_of = getattr(net, "dropout_masks", None)
+        masks = masks_of(len(xb), self.dropout_generator, self.device) if masks_of is not None else None
+        return net(xb) if masks is None else net(xb, dropout_masks=masks)
 
     def train_epoch(self, x: torch.Tensor, y: torch.Tensor, epoch: int,
                     on_batch: Callable[[int], Any] | None = None) -> EpochStats:
@@ -132,7 +152,9 @@ class Learner:
             xb, yb = x[idx].to(self.device, non_blocking=True), y[idx].to(self.device, non_blocking=True)
             if self.augment:
                 xb = random_crop_flip(xb, self.generator)
-            loss = F.cross_entropy(model(xb), yb)
+            with self.autocast():
+                logits = self.forward(model, xb)
+            loss = F.cross_entropy(logits.float(), yb)
             total += loss.detach() * len(idx)
             seen += len(idx)
             if cfg.l1 > 0:
@@ -156,7 +178,8 @@ class Learner:
         for start in range(0, len(y), EVAL_BATCH_SIZE):
             xb = x[start:start + EVAL_BATCH_SIZE].to(self.device, non_blocking=True)
             yb = y[start:start + EVAL_BATCH_SIZE].to(self.device, non_blocking=True)
-            out = net(xb)
+            with self.autocast():
+                out = net(xb).float()
             loss_sum += F.cross_entropy(out, yb, reduction="sum").item()
             correct += (out.argmax(1) == yb).sum().item()
         n = max(len(y), 1)

@@ -58,6 +58,9 @@ class Hyperparameters(BaseModel):
     weight_decay: float = Field(0.0, ge=0, description="L2 penalty, applied by the optimizer")
     l1: float = Field(0.0, ge=0, description="λ of the L1 penalty λ·Σ|w| added to the loss")
     batch_size: int = Field(64, gt=0, description="training mini-batch size")
+    precision: Literal["fp32", "bf16"] = Field(
+        "fp32", description="fp32, or bf16: mixed precision (autocast to bfloat16) where the device supports it "
+                            "(a GPU without bf16 trains in fp32 and reports precision: fp32)")
     seed: int | None = Field(None, description="seed of initialization and shuffling; default: from the trial id")
     checkpoint_interval: int = Field(1, gt=0, description="epochs between checkpoints (the last epoch always saves)")
 

@@ -125,6 +125,12 @@ class Resources(Strict):
     gpu: float = Field(0, ge=0)
 
 
+class BankSpec(Strict):
+    """Trial banks (:mod:`hwk4tune.tune.banks`): trials of one model structure trained as one stacked model."""
+
+    size: int = Field(ge=1, le=1024, description="most trials one bank trains at once (one process, one GPU)")
+
+
 class SweepSpec(Strict):
     """One sweep: a space, a searcher, a scheduler and a budget."""
 
@@ -143,9 +149,25 @@ class SweepSpec(Strict):
     stop: StopSpec | None = Field(None, description="plateau, target, time_budget; wins over the space's, key by key")
     warm_start: WarmStart | None = Field(None, description="earlier experiments or recorded tables that seed the "
                                          "searcher: PATH, [PATHS] or {from: PATHS, top: K, mode: learn|evaluate}")
+    bank: BankSpec | None = Field(None, description="{size: N}: CNN trials of one structure train together, N "
+                                  "at most in one process; resources_per_trial is then each bank's")
     source: SkipJsonSchema[Path | None] = Field(None, exclude=True)
 
     _named = field_validator("searcher", "scheduler", mode="before")(lambda cls, v: _named(v))
+
+    @model_validator(mode="after")
+    def _bank_fits(self) -> "SweepSpec":
+        if self.bank is not None and self.space.trainable != "cnn":
+            raise ValueError(f"bank: trains the built-in cnn trainable only, not {self.space.trainable!r} (a "
+                             "ResNet step keeps a GPU busy alone)")
+        return self
+
+    @property
+    def concurrent_trials(self) -> int | None:
+        """Trials running at once: ``max_concurrent_trials``, or with a bank its size (one bank at a time)."""
+        if self.max_concurrent_trials is None and self.bank is not None:
+            return self.bank.size
+        return self.max_concurrent_trials
 
     @property
     def stopping(self) -> StopSpec | None:
@@ -160,7 +182,7 @@ class SweepSpec(Strict):
     @property
     def pairing(self) -> Pairing:
         return Pairing(self.space, self.searcher, self.scheduler, self.space.max_epochs, self.num_samples,
-                       self.max_concurrent_trials, self.reuse_actors, self.stop)
+                       self.concurrent_trials, self.reuse_actors, self.stop)
 
     def notices(self) -> list[str]:
         out = self.pairing.notices() + (self.stopping.notices(self.pairing) if self.stopping else [])
@@ -215,5 +237,5 @@ class CompareSpec(Strict):
                        self.max_concurrent_trials)
 
 
-__all__ = ["DatasetSpec", "SpaceSpec", "SweepSpec", "CompareSpec", "Strategy", "Budget", "Resources",
+__all__ = ["BankSpec", "DatasetSpec", "SpaceSpec", "SweepSpec", "CompareSpec", "Strategy", "Budget", "Resources",
            "SearcherSpec", "SchedulerSpec", "SearcherBase", "SchedulerBase"]

@@ -53,8 +53,9 @@ def summarize(spec: SpaceSpec | SweepSpec | CompareSpec, path) -> str:
         lines = [
             f"{path}: ok (sweep)",
             f"  strategy   {strategy_text(spec.searcher, spec.scheduler)}",
-            f"  budget     {spec.num_samples} trials, {spec.max_concurrent_trials or 'as many as fit'} at a time,"
-            f" {res.cpu:g} cpu + {res.gpu:g} gpu each, {spec.max_failures} retries",
+            f"  budget     {spec.num_samples} trials, {spec.concurrent_trials or 'as many as fit'} at a time,"
+            + (f" in banks of up to {spec.bank.size} (one process each), {res.cpu:g} cpu + {res.gpu:g} gpu per bank,"
+               if spec.bank else f" {res.cpu:g} cpu + {res.gpu:g} gpu each,") + f" {spec.max_failures} retries",
             f"  space      {spec.space.source}",
             *_space_lines(spec.space),
         ]

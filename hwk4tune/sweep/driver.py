@@ -19,6 +19,7 @@ from hwk4tune.cluster.hosts import LOCAL_HOST
 from hwk4tune.spec import SweepSpec
 from hwk4tune.sweep.final_summary import summary
 from hwk4tune.sweep.lock import experiment_lock
+from hwk4tune.tune.banks import close_banks
 from hwk4tune.tune.console import say
 from hwk4tune.tune.ray_setup import check_resources, ray_session
 from hwk4tune.tune.tuner import FitOutcome, fit
@@ -83,7 +84,11 @@ def _through_ray(run: SweepRun, start: Callable[[], Started]) -> tuple[FitOutcom
         check_resources(run.spec, run.address)
         started = start()
         say(run.verbose, started.headline)
-        outcome = fit(started.tuner)
+        try:
+            outcome = fit(started.tuner)
+        finally:
+            if run.spec.bank is not None:  # bank servers would keep their CPUs and GPU
+                close_banks(run.name)
         if started.after is not None:  # tidy the folder before the summary reads it
             started.after()
     if not run.verbose:

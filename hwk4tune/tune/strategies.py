@@ -50,7 +50,7 @@ class StrategyArgs:
     @classmethod
     def from_sweep(cls, spec: SweepSpec, name: str = "hwk4tune", warm: Any = None) -> "StrategyArgs":
         return cls(spec.space, spec.searcher, spec.scheduler, spec.num_samples, spec.space.max_epochs,
-                   spec.max_concurrent_trials, name, warm)
+                   spec.concurrent_trials, name, warm)
 
 
 # ------------------------------------------------------------------------------------------ searchers

@@ -59,7 +59,7 @@ def _run_trial(config: dict[str, Any], *, trainable: str, data, max_epochs: int,
     use_features = features is not None and trainable == "resnet" and features.matches(cfg)
     learner = _learner(trainable, cfg, data, seed, device, max_epochs, use_features)
     start_epoch = _restore(learner)
-    per_run = {"weights": learner.weights, "threads": cpus, "device": device.type,
+    per_run = {"weights": learner.weights, "threads": cpus, "device": device.type, "precision": learner.precision,
                **_deployment_costs(learner, data, device),
                "backbone_features": features.key if use_features else ""}
     splits = _splits_on_device(features if use_features else data, device)

@@ -91,13 +91,22 @@ def trainable(spec: SweepSpec, data, name: str, fn=None):
     from hwk4tune.learn.feature_cache import features_for_space
     from hwk4tune.tune.trainables import build_trainable
 
+    res = spec.resources_per_trial
+    if fn is None and spec.bank is not None:  # trials are members; their bank servers hold the resources
+        import ray
+
+        from hwk4tune.tune.banks import MEMBER_CPU, bank_member
+
+        fn = tune.with_parameters(bank_member, data_box=[ray.put(data)], model=spec.space.trainable,
+                                  max_epochs=spec.space.max_epochs, sweep=name, size=spec.bank.size,
+                                  resources={"cpu": res.cpu, "gpu": res.gpu})
+        return tune.with_resources(name_trainable(fn, name), {"cpu": MEMBER_CPU})
     if fn is None:
         # head-only ResNet trials without augmentation train on the backbone's features, computed once
         features = features_for_space(spec.space.trainable, spec.space.space, data,
                                       say=lambda t: print(t, flush=True))
         fn = build_trainable(spec.space.entry, data, spec.space.max_epochs, features=features)
     fn = name_trainable(fn, name)
-    res = spec.resources_per_trial
     return tune.with_resources(fn, {"cpu": res.cpu, "gpu": res.gpu})
 
 

@@ -1,0 +1,126 @@
+"""Trial banks (hwk4tune.learn.bank): a member trained in a bank equals the same trial trained alone.
+
+Tolerance: one epoch of 6 steps, every weight and batch-norm statistic within 1e-4 without batch norm and
+2e-3 with it, the epoch's training loss within 1e-5 (1e-4), the validation loss within 1e-3 (5e-3). Batch
+norm amplifies the rounding of batched kernels: running the same trial alone on 1 CPU thread and on 2 moves
+its weights as far (1e-3 after two epochs, measured on this data). One exception: a bias that feeds a batch
+norm has a gradient of zero up to rounding, which Adam and AdaGrad divide by its own tiny magnitude into
+lr-sized steps; that bias, and the running mean it shifts, are noise in both runs (the training output does
+not depend on them) and are not compared; evaluation, which uses the running mean, then differs by up to
+2e-2 in loss and 2 of the 20 validation images.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from hwk4tune.learn.bank import Bank, bank_key
+from hwk4tune.learn.data import load_dataset
+from hwk4tune.learn.training import Learner
+from hwk4tune.registry.hyperparams import CnnHyperparameters
+
+SHAPE = (1, 28, 28)
+# (lr, dropout, l1, weight_decay, momentum, lr_schedule): every continuous knob differs between members
+MEMBERS = [(0.01, 0.0, 0.0, 0.0, 0.9, "constant"), (0.003, 0.3, 1e-4, 1e-3, 0.5, "cosine"),
+           (0.02, 0.5, 0.0, 1e-2, 0.8, "constant")]
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset("digits", subset=200)  # 180 training images: 5 batches of 32 and one of 20
+
+
+def _learners(optimizer: str, batch_norm: bool, members=MEMBERS) -> list[Learner]:
+    cfgs = [CnnHyperparameters(optimizer=optimizer, batch_norm=batch_norm, hidden=32, batch_size=32, lr=lr,
+                               dropout=dropout, l1=l1, weight_decay=wd, momentum=mom, lr_schedule=schedule)
+            for lr, dropout, l1, wd, mom, schedule in members]
+    return [Learner("cnn", cfg, SHAPE, 10, seed=100 + i, epochs=3) for i, cfg in enumerate(cfgs)]
+
+
+def _noise_only(name: str, optimizer: str, batch_norm: bool) -> bool:
+    """Biases feeding a batch norm (and the running means they shift) under Adam/AdaGrad: see the docstring."""
+    pre_bn = name in ("features.0.bias", "features.4.bias", "classifier.2.bias") or name.endswith("running_mean")
+    return batch_norm and optimizer in ("adam", "adagrad") and pre_bn
+
+
+@pytest.mark.parametrize("batch_norm", [False, True], ids=["plain", "batch_norm"])
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam", "adagrad"])
+def test_a_bank_member_trains_as_it_would_alone(digits, optimizer, batch_norm):
+    torch.set_num_threads(1)
+    alone, banked = _learners(optimizer, batch_norm), _learners(optimizer, batch_norm)
+    # member 1 starts at its epoch 2 (a trial that joins the bank later): its shuffling, dropout and cosine lr
+    # follow its own epoch
+    epochs = [1, 2, 1]
+    alone_stats = [m.train_epoch(digits.train_x, digits.train_y, e) for m, e in zip(alone, epochs)]
+    bank = Bank(banked)
+    bank_stats = bank.train_epoch(digits.train_x, digits.train_y, epochs)
+
+    weights_tol, loss_tol, val_tol = (2e-3, 1e-4, 5e-3) if batch_norm else (1e-4, 1e-5, 1e-3)
+    val_tol, images_tol = (2e-2, 2) if _noise_only("features.0.bias", optimizer, batch_norm) else (val_tol, 1)
+    compared = 0
+    for a, b in zip(alone, banked):
+        for (name, wa), wb in zip(a.model.state_dict().items(), b.model.state_dict().values()):
+            if wa.is_floating_point() and not _noise_only(name, optimizer, batch_norm):
+                assert torch.allclose(wa, wb, atol=weights_tol, rtol=0), (name, (wa - wb).abs().max().item())
+                compared += 1
+            elif not wa.is_floating_point():
+                assert torch.equal(wa, wb), name  # batch norm's num_batches_tracked
+        assert b.optimizer.state_dict()["state"].keys() == a.optimizer.state_dict()["state"].keys()
+    assert compared >= 3 * 6
+    for sa, sb in zip(alone_stats, bank_stats):
+        assert sb.images == sa.images == len(digits.train_y) and not sb.diverged
+        assert math.isclose(sa.train_loss, sb.train_loss, abs_tol=loss_tol), (sa.train_loss, sb.train_loss)
+    for (la, aa), (lb, ab) in zip([m.evaluate(digits.val_x, digits.val_y) for m in alone],
+                                  bank.evaluate(digits.val_x, digits.val_y)):
+        assert abs(la - lb) < val_tol and abs(aa - ab) <= images_tol / len(digits.val_y) + 1e-9, (la, lb, aa, ab)
+
+
+def test_dropout_masks_are_each_members_own(digits):
+    """Two members alike but for their seed draw different masks; the same seed draws the same ones."""
+    torch.set_num_threads(1)
+    cfg = CnnHyperparameters(hidden=32, batch_size=32, dropout=0.5)
+    members = [Learner("cnn", cfg, SHAPE, 10, seed=s, epochs=1) for s in (1, 2, 1)]
+    for m in members:
+        m._seed_epoch(1)
+    masks = [m.model.dropout_masks(32, m.dropout_generator, m.device) for m in members]
+    assert torch.equal(masks[0][1], masks[2][1]) and not torch.equal(masks[0][1], masks[1][1])
+    kept = masks[1][1].ne(0).float().mean().item()
+    assert 0.4 < kept < 0.6 and set(masks[1][1].unique().tolist()) == {0.0, 2.0}
+
+
+def test_a_member_whose_loss_is_not_finite_stops_alone(digits):
+    torch.set_num_threads(1)
+    members = MEMBERS[:2] + [(1e30, 0.0, 0.0, 0.0, 0.9, "constant")]  # the third explodes at once
+    alone, banked = _learners("sgd", False, members), _learners("sgd", False, members)
+    bank_stats = Bank(banked).train_epoch(digits.train_x, digits.train_y, [1, 1, 1])
+    assert [s.diverged for s in bank_stats] == [False, False, True]
+    for a, b in zip(alone[:2], banked[:2]):
+        a.train_epoch(digits.train_x, digits.train_y, 1)
+        for wa, wb in zip(a.model.state_dict().values(), b.model.state_dict().values()):
+            assert torch.allclose(wa, wb, atol=1e-5, rtol=0)
+
+
+def test_only_trials_of_one_structure_share_a_bank():
+    a = CnnHyperparameters(hidden=32, lr=0.1, l1=1e-3, dropout=0.2, weight_decay=1e-4, momentum=0.5)
+    assert bank_key("cnn", a) == bank_key("cnn", CnnHyperparameters(hidden=32, lr=1e-4))
+    for other in (dict(hidden=64), dict(batch_norm=True), dict(batch_size=128), dict(optimizer="sgd"),
+                  dict(precision="bf16")):
+        assert bank_key("cnn", CnnHyperparameters(**({"hidden": 32} | other))) != bank_key("cnn", a), other
+    with pytest.raises(ValueError, match="must share"):
+        Bank([Learner("cnn", a, SHAPE, 10, seed=0), Learner("cnn", CnnHyperparameters(hidden=64), SHAPE, 10, seed=0)])
+
+
+def test_bf16_trains_and_reports_its_precision(digits):
+    torch.set_num_threads(1)
+    cfg = CnnHyperparameters(hidden=32, batch_size=32, precision="bf16", lr=0.01)
+    alone = Learner("cnn", cfg, SHAPE, 10, seed=3, epochs=2)
+    before = alone.evaluate(digits.val_x, digits.val_y)
+    stats = [alone.train_epoch(digits.train_x, digits.train_y, e) for e in (1, 2)]
+    after = alone.evaluate(digits.val_x, digits.val_y)
+    assert alone.precision == "bf16" and not stats[-1].diverged
+    assert after[0] < before[0] and all(p.dtype == torch.float32 for p in alone.model.parameters())
+    bank = Bank([Learner("cnn", cfg, SHAPE, 10, seed=3, epochs=2)])
+    assert not bank.train_epoch(digits.train_x, digits.train_y, [1])[0].diverged
