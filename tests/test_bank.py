@@ -124,3 +124,28 @@ def test_bf16_trains_and_reports_its_precision(digits):
     assert after[0] < before[0] and all(p.dtype == torch.float32 for p in alone.model.parameters())
     bank = Bank([Learner("cnn", cfg, SHAPE, 10, seed=3, epochs=2)])
     assert not bank.train_epoch(digits.train_x, digits.train_y, [1])[0].diverged
+
+
+def test_a_bank_outside_the_cnn_is_one_line_before_any_trial(tmp_path, capsys):
+    from hwk4tune.cli import main
+
+    (tmp_path / "space.yaml").write_text("trainable: resnet\ndataset: {name: fake, subset: 40}\nmax_epochs: 1\n"
+                                         "space:\n  lr: {loguniform: [1.0e-4, 0.1]}\n")
+    for bank, problem in (("{size: 4}", "bank: trains the built-in cnn trainable only, not 'resnet'"),
+                          ("{size: 4, sise: 2}", "bank.sise")):
+        (tmp_path / "sweep.yaml").write_text(f"space: space.yaml\nsearcher: random\nbank: {bank}\n")
+        assert main(["validate", str(tmp_path / "sweep.yaml")]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith(f"{tmp_path / 'sweep.yaml'}:3: ") and problem in err[0], err
+
+
+def test_a_bank_runs_its_size_at_once_unless_told(tmp_path):
+    from hwk4tune.spec import load_sweep
+
+    (tmp_path / "space.yaml").write_text("trainable: cnn\ndataset: {name: digits}\nmax_epochs: 1\n"
+                                         "space:\n  lr: {loguniform: [1.0e-4, 0.1]}\n")
+    (tmp_path / "sweep.yaml").write_text("space: space.yaml\nsearcher: random\nbank: {size: 8}\n")
+    assert load_sweep(tmp_path / "sweep.yaml").concurrent_trials == 8
+    (tmp_path / "sweep.yaml").write_text("space: space.yaml\nsearcher: random\nbank: {size: 8}\n"
+                                         "max_concurrent_trials: 16\n")
+    assert load_sweep(tmp_path / "sweep.yaml").concurrent_trials == 16

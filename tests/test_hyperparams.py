@@ -87,7 +87,7 @@ def test_frozen_and_base_is_shared():
     # the base's fields are both models' own, with one default each (a model that redefined lr or seed would
     # differ here)
     base = Hyperparameters.model_fields
-    assert set(base) == {"batch_size", "checkpoint_interval", "l1", "lr", "lr_schedule", "momentum", "optimizer",
+    assert set(base) == {"batch_size", "checkpoint_interval", "l1", "lr", "lr_schedule", "momentum", "optimizer", "precision",
                          "seed", "weight_decay"}
     for model in (CnnHyperparameters, ResNetHyperparameters):
         assert {k: model.model_fields[k].default for k in base} == {k: f.default for k, f in base.items()}, model

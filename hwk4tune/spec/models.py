@@ -155,12 +155,14 @@ class SweepSpec(Strict):
 
     _named = field_validator("searcher", "scheduler", mode="before")(lambda cls, v: _named(v))
 
-    @model_validator(mode="after")
-    def _bank_fits(self) -> "SweepSpec":
-        if self.bank is not None and self.space.trainable != "cnn":
-            raise ValueError(f"bank: trains the built-in cnn trainable only, not {self.space.trainable!r} (a "
-                             "ResNet step keeps a GPU busy alone)")
-        return self
+    @field_validator("bank")
+    @classmethod
+    def _bank_fits(cls, bank: BankSpec | None, info: ValidationInfo) -> BankSpec | None:
+        space = info.data.get("space")
+        if bank is not None and space is not None and space.trainable != "cnn":
+            raise ValueError(f"trains the built-in cnn trainable only, not {space.trainable!r} (a ResNet step "
+                             "keeps a GPU busy alone)")
+        return bank
 
     @property
     def concurrent_trials(self) -> int | None:

@@ -77,7 +77,7 @@ class BankServer:
             self.parked.pop(trial_id, None)
             # full: a trial Tune just stopped still counts until the round it misses; wait for that round
             rounds, deadline = self.rounds, time.monotonic() + JOIN_WAIT_S
-            while (trial_id not in self.members and len(self.members) >= self.size and self.rounds - rounds < 2
+            while (trial_id not in self.members and len(self.members) >= self.size and self.rounds == rounds
                    and time.monotonic() < deadline):
                 self.lock.wait(timeout=max(0.0, deadline - time.monotonic()))
             if trial_id not in self.members and len(self.members) >= self.size:
@@ -136,8 +136,8 @@ class BankServer:
                 now = time.monotonic()
                 for t in batch:
                     self.last_seen[t] = now
-                    if results[t].get("train_status") == "diverged":
-                        self.members.pop(t, None)
+                    if results[t].get("train_status") == "diverged" or batch[t][0] >= self.max_epochs:
+                        self.members.pop(t, None)  # it ends here: its place is free at once
                 for t in self.last_round - set(batch) - set(self.pending):  # left: its place is free
                     if t in self.members:
                         self.parked[t] = self.members.pop(t)
