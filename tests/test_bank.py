@@ -149,3 +149,24 @@ def test_a_bank_runs_its_size_at_once_unless_told(tmp_path):
     (tmp_path / "sweep.yaml").write_text("space: space.yaml\nsearcher: random\nbank: {size: 8}\n"
                                          "max_concurrent_trials: 16\n")
     assert load_sweep(tmp_path / "sweep.yaml").concurrent_trials == 16
+    (tmp_path / "sweep.yaml").write_text("space: space.yaml\nsearcher: random\nbank: {size: 8}\n"
+                                         "resources_per_trial: {cpu: 1, gpu: 0.25}\n")
+    assert any("give it gpu: 1" in n for n in load_sweep(tmp_path / "sweep.yaml").notices())
+
+
+# on a GPU machine the same check runs on CUDA too (here, only on the CPU: no test is skipped)
+@pytest.mark.parametrize("device", ["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
+def test_a_bank_on_the_device_of_its_trials(digits, device, monkeypatch):
+    # TF32 rounds to 10 bits: alone and banked convolutions may pick different kernels, so compare in full fp32
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)
+    monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", False)
+    alone = [Learner("cnn", CnnHyperparameters(hidden=32, batch_size=32, lr=lr, dropout=0.3), SHAPE, 10, seed=s,
+                     device=device, epochs=2) for s, lr in ((1, 0.01), (2, 0.003))]
+    banked = [Learner("cnn", m.cfg, SHAPE, 10, seed=m.seed, device=device, epochs=2) for m in alone]
+    for m in alone:
+        m.train_epoch(digits.train_x, digits.train_y, 1)
+    stats = Bank(banked).train_epoch(digits.train_x, digits.train_y, [1, 1])
+    assert {m.device.type for m in banked} == {device} and not any(s.diverged for s in stats)
+    for a, b in zip(alone, banked):
+        for wa, wb in zip(a.model.state_dict().values(), b.model.state_dict().values()):
+            assert torch.allclose(wa, wb, atol=1e-4, rtol=0)

@@ -188,6 +188,10 @@ class SweepSpec(Strict):
 
     def notices(self) -> list[str]:
         out = self.pairing.notices() + (self.stopping.notices(self.pairing) if self.stopping else [])
+        gpu = self.resources_per_trial.gpu
+        if self.bank is not None and 0 < gpu < 1:
+            out.append(f"bank: resources_per_trial is each bank's, and a bank of up to {self.bank.size} trials gets "
+                       f"gpu: {gpu:g}; one bank trains all its members in one process: give it gpu: 1")
         if not self.reuse_actors:
             out.append("reuse_actors: false starts a new worker process for every trial (about 2 s each on a "
                        "small machine)")

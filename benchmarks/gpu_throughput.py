@@ -1,0 +1,170 @@
+"""How busy a trial keeps its device: one trial's training loop against the same model trained bare, and a
+bank of N trials (hwk4tune.learn.bank) against N trials one after another. Runs on a GPU or a CPU (it prints
+which); side by side in one process, so the ratios hold on a noisy machine.
+
+    python benchmarks/gpu_throughput.py [--dataset digits|mnist|fashion_mnist] [--subset N] [--banks 1,8,32]
+                                        [--epochs 3] [--precision fp32|bf16]
+
+Rows (images/s over the training pass; epoch 1 is a warm-up and left out):
+- ``bare CNN``: the seed's CNN, Adam, batch 64, data already on the device, a plain loop (no hwk4tune code);
+- ``one CNN trial``: hwk4tune's Learner on the same device-resident data (what a trial runs);
+- ``bank of N``: N CNN trials in one Bank; model-images/s (N x images / s) and its ratio to one trial;
+- ``bare head`` / ``one head trial``: the head-only ResNet on cached backbone features (512 numbers an image).
+Goals (issue 27, on a GPU): one trial >= 0.9x bare; a bank of 32 >= 8x one trial.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def _sync(device) -> None:
+    import torch
+
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def bare_cnn(data, device, epochs: int, batch_size: int = 64) -> float:
+    """Images/s of a plain loop: the seed's CNN, Adam, an on-device permutation, no hwk4tune code."""
+    import torch
+    import torch.nn.functional as F
+
+    from hwk4tune.learn.models import SeedCNN
+
+    torch.manual_seed(0)
+    c, h, w = data.input_shape
+    model = SeedCNN(c, data.num_classes, (h, w), hidden=256).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    x, y = data.train_x.to(device), data.train_y.to(device)
+    rates = []
+    for _ in range(epochs):
+        _sync(device)
+        t0 = time.perf_counter()
+        perm = torch.randperm(len(y), device=device)
+        for start in range(0, len(y), batch_size):
+            idx = perm[start:start + batch_size]
+            loss = F.cross_entropy(model(x[idx]), y[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        _sync(device)
+        rates.append(len(y) / (time.perf_counter() - t0))
+    return sum(rates[1:]) / max(len(rates) - 1, 1)
+
+
+def learners(data, device, n: int, precision: str, epochs: int):
+    """N CNN trials of one structure (their learning rates differ)."""
+    from hwk4tune.learn.training import Learner
+    from hwk4tune.registry.hyperparams import CnnHyperparameters
+
+    return [Learner("cnn", CnnHyperparameters(hidden=256, lr=1e-3 * (1 + i / n), precision=precision),
+                    data.input_shape, data.num_classes, seed=i, device=device, epochs=epochs) for i in range(n)]
+
+
+def trial_rate(members, x, y, device, epochs: int) -> float:
+    """Model-images/s of ``members`` trained one after another (one member: one trial)."""
+    x, y = x.to(device), y.to(device)
+    rates = []
+    for epoch in range(1, epochs + 1):
+        _sync(device)
+        t0 = time.perf_counter()
+        images = sum(m.train_epoch(x, y, epoch).images for m in members)
+        _sync(device)
+        rates.append(images / (time.perf_counter() - t0))
+    return sum(rates[1:]) / max(len(rates) - 1, 1)
+
+
+def bank_rate(members, data, device, epochs: int) -> float:
+    from hwk4tune.learn.bank import Bank
+
+    bank = Bank(members)
+    x, y = data.train_x.to(device), data.train_y.to(device)
+    rates = []
+    for epoch in range(1, epochs + 1):
+        _sync(device)
+        t0 = time.perf_counter()
+        images = sum(s.images for s in bank.train_epoch(x, y, [epoch] * len(members)))
+        _sync(device)
+        rates.append(images / (time.perf_counter() - t0))
+    return sum(rates[1:]) / max(len(rates) - 1, 1)
+
+
+def head_rates(data, device, epochs: int) -> tuple[float, float]:
+    """(bare, one trial) images/s of the head-only ResNet on 512-d features (random numbers stand in for the
+    cached backbone's: the head's cost does not depend on their values)."""
+    import torch
+    import torch.nn.functional as F
+
+    from hwk4tune.learn.feature_cache import FeatureLearner
+    from hwk4tune.registry.hyperparams import ResNetHyperparameters
+
+    g = torch.Generator().manual_seed(0)
+    feats = torch.randn(len(data.train_y), 512, generator=g).to(device)
+    y = data.train_y.to(device)
+    head = torch.nn.Linear(512, data.num_classes).to(device)
+    opt = torch.optim.Adam(head.parameters(), lr=1e-3)
+    rates = []
+    for _ in range(epochs):
+        _sync(device)
+        t0 = time.perf_counter()
+        perm = torch.randperm(len(y), device=device)
+        for start in range(0, len(y), 64):
+            idx = perm[start:start + 64]
+            loss = F.cross_entropy(head(feats[idx]), y[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        _sync(device)
+        rates.append(len(y) / (time.perf_counter() - t0))
+    bare = sum(rates[1:]) / max(len(rates) - 1, 1)
+    cfg = ResNetHyperparameters(finetune="head", augment=False, pretrained="none", lr=1e-3)
+    learner = FeatureLearner("resnet", cfg, data.input_shape, data.num_classes, seed=0, device=device,
+                             epochs=epochs)
+    return bare, trial_rate([learner], feats, y, device, epochs)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import torch
+
+    from hwk4tune.learn.data import load_dataset
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset", default="digits", help="digits (default), mnist, fashion_mnist")
+    parser.add_argument("--subset", type=int, default=None, help="training pool size (default: all)")
+    parser.add_argument("--banks", default="1,8,32", help="bank sizes, comma-separated (default 1,8,32)")
+    parser.add_argument("--epochs", type=int, default=3, help="epochs per measurement, the first a warm-up")
+    parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
+    args = parser.parse_args(argv)
+
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    data = load_dataset(args.dataset, subset=args.subset)
+    name = torch.cuda.get_device_name() if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    print(f"device: {name}; data: {args.dataset}, {len(data.train_y)} training images; torch {torch.__version__}; "
+          f"precision {args.precision}")
+
+    bare = bare_cnn(data, device, args.epochs)
+    one = trial_rate(learners(data, device, 1, args.precision, args.epochs), data.train_x, data.train_y, device,
+                     args.epochs)
+    rows = [("bare CNN (plain loop)", bare, "1.00x bare"), ("one CNN trial", one, f"{one / bare:.2f}x bare")]
+    for n in (int(s) for s in args.banks.split(",")):
+        rate = bank_rate(learners(data, device, n, args.precision, args.epochs), data, device, args.epochs)
+        rows.append((f"bank of {n} CNN trials", rate, f"{rate / one:.2f}x one trial"))
+    head_bare, head_one = head_rates(data, device, args.epochs)
+    rows += [("bare head (ResNet, cached features)", head_bare, "1.00x bare head"),
+             ("one head-only ResNet trial", head_one, f"{head_one / head_bare:.2f}x bare head")]
+    print(f"\n| {'run':<36} | {'model-images/s':>14} | ratio               |")
+    print(f"|{'-' * 38}|{'-' * 16}|---------------------|")
+    for label, rate, ratio in rows:
+        print(f"| {label:<36} | {rate:>14,.0f} | {ratio:<19} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
