@@ -156,10 +156,17 @@ def test_a_bank_runs_its_size_at_once_unless_told(tmp_path):
 
 # on a GPU machine the same check runs on CUDA too (here, only on the CPU: no test is skipped)
 @pytest.mark.parametrize("device", ["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
-def test_a_bank_on_the_device_of_its_trials(digits, device, monkeypatch):
+def test_a_bank_on_the_device_of_its_trials(digits, device):
     # TF32 rounds to 10 bits: alone and banked convolutions may pick different kernels, so compare in full fp32
-    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)
-    monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", False)
+    before = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        _bank_on(digits, device)
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = before
+
+
+def _bank_on(digits, device: str) -> None:
     alone = [Learner("cnn", CnnHyperparameters(hidden=32, batch_size=32, lr=lr, dropout=0.3), SHAPE, 10, seed=s,
                      device=device, epochs=2) for s, lr in ((1, 0.01), (2, 0.003))]
     banked = [Learner("cnn", m.cfg, SHAPE, 10, seed=m.seed, device=device, epochs=2) for m in alone]
