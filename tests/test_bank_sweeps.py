@@ -43,6 +43,7 @@ def results(exp: Path) -> dict[str, list[dict]]:
     return {d.name.removeprefix("trial_"): rows(d) for d in sorted(exp.glob("trial_*"))}
 
 
+@pytest.mark.oldest_ray  # named, detached actors outside the trial's placement group: Ray 2.55's API too
 def test_asha_stops_members_one_by_one_and_each_trains_as_it_would_alone(ray_local, tmp_path):
     sweep = banked(tmp_path, """\
         searcher: {name: random, seed: 0}
