@@ -11,14 +11,14 @@ checkpoint (resume, PBT exploit: it brings the checkpoint), and leaves by not as
 ``GATHER_S`` for the members of the last round, then trains those that asked. A server holds at most ``size``
 members; the next trial of that structure opens another server.
 
-Servers are named ``hwk4tune-bank:<sweep>:<structure>:<k>`` (so the dashboard shows them) and are killed when
-the fit returns (:func:`close_banks`).
+A registry actor (``hwk4tune-bank:<sweep>``, 0 CPU) opens the servers (``hwk4tune-bank:<sweep>:<structure>:<k>``,
+so the dashboard shows them) and owns them: killing it when the fit returns (:func:`close_banks`) ends them all,
+and so does the driver's death.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import tempfile
 import threading
 import time
@@ -119,8 +119,6 @@ class BankServer:
                 while not self.pending:
                     self.lock.wait(timeout=10)
                     self._evict()
-                    if not self.members and not self.pending:
-                        os._exit(0)  # every member left long ago: nobody will close this bank
                 deadline = time.monotonic() + GATHER_S
                 waiting_for = (self.last_round & set(self.members)) - set(self.pending)
                 while waiting_for and time.monotonic() < deadline:
@@ -194,13 +192,54 @@ def _costs(learner, data, device) -> dict[str, Any]:
             "latency_ms": latency_ms(learner.model, tuple(data.input_shape), device)}
 
 
+# ------------------------------------------------------------------------------------------ registry
+
+class BankRegistry:
+    """The sweep's bank servers, one actor the driver owns (0 CPU): it opens each server, so the servers are
+    its own and Ray ends them with it. Killing the registry when the fit returns (:func:`close_banks`), or the
+    driver's death, ends every bank; a trial Tune is still stopping cannot open a new one afterwards."""
+
+    def __init__(self, sweep: str, data_box: list, trainable: str, max_epochs: int, size: int,
+                 resources: dict[str, float]):
+        self.args = (data_box, trainable, max_epochs, size)
+        self.sweep, self.size, self.resources = sweep, size, resources
+        self.servers: dict[tuple, list] = {}
+        self.lock = threading.Lock()
+
+    def server(self, key: tuple, index: int):
+        """The ``index``-th server of structure ``key``, opened on first use."""
+        import ray
+
+        with self.lock:
+            servers = self.servers.setdefault(key, [])
+            while len(servers) <= index:
+                # "DEFAULT": not in the placement group of the trial that asked (0.01 CPU)
+                servers.append(ray.remote(BankServer).options(
+                    name=server_name(self.sweep, key, len(servers)), scheduling_strategy="DEFAULT",
+                    num_cpus=self.resources.get("cpu", 1), num_gpus=self.resources.get("gpu", 0),
+                    max_concurrency=self.size + 8).remote(*self.args))
+            return servers[index]
+
+
+_OPEN: dict[str, Any] = {}  # sweep name -> its registry's handle, held until close_banks
+
+
+def open_registry(sweep: str, data, trainable: str, max_epochs: int, size: int, resources: dict[str, float]):
+    """The registry of ``sweep``'s banks; this process holds its handle until :func:`close_banks`."""
+    import ray
+
+    close_banks(sweep)  # a resumed sweep in the same process starts with fresh banks
+    _OPEN[sweep] = ray.remote(BankRegistry).options(name=f"{PREFIX}{sweep}", num_cpus=0,
+                                                    max_concurrency=1000).remote(
+        sweep, [ray.put(data)], trainable, max_epochs, size, resources)
+    return _OPEN[sweep]
+
+
 # ------------------------------------------------------------------------------------------ members
 
-def bank_member(config: dict[str, Any], *, data_box: list, model: str, max_epochs: int, sweep: str,
-                size: int, resources: dict[str, float]) -> None:
+def bank_member(config: dict[str, Any], *, registry, model: str, max_epochs: int) -> None:
     """The function trainable of a banked sweep: one trial, trained by its bank's server. ``model``: the
     built-in trainable whose model the bank trains (``tune.with_parameters`` takes ``trainable`` itself)."""
-    trainable = model
     import ray
     from ray import tune
 
@@ -208,7 +247,7 @@ def bank_member(config: dict[str, Any], *, data_box: list, model: str, max_epoch
     from hwk4tune.learn.training import CHECKPOINT_FILE, derive_seed
     from hwk4tune.registry import TRAINABLES
 
-    cfg = TRAINABLES[trainable].hyperparameters.from_config(config)  # a bad config fails this trial only
+    cfg = TRAINABLES[model].hyperparameters.from_config(config)  # a bad config fails this trial only
     trial_id = tune.get_context().get_trial_id() or "no-trial"
     seed = cfg.seed if cfg.seed is not None else derive_seed(trial_id)
     checkpoint = tune.get_checkpoint()
@@ -216,8 +255,12 @@ def bank_member(config: dict[str, Any], *, data_box: list, model: str, max_epoch
     if checkpoint is not None:
         with checkpoint.as_directory() as d:
             state = (Path(d) / CHECKPOINT_FILE).read_bytes()
-    key = bank_key(trainable, cfg)
-    server, start = _join(key, sweep, size, resources, data_box, trainable, max_epochs, trial_id, config, seed, state)
+    key = bank_key(model, cfg)
+    for index in range(10_000):  # the first server of this structure with room
+        server = ray.get(registry.server.remote(key, index))
+        start = ray.get(server.join.remote(trial_id, dict(config), seed, state))
+        if start is not None:
+            break
     for epoch in range(start + 1, max_epochs + 1):
         due = epoch % cfg.checkpoint_interval == 0 or epoch == max_epochs
         metrics = ray.get(server.step.remote(trial_id, epoch, due))
@@ -234,39 +277,10 @@ def bank_member(config: dict[str, Any], *, data_box: list, model: str, max_epoch
             return
 
 
-def _join(key: tuple, sweep: str, size: int, resources: dict, data_box: list, trainable: str, max_epochs: int,
-          trial_id: str, config: dict, seed: int, state: bytes | None):
-    """The first server of ``key`` with room (opened where none has): (its handle, the epoch to resume after)."""
+def close_banks(sweep: str) -> None:
+    """End ``sweep``'s banks: its registry and, with it, the servers it opened (they hold CPUs and the GPU)."""
     import ray
 
-    actor = ray.remote(BankServer)
-    for index in range(10_000):
-        # "DEFAULT": outside this trial's placement group (0.01 CPU), which Ray would otherwise put it in
-        # detached: a server outlives the trial that opened it; close_banks ends it with the fit, and a server
-        # left without members (its driver died) ends itself after EVICT_AFTER_S
-        server = actor.options(name=server_name(sweep, key, index), get_if_exists=True, lifetime="detached",
-                               scheduling_strategy="DEFAULT",
-                               num_cpus=resources.get("cpu", 1), num_gpus=resources.get("gpu", 0),
-                               max_concurrency=size + 8).remote(data_box, trainable, max_epochs, size)
-        start = ray.get(server.join.remote(trial_id, dict(config), seed, state))
-        if start is not None:
-            return server, start
-    raise RuntimeError("no bank server with room")
-
-
-def close_banks(sweep: str) -> int:
-    """Kill the bank servers of ``sweep`` (they would hold their CPUs and GPU after the fit); how many."""
-    import ray
-
-    killed = 0
-    for entry in ray.util.list_named_actors(all_namespaces=False):
-        name = entry if isinstance(entry, str) else entry.get("name", "")
-        if name.startswith(f"{PREFIX}{sweep}:"):
-            try:
-                ray.kill(ray.get_actor(name))
-                killed += 1
-            except ValueError:  # already gone
-                pass
-    return killed
-
-
+    registry = _OPEN.pop(sweep, None)
+    if registry is not None:
+        ray.kill(registry)

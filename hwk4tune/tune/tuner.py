@@ -93,13 +93,12 @@ def trainable(spec: SweepSpec, data, name: str, fn=None):
 
     res = spec.resources_per_trial
     if fn is None and spec.bank is not None:  # trials are members; their bank servers hold the resources
-        import ray
+        from hwk4tune.tune.banks import MEMBER_CPU, bank_member, open_registry
 
-        from hwk4tune.tune.banks import MEMBER_CPU, bank_member
-
-        fn = tune.with_parameters(bank_member, data_box=[ray.put(data)], model=spec.space.trainable,
-                                  max_epochs=spec.space.max_epochs, sweep=name, size=spec.bank.size,
-                                  resources={"cpu": res.cpu, "gpu": res.gpu})
+        registry = open_registry(name, data, spec.space.trainable, spec.space.max_epochs, spec.bank.size,
+                                 {"cpu": res.cpu, "gpu": res.gpu})
+        fn = tune.with_parameters(bank_member, registry=registry, model=spec.space.trainable,
+                                  max_epochs=spec.space.max_epochs)
         return tune.with_resources(name_trainable(fn, name), {"cpu": MEMBER_CPU})
     if fn is None:
         # head-only ResNet trials without augmentation train on the backbone's features, computed once
