@@ -189,6 +189,10 @@ class SweepSpec(Strict):
     def notices(self) -> list[str]:
         out = self.pairing.notices() + (self.stopping.notices(self.pairing) if self.stopping else [])
         gpu = self.resources_per_trial.gpu
+        if self.bank is not None and gpu == 0:
+            out.append("bank: without a GPU a bank trains slower than its trials one at a time (measured on 2 CPU "
+                       "cores: a bank of 32 at 0.48x one trial's images/s, benchmarks/gpu_throughput.py); banks "
+                       "pay off on a GPU (resources_per_trial.gpu: 1)")
         if self.bank is not None and 0 < gpu < 1:
             out.append(f"bank: resources_per_trial is each bank's, and a bank of up to {self.bank.size} trials gets "
                        f"gpu: {gpu:g}; one bank trains all its members in one process: give it gpu: 1")
