@@ -13,16 +13,10 @@ import time
 from pathlib import Path
 
 import pytest
+from test_resume import rows
 
 DATA = Path(__file__).resolve().parent / "data"
 INTERRUPTING = DATA / "levels" / "interrupting.py"
-
-
-def rows(trial_dir: Path) -> list[dict]:
-    path = trial_dir / "result.json"
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def saved_statuses(exp: Path) -> dict[float, str]:
