@@ -33,15 +33,22 @@ def _sync(device) -> None:
 def bare_cnn(data, device, epochs: int, batch_size: int = 64) -> float:
     """Images/s of a plain loop: the seed's CNN, Adam, an on-device permutation, no hwk4tune code."""
     import torch
-    import torch.nn.functional as F
 
     from hwk4tune.learn.models import SeedCNN
 
     torch.manual_seed(0)
     c, h, w = data.input_shape
     model = SeedCNN(c, data.num_classes, (h, w), hidden=256).to(device)
+    return plain_loop_rate(model, data.train_x, data.train_y, device, epochs, batch_size)
+
+
+def plain_loop_rate(model, x, y, device, epochs: int, batch_size: int = 64) -> float:
+    """Images/s of Adam on ``model`` in a plain loop over device-resident (x, y), epoch 1 left out."""
+    import torch
+    import torch.nn.functional as F
+
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    x, y = data.train_x.to(device), data.train_y.to(device)
+    x, y = x.to(device), y.to(device)
     rates = []
     for _ in range(epochs):
         _sync(device)
@@ -99,7 +106,6 @@ def head_rates(data, device, epochs: int) -> tuple[float, float]:
     """(bare, one trial) images/s of the head-only ResNet on 512-d features (random numbers stand in for the
     cached backbone's: the head's cost does not depend on their values)."""
     import torch
-    import torch.nn.functional as F
 
     from hwk4tune.learn.feature_cache import FeatureLearner
     from hwk4tune.registry.hyperparams import ResNetHyperparameters
@@ -107,22 +113,7 @@ def head_rates(data, device, epochs: int) -> tuple[float, float]:
     g = torch.Generator().manual_seed(0)
     feats = torch.randn(len(data.train_y), 512, generator=g).to(device)
     y = data.train_y.to(device)
-    head = torch.nn.Linear(512, data.num_classes).to(device)
-    opt = torch.optim.Adam(head.parameters(), lr=1e-3)
-    rates = []
-    for _ in range(epochs):
-        _sync(device)
-        t0 = time.perf_counter()
-        perm = torch.randperm(len(y), device=device)
-        for start in range(0, len(y), 64):
-            idx = perm[start:start + 64]
-            loss = F.cross_entropy(head(feats[idx]), y[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-        _sync(device)
-        rates.append(len(y) / (time.perf_counter() - t0))
-    bare = sum(rates[1:]) / max(len(rates) - 1, 1)
+    bare = plain_loop_rate(torch.nn.Linear(512, data.num_classes).to(device), feats, y, device, epochs)
     cfg = ResNetHyperparameters(finetune="head", augment=False, pretrained="none", lr=1e-3)
     learner = FeatureLearner("resnet", cfg, data.input_shape, data.num_classes, seed=0, device=device,
                              epochs=epochs)
