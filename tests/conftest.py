@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,12 @@ def _ray_left_as_found(request):
     A trial or actor left holding a CPU would make every later trial that asks for 2 CPUs wait for ever, so the
     suite would hang far from the test at fault. Instead the test at fault errors here, naming what it held,
     and Ray is restarted so that the tests after it run on a clean one.
+
+    One case is Ray's, not the test's: its raylet can lose a CPU for good when Tune removes a trial's placement
+    group while the trial's worker is exiting (seen under Ray 2.55 and 2.60, about 1 run in 10 of a HyperBand
+    sweep on a loaded machine: the raylet's debug_state.txt then shows 1 of 2 CPUs available with no lease, no
+    bundle and no worker; ray-project/ray#53195 fixed a sibling of that race). Nothing of the test is alive
+    then, so it is not failed for it: Ray is restarted and a warning says what was seen.
     """
     yield
     if "ray_local" not in request.fixturenames:
@@ -54,26 +61,73 @@ def _ray_left_as_found(request):
     if not ray.is_initialized():
         return
     deadline = time.monotonic() + CPUS_FREED_WITHIN_S
+    lost_by_ray = False
     try:
         while (free := ray.available_resources().get("CPU", 0)) < RAY_CPUS and time.monotonic() < deadline:
             time.sleep(0.5)
-        problem = (f"left {RAY_CPUS - free:g} of the session Ray's {RAY_CPUS} CPUs held {CPUS_FREED_WITHIN_S} s "
-                   f"after it ended (held by: {_holders()})") if free < RAY_CPUS else None
+        problem = None
+        if free < RAY_CPUS:
+            holders = _holders()
+            lost_by_ray = holders == NOTHING_ALIVE
+            problem = (f"left {RAY_CPUS - free:g} of the session Ray's {RAY_CPUS} CPUs held {CPUS_FREED_WITHIN_S} s "
+                       f"after it ended (held by: {holders})")
     except Exception as e:  # noqa: BLE001 - a dead node or GCS: say so, and give the next tests a new Ray
         problem = f"left the session Ray unable to answer ({type(e).__name__}: {e})"
     if problem:
         ray.shutdown()
         _start_ray()
-        pytest.fail(f"{request.node.nodeid} {problem}; Ray was restarted for the tests after it")
+        message = f"{request.node.nodeid} {problem}; Ray was restarted for the tests after it"
+        if lost_by_ray:
+            warnings.warn(f"{message} (Ray's own accounting lost the CPUs: see _ray_left_as_found)", stacklevel=1)
+        else:
+            pytest.fail(message)
+
+
+NOTHING_ALIVE = "nothing alive: no placement group, no worker of this session's Ray but idle ones"
 
 
 def _holders() -> str:
-    """The placement groups still alive and their bundles: what holds the CPUs (Tune gives each trial one)."""
+    """What holds the CPUs: the placement groups still alive and their bundles (Tune gives each trial one), and
+    the worker processes of this session's Ray that run an actor or a task (`ray::<name>`; `ray::IDLE` holds
+    nothing)."""
     from ray.util import placement_group_table
 
     alive = {k[:8]: (v.get("name", ""), v["state"], list(v["bundles"].values()))
              for k, v in placement_group_table().items() if v["state"] != "REMOVED"}
-    return f"placement groups {alive}" if alive else "no placement group: an actor or task outside one"
+    busy = _busy_workers()
+    if not alive and not busy:
+        return NOTHING_ALIVE
+    return "; ".join(part for part in (f"placement groups {alive}" if alive else "",
+                                       f"workers {busy}" if busy else "") if part)
+
+
+IDLE_TITLES = {"ray::IDLE", "ray::DashboardAgent", "ray::RuntimeEnvAgent"}
+
+
+def _busy_workers() -> list[str]:
+    """The `ray::` processes below this pytest process (the session Ray's raylet is its child, the workers its
+    children) that are not idle: read from /proc, where Ray sets each worker's title to what it runs."""
+    parents, titles = {}, {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
+        except OSError:  # the process ended as we read it
+            continue
+        pid = int(stat.parent.name)
+        parents[pid], titles[pid] = int(fields[1]), cmdline
+
+    def below_us(pid: int) -> bool:
+        for _ in range(32):
+            pid = parents.get(pid, 0)
+            if pid == os.getpid():
+                return True
+            if pid <= 1:
+                return False
+        return False
+
+    return sorted(f"{title.split()[0]} (pid {pid})" for pid, title in titles.items()
+                  if title.startswith("ray::") and title.split()[0] not in IDLE_TITLES and below_us(pid))
 
 
 @pytest.fixture
