@@ -1,6 +1,6 @@
 """Behaviours that had no test (issue 29, item 2): a HyperBand sweep interrupted while trials wait paused at a
 milestone, then resumed; a real Ctrl-C during `hwk4tune compare`, then `compare --resume`; one sweep of
-hundreds of trials. Every trial runs a stand-in (tests/data/levels/interrupting.py, tests/sleeping.py): no torch, curves
+hundreds of trials. Every trial runs a stand-in (tests/data/levels/levels.py, tests/sleeping.py): no torch, curves
 fixed by the config, so what the schedulers must do is known before the sweep runs."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pytest
 from test_resume import rows
 
 DATA = Path(__file__).resolve().parent / "data"
-INTERRUPTING = DATA / "levels" / "interrupting.py"
+LEVELS_TRAINABLE = DATA / "levels" / "levels.py"
 
 
 def saved_statuses(exp: Path) -> dict[float, str]:
@@ -83,9 +83,9 @@ def test_hyperband_resumed_while_trials_wait_paused_keeps_halving(ray_local, tmp
     marker = tmp_path / "interrupted"
     grid = ", ".join(map(str, LEVELS))
     (tmp_path / "space.yaml").write_text(
-        f"trainable: {INTERRUPTING}:train\nmetric: val_accuracy\nmode: max\nmax_epochs: 3\nspace:\n"
+        f"trainable: {LEVELS_TRAINABLE}:train\nmetric: val_accuracy\nmode: max\nmax_epochs: 3\nspace:\n"
         f"  level: {{grid: [{grid}]}}\n  interrupt_pid: {os.getpid()}\n  interrupt_level: 0.4\n"
-        f"  interrupt_at: 1\n  marker: {marker}\n")
+        f"  interrupt_at: 1\n  hold_s: 120\n  marker: {marker}\n")
     (tmp_path / "sweep.yaml").write_text(
         "space: space.yaml\nsearcher: grid\nscheduler: {name: hyperband, reduction_factor: 3}\n"
         "num_samples: 1\nmax_concurrent_trials: 2\n")
