@@ -49,6 +49,14 @@ def _trial_count(base: str, name: str = NAME) -> int:
     return len(_get_json(f"{base}api/studies/{study['study_id']}")["trials"])
 
 
+def _journal_trial_count(exp: Path, name: str = NAME) -> int:
+    from hwk4tune.live.mirror import open_storage
+    from hwk4tune.live.server import find_journal
+
+    storage = open_storage(find_journal(exp))
+    return len(storage.get_all_trials(storage.get_study_id_from_name(name)))
+
+
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("optuna-dashboard")
@@ -126,11 +134,12 @@ def test_dashboard_verb_serves_a_folder(live, tmp_path):
     try:
         own = read_until(server, out, r"Optuna dashboard: (http://\S+)", timeout=60).group(1)
         assert own.startswith("http://127.0.0.1:") and own != url
-        # the same study as the sweep's own dashboard, read in between: as many trials as it had then, or
-        # the ones the live sweep added meanwhile
-        before = _trial_count(url)
+        # the same study as the sweep's journal, read in between: as many trials as it had then, or the ones
+        # the live sweep added meanwhile (the journal, not the sweep's own dashboard: on a loaded machine the
+        # sweep may have ended, and its dashboard with it, before this test runs)
+        before = _journal_trial_count(exp)
         seen = _trial_count(own)
-        assert 1 <= before <= seen <= _trial_count(url), (before, seen)
+        assert 1 <= before <= seen <= _journal_trial_count(exp), (before, seen)
         assert "WARNING" not in out.read_text()
     finally:
         server.terminate()
