@@ -67,10 +67,12 @@ def _ray_left_as_found(request):
             time.sleep(0.5)
         problem = None
         if free < RAY_CPUS:
-            holders = _holders()
-            lost_by_ray = holders == NOTHING_ALIVE
+            groups, workers = _live_placement_groups(), _busy_workers()
+            lost_by_ray = not groups and not workers
+            holders = "; ".join(part for part in (f"placement groups {groups}" if groups else "",
+                                                  f"workers {workers}" if workers else "") if part)
             problem = (f"left {RAY_CPUS - free:g} of the session Ray's {RAY_CPUS} CPUs held {CPUS_FREED_WITHIN_S} s "
-                       f"after it ended (held by: {holders})")
+                       f"after it ended (held by: {holders or NOTHING_ALIVE})")
     except Exception as e:  # noqa: BLE001 - a dead node or GCS: say so, and give the next tests a new Ray
         problem = f"left the session Ray unable to answer ({type(e).__name__}: {e})"
     if problem:
@@ -86,19 +88,12 @@ def _ray_left_as_found(request):
 NOTHING_ALIVE = "nothing alive: no placement group, no worker of this session's Ray but idle ones"
 
 
-def _holders() -> str:
-    """What holds the CPUs: the placement groups still alive and their bundles (Tune gives each trial one), and
-    the worker processes of this session's Ray that run an actor or a task (`ray::<name>`; `ray::IDLE` holds
-    nothing)."""
+def _live_placement_groups() -> dict:
+    """The placement groups still alive and their bundles (Tune gives each trial one)."""
     from ray.util import placement_group_table
 
-    alive = {k[:8]: (v.get("name", ""), v["state"], list(v["bundles"].values()))
-             for k, v in placement_group_table().items() if v["state"] != "REMOVED"}
-    busy = _busy_workers()
-    if not alive and not busy:
-        return NOTHING_ALIVE
-    return "; ".join(part for part in (f"placement groups {alive}" if alive else "",
-                                       f"workers {busy}" if busy else "") if part)
+    return {k[:8]: (v.get("name", ""), v["state"], list(v["bundles"].values()))
+            for k, v in placement_group_table().items() if v["state"] != "REMOVED"}
 
 
 IDLE_TITLES = {"ray::IDLE", "ray::DashboardAgent", "ray::RuntimeEnvAgent"}
@@ -106,28 +101,17 @@ IDLE_TITLES = {"ray::IDLE", "ray::DashboardAgent", "ray::RuntimeEnvAgent"}
 
 def _busy_workers() -> list[str]:
     """The `ray::` processes below this pytest process (the session Ray's raylet is its child, the workers its
-    children) that are not idle: read from /proc, where Ray sets each worker's title to what it runs."""
-    parents, titles = {}, {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
+    children) that run an actor or a task: Ray sets each worker's title to what it runs (`ray::IDLE` holds
+    nothing)."""
+    busy = []
+    for pid in _descendants(os.getpid()):
         try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            cmdline = (stat.parent / "cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
+            title = (Path("/proc") / str(pid) / "cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
         except OSError:  # the process ended as we read it
             continue
-        pid = int(stat.parent.name)
-        parents[pid], titles[pid] = int(fields[1]), cmdline
-
-    def below_us(pid: int) -> bool:
-        for _ in range(32):
-            pid = parents.get(pid, 0)
-            if pid == os.getpid():
-                return True
-            if pid <= 1:
-                return False
-        return False
-
-    return sorted(f"{title.split()[0]} (pid {pid})" for pid, title in titles.items()
-                  if title.startswith("ray::") and title.split()[0] not in IDLE_TITLES and below_us(pid))
+        if title.startswith("ray::") and title.split()[0] not in IDLE_TITLES:
+            busy.append(f"{title.split()[0]} (pid {pid})")
+    return sorted(busy)
 
 
 @pytest.fixture
@@ -137,3 +121,4 @@ def root() -> Path:
 
 from ci_diagnostics import pytest_runtest_logreport, pytest_sessionstart  # noqa: E402,F401 - hooks: CI log
 from ci_skips import pytest_configure, pytest_runtest_makereport  # noqa: E402,F401 - hooks: a skip in CI fails
+from local_cluster import _descendants  # noqa: E402 - the /proc walk, shared
