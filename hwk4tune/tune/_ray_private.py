@@ -37,6 +37,7 @@ SYMBOLS: list[tuple[str, str, str | None]] = [
     ("ray.tune.schedulers", "HyperBandScheduler", "_hyperbands"),
     ("ray.tune.execution.tune_controller", "TrialRunnerWrapper", "_tune_controller"),
     ("ray.tune.execution.tune_controller", "TuneController", "_mark_trial_to_checkpoint"),
+    ("ray.tune.execution.tune_controller", "TuneController", "_set_trial_status"),
     ("ray.tune.search", "BasicVariantGenerator", "_live_trials"),
     ("ray.tune.search", "BasicVariantGenerator", "_uuid_prefix"),
     ("ray.tune.search", "BasicVariantGenerator", "_total_samples"),
@@ -186,6 +187,15 @@ def mark_trial_to_checkpoint(tune_controller, trial) -> None:
     (its private ``_tune_controller``). Public replacement: none; Ray does it itself for trials with an actor."""
     controller = getattr(tune_controller, "_tune_controller", tune_controller)
     controller._mark_trial_to_checkpoint(trial)
+
+
+def set_trial_status(tune_controller, trial, status: str) -> None:
+    """Set a trial's status as Tune's controller does (its per-status sets follow): Ray 2.60.0's private
+    ``TuneController._set_trial_status``, through the ``TrialRunnerWrapper``. Used to put a restored trial that
+    had reached a HyperBand milestone back to PAUSED (it has no actor yet). Public replacement: none
+    (``pause_trial`` needs a running actor)."""
+    controller = getattr(tune_controller, "_tune_controller", tune_controller)
+    controller._set_trial_status(trial, status)
 
 
 def variant_generator_live_trials(generator) -> set:

@@ -15,6 +15,14 @@ in the demo's replay, 2 at a time; ray-project/ray#12536).
 - ``max_concurrent_trials`` caps the trials that *run*: a trial paused at a milestone frees its slot for a
   new trial (:meth:`CappedHyperBand.attach` tells the searcher's limit), and a paused trial resumes only
   when a slot is free.
+
+A resumed sweep gives the scheduler its trials again, newest result first and finished ones too (Tune's
+requeue order), all PENDING but the finished; Ray's HyperBand would put them in other brackets, keep finished
+trials as live ones that never reach a milestone (the bracket waits for ever) and run a trial that waited at
+a milestone past it. :class:`CappedHyperBand` holds the trials added before its first
+``choose_trial_to_run`` and places them then (:meth:`CappedHyperBand._place_held`): in trial order (the
+brackets of the first run), finished ones retired from their bracket, each live one's last result given back to
+its bracket, and one that had reached its bracket's milestone PAUSED there again until the bracket halves.
 """
 
 from __future__ import annotations
@@ -55,12 +63,15 @@ class CappedHyperBand(_ray_private.hyperband_with_hooks()):
 
     ``num_samples``: the sweep's trials; ``max_running``: the cap (None: as resources allow)."""
 
-    def __init__(self, *, num_samples: int, max_running: int | None = None, **kwargs) -> None:
-        super().__init__(**kwargs)
+    def __init__(self, *, num_samples: int, max_running: int | None = None,
+                 time_attr: str = "training_iteration", **kwargs) -> None:
+        super().__init__(time_attr=time_attr, **kwargs)
+        self._milestone_attr = time_attr
         self._num_samples = num_samples
         self._max_running = max_running
         self._search_alg = None
         self._added: set[str] = set()  # trial ids given to a bracket (resumed ones are added again)
+        self._held: list[Trial] | None = []  # trials added before the first choose_trial_to_run; None after
 
     def attach(self, search_alg) -> None:
         """Let ``search_alg``'s concurrency limit count running trials only (``hwk4tune.tune.strategies``). The
@@ -83,8 +94,29 @@ class CappedHyperBand(_ray_private.hyperband_with_hooks()):
         _ray_private.make_bracket_count_given_trials(bracket)
 
     def on_trial_add(self, tune_controller, trial: Trial) -> None:
+        if self._held is not None:  # placed at the first choose_trial_to_run (module docstring)
+            self._held.append(trial)
+            return
         super().on_trial_add(tune_controller, trial)
         self._added.add(trial.trial_id)
+
+    def _place_held(self, tune_controller) -> None:
+        """Give the trials added so far to their brackets, in trial order; a restored trial as it was left
+        (module docstring). In a new sweep the trials come in trial order and have no result: nothing
+        else happens to them."""
+        held, self._held = self._held or [], None
+        for trial in sorted(held, key=_trial_number):
+            super().on_trial_add(tune_controller, trial)
+            self._added.add(trial.trial_id)
+            bracket = next(b for b in self.brackets() if b is not None and trial in _ray_private.bracket_trials(b))
+            if trial.status in (Trial.TERMINATED, Trial.ERROR):
+                bracket.cleanup_trial(trial)  # finished before the interrupt: it leaves the bracket's live trials
+            elif self._milestone_attr in (trial.last_result or {}):
+                bracket.update_trial_stats(trial, trial.last_result)
+                if not bracket.continue_trial(trial):  # it had reached the milestone: it waits there again
+                    _ray_private.set_trial_status(tune_controller, trial, Trial.PAUSED)
+                    self._count(trial.trial_id, running=False)
+        self._halve_waiting_brackets(tune_controller)
 
     def _more_trials_coming(self) -> bool:
         return len(self._added) < self._num_samples
@@ -110,6 +142,8 @@ class CappedHyperBand(_ray_private.hyperband_with_hooks()):
         return action
 
     def choose_trial_to_run(self, tune_controller) -> Trial | None:
+        if self._held is not None:
+            self._place_held(tune_controller)
         if not self._more_trials_coming():
             self._halve_waiting_brackets(tune_controller)
         trial = super().choose_trial_to_run(tune_controller)
@@ -122,12 +156,22 @@ class CappedHyperBand(_ray_private.hyperband_with_hooks()):
         return trial
 
     def _halve_waiting_brackets(self, tune_controller) -> None:
-        """Once the last trial was added, an unfilled bracket whose trials all wait at its milestone halves
-        (no result of theirs would trigger it any more)."""
+        """A bracket whose trials all wait at its milestone halves (no result of theirs would trigger it any
+        more): once the last trial was added, or when it is full (a resumed sweep's restored brackets).
+        :meth:`decide_bracket` keeps an unfilled one waiting while more trials come. A resumed bracket may
+        halve more than once here: a trial restored past several milestones waits at each."""
         for bracket in self.brackets():
-            if bracket is None or bracket.finished():
-                continue
-            live = bracket.current_trials()
-            if live and all(t.status == Trial.PAUSED and t not in bracket.trials_to_unpause for t in live) \
-                    and bracket.cur_iter_done():
+            while bracket is not None and not bracket.finished() and bracket.cur_iter_done():
+                live = bracket.current_trials()
+                if not live or any(t.status != Trial.PAUSED or t in bracket.trials_to_unpause for t in live):
+                    break
+                halvings = _ray_private.bracket_halvings_left(bracket)
                 self.process_bracket(tune_controller, bracket)
+                if _ray_private.bracket_halvings_left(bracket) == halvings:
+                    break  # it waits for more trials
+
+
+def _trial_number(trial: Trial) -> int:
+    """A trial's place in its sweep: Tune's trial ids end in a counter (``abcde_00003``)."""
+    tail = trial.trial_id.rsplit("_", 1)[-1]
+    return int(tail) if tail.isdigit() else 0
