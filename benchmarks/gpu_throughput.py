@@ -1,15 +1,18 @@
 """How busy a trial keeps its device: one trial's training loop against the same model trained bare, and a
-bank of N trials (hwk4tune.learn.bank) against N trials one after another. Runs on a GPU or a CPU (it prints
-which); side by side in one process, so the ratios hold on a noisy machine.
+bank of N trials (hwk4tune.learn.bank) against N trials one after another, for the CNN and for the head-only
+ResNet. Runs on a GPU or a CPU (it prints which); side by side in one process, so the ratios hold on a noisy
+machine.
 
     python benchmarks/gpu_throughput.py [--dataset digits|mnist|fashion_mnist] [--subset N] [--banks 1,8,32]
-                                        [--epochs 3] [--precision fp32|bf16]
+                                        [--epochs 3] [--precision fp32|bf16] [--models cnn,head]
 
 Rows (images/s over the training pass; epoch 1 is a warm-up and left out):
 - ``bare CNN``: the seed's CNN, Adam, batch 64, data already on the device, a plain loop (no hwk4tune code);
 - ``one CNN trial``: hwk4tune's Learner on the same device-resident data (what a trial runs);
 - ``bank of N``: N CNN trials in one Bank; model-images/s (N x images / s) and its ratio to one trial;
-- ``bare head`` / ``one head trial``: the head-only ResNet on cached backbone features (512 numbers an image).
+- ``bare head`` / ``one head-only ResNet trial``: the head-only ResNet on cached backbone features (512 numbers
+  an image; random numbers stand in for them: the head's cost does not depend on their values);
+- ``bank of N head-only ResNet trials``: N such heads in one Bank; model-images/s and its ratio to one head trial.
 Goals (issue 27, on a GPU): one trial >= 0.9x bare; a bank of 32 >= 8x one trial.
 """
 
@@ -87,11 +90,12 @@ def trial_rate(members, x, y, device, epochs: int) -> float:
     return sum(rates[1:]) / max(len(rates) - 1, 1)
 
 
-def bank_rate(members, data, device, epochs: int) -> float:
+def bank_rate(members, x, y, device, epochs: int) -> float:
+    """Model-images/s of ``members`` trained as one Bank."""
     from hwk4tune.learn.bank import Bank
 
     bank = Bank(members)
-    x, y = data.train_x.to(device), data.train_y.to(device)
+    x, y = x.to(device), y.to(device)
     rates = []
     for epoch in range(1, epochs + 1):
         _sync(device)
@@ -102,22 +106,32 @@ def bank_rate(members, data, device, epochs: int) -> float:
     return sum(rates[1:]) / max(len(rates) - 1, 1)
 
 
-def head_rates(data, device, epochs: int) -> tuple[float, float]:
-    """(bare, one trial) images/s of the head-only ResNet on 512-d features (random numbers stand in for the
-    cached backbone's: the head's cost does not depend on their values)."""
+def head_features(data, device):
+    """Random 512-d features standing in for the cached backbone's, and the labels, on the device."""
     import torch
 
+    g = torch.Generator().manual_seed(0)
+    return torch.randn(len(data.train_y), 512, generator=g).to(device), data.train_y.to(device)
+
+
+def heads(data, device, n: int, precision: str, epochs: int):
+    """N head-only ResNet trials of one structure (their learning rates differ), on cached features."""
     from hwk4tune.learn.feature_cache import FeatureLearner
     from hwk4tune.registry.hyperparams import ResNetHyperparameters
 
-    g = torch.Generator().manual_seed(0)
-    feats = torch.randn(len(data.train_y), 512, generator=g).to(device)
-    y = data.train_y.to(device)
+    return [FeatureLearner("resnet", ResNetHyperparameters(finetune="head", augment=False, pretrained="none",
+                                                           lr=1e-3 * (1 + i / n), precision=precision),
+                           data.input_shape, data.num_classes, seed=i, device=device, epochs=epochs)
+            for i in range(n)]
+
+
+def head_rates(data, device, epochs: int, precision: str) -> tuple[float, float]:
+    """(bare, one trial) images/s of the head-only ResNet on 512-d features."""
+    import torch
+
+    feats, y = head_features(data, device)
     bare = plain_loop_rate(torch.nn.Linear(512, data.num_classes).to(device), feats, y, device, epochs)
-    cfg = ResNetHyperparameters(finetune="head", augment=False, pretrained="none", lr=1e-3)
-    learner = FeatureLearner("resnet", cfg, data.input_shape, data.num_classes, seed=0, device=device,
-                             epochs=epochs)
-    return bare, trial_rate([learner], feats, y, device, epochs)
+    return bare, trial_rate(heads(data, device, 1, precision, epochs), feats, y, device, epochs)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -132,7 +146,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--banks", default="1,8,32", help="bank sizes, comma-separated (default 1,8,32)")
     parser.add_argument("--epochs", type=int, default=3, help="epochs per measurement, the first a warm-up")
     parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
+    parser.add_argument("--models", default="cnn,head", help="which rows: cnn, head (the head-only ResNet) or "
+                                                             "both (default cnn,head)")
     args = parser.parse_args(argv)
+    unknown = set(args.models.split(",")) - {"cnn", "head"}
+    if unknown:
+        parser.error(f"--models: {', '.join(sorted(unknown))} is not cnn or head")
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     data = load_dataset(args.dataset, subset=args.subset)
@@ -140,20 +159,31 @@ def main(argv: list[str] | None = None) -> int:
     print(f"device: {name}; data: {args.dataset}, {len(data.train_y)} training images; torch {torch.__version__}; "
           f"precision {args.precision}")
 
-    bare = bare_cnn(data, device, args.epochs)
-    one = trial_rate(learners(data, device, 1, args.precision, args.epochs), data.train_x, data.train_y, device,
-                     args.epochs)
-    rows = [("bare CNN (plain loop)", bare, "1.00x bare"), ("one CNN trial", one, f"{one / bare:.2f}x bare")]
-    for n in (int(s) for s in args.banks.split(",")):
-        rate = bank_rate(learners(data, device, n, args.precision, args.epochs), data, device, args.epochs)
-        rows.append((f"bank of {n} CNN trials", rate, f"{rate / one:.2f}x one trial"))
-    head_bare, head_one = head_rates(data, device, args.epochs)
-    rows += [("bare head (ResNet, cached features)", head_bare, "1.00x bare head"),
-             ("one head-only ResNet trial", head_one, f"{head_one / head_bare:.2f}x bare head")]
-    print(f"\n| {'run':<36} | {'model-images/s':>14} | ratio               |")
-    print(f"|{'-' * 38}|{'-' * 16}|---------------------|")
-    for label, rate, ratio in rows:
-        print(f"| {label:<36} | {rate:>14,.0f} | {ratio:<19} |")
+    print(f"\n| {'run':<38} | {'model-images/s':>14} | ratio                  |")
+    print(f"|{'-' * 40}|{'-' * 16}|------------------------|", flush=True)
+
+    def row(label: str, rate: float, ratio: str) -> None:  # as measured: a long run shows what it has so far
+        print(f"| {label:<38} | {rate:>14,.0f} | {ratio:<22} |", flush=True)
+
+    sizes = [int(s) for s in args.banks.split(",")]
+    if "cnn" in args.models:
+        bare = bare_cnn(data, device, args.epochs)
+        row("bare CNN (plain loop)", bare, "1.00x bare")
+        one = trial_rate(learners(data, device, 1, args.precision, args.epochs), data.train_x, data.train_y,
+                         device, args.epochs)
+        row("one CNN trial", one, f"{one / bare:.2f}x bare")
+        for n in sizes:
+            rate = bank_rate(learners(data, device, n, args.precision, args.epochs), data.train_x, data.train_y,
+                             device, args.epochs)
+            row(f"bank of {n} CNN trials", rate, f"{rate / one:.2f}x one trial")
+    if "head" in args.models:
+        head_bare, head_one = head_rates(data, device, args.epochs, args.precision)
+        row("bare head (ResNet, cached features)", head_bare, "1.00x bare head")
+        row("one head-only ResNet trial", head_one, f"{head_one / head_bare:.2f}x bare head")
+        feats, y = head_features(data, device)
+        for n in sizes:
+            rate = bank_rate(heads(data, device, n, args.precision, args.epochs), feats, y, device, args.epochs)
+            row(f"bank of {n} head-only ResNet trials", rate, f"{rate / head_one:.2f}x one head trial")
     return 0
 
 

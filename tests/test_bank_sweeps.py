@@ -16,8 +16,9 @@ import torch
 from test_resume import HWK4TUNE, finished, rows, run_and_kill
 
 from hwk4tune.learn.data import load_dataset
+from hwk4tune.learn.feature_cache import FeatureLearner, build_features
 from hwk4tune.learn.training import Learner, derive_seed
-from hwk4tune.registry.hyperparams import CnnHyperparameters
+from hwk4tune.registry.hyperparams import CnnHyperparameters, ResNetHyperparameters
 from hwk4tune.spec import load_sweep
 from hwk4tune.sweep import run_sweep
 
@@ -128,3 +129,47 @@ def test_a_killed_banked_sweep_resumes_and_loses_nothing(tmp_path):
         if f"trial_{trial_id}" in before:
             continue
         assert epochs == sorted(epochs)  # a resumed member went on from its checkpoint, never backwards
+
+
+HEAD_SPACE = """\
+trainable: resnet
+dataset: {name: fake, subset: 64}
+max_epochs: 2
+space:
+  finetune: head
+  augment: false
+  pretrained: none
+  optimizer: momentum
+  batch_size: 16
+  lr: {loguniform: [1.0e-3, 0.1]}
+  dropout: {uniform: [0.0, 0.5]}
+"""
+
+
+def test_head_only_resnet_trials_train_in_a_bank_on_cached_features(ray_local, tmp_path, monkeypatch):
+    monkeypatch.setenv("HWK4TUNE_CACHE", str(tmp_path / "cache"))  # the bank server computes the features there
+    monkeypatch.setenv("HWK4TUNE_OFFLINE", "1")
+    (tmp_path / "space.yaml").write_text(HEAD_SPACE)
+    (tmp_path / "sweep.yaml").write_text("space: space.yaml\nsearcher: {name: random, seed: 0}\nnum_samples: 3\n"
+                                         "bank: {size: 3}\n")
+    exp = run_sweep(load_sweep(tmp_path / "sweep.yaml"), storage=str(tmp_path / "runs"), name="heads")
+    trials = results(exp)
+    assert len(trials) == 3 and all(len(t) == 2 and t[-1]["done"] for t in trials.values())
+    assert max(r["bank_size"] for t in trials.values() for r in t) >= 2  # members did train together
+    keys = {r["backbone_features"] for t in trials.values() for r in t}
+    assert len(keys) == 1 and (tmp_path / "cache" / "features" / f"{keys.pop()}.pt").is_file()
+    assert all(t[-1]["checkpoint_dir_name"] and t[-1]["train_status"] == "ok" for t in trials.values())
+
+    # each member, retrained alone from its config and seed on the same features, reaches the same numbers
+    data = load_dataset("fake", subset=64)
+    feats = build_features(data, {"pretrained": "none"})
+    assert feats.origin == "disk"  # the bank's own file
+    torch.set_num_threads(1)  # the bank's server has 1 CPU
+    for trial_id, rows_ in trials.items():
+        alone = FeatureLearner("resnet", ResNetHyperparameters.from_config(rows_[0]["config"]), data.input_shape,
+                               data.num_classes, seed=derive_seed(trial_id), epochs=2)
+        for row in rows_:
+            stats = alone.train_epoch(feats.train_x, feats.train_y, row["epoch"])
+            val_loss, val_accuracy = alone.evaluate(feats.val_x, feats.val_y)
+            assert abs(stats.train_loss - row["train_loss"]) < 1e-5, (trial_id, row["epoch"], stats, row)
+            assert abs(val_loss - row["val_loss"]) < 1e-5 and val_accuracy == row["val_accuracy"], (trial_id, row)

@@ -1,12 +1,20 @@
 """Trial banks: several trials of one model structure trained together as one stacked model.
 
-A small CNN leaves a GPU mostly idle: one trial's step is a few tiny kernels, limited by Python and launch
-overhead. A :class:`Bank` trains N :class:`~hwk4tune.learn.training.Learner` s of the same structure (same
-trainable, ``hidden``, ``batch_norm``, ``batch_size``, optimizer family, precision: :func:`bank_key`) at once:
-each step stacks the members' parameters and buffers, runs all N forward and backward passes as one batched
-call (``torch.func.functional_call`` under ``torch.func.vmap``), and lets each member's own torch optimizer
-take its own step. Only the forward and backward pass are shared; everything that makes a trial that trial
-stays its own:
+A small network leaves a GPU mostly idle: one trial's step is a few tiny kernels, limited by Python and launch
+overhead. A :class:`Bank` trains N :class:`~hwk4tune.learn.training.Learner` s of the same structure
+(:func:`bank_key`) at once: each step stacks the members' parameters and buffers, runs all N forward and
+backward passes as one batched call (``torch.func.functional_call`` under ``torch.func.vmap``), and lets each
+member's own torch optimizer take its own step. Two trainables train in banks:
+
+- ``cnn``: the seed's CNN on the images (members share ``hidden``, ``batch_norm``);
+- ``resnet`` with ``finetune: head`` and ``augment: false``: a
+  :class:`~hwk4tune.learn.feature_cache.FeatureLearner`'s head (dropout + linear) on the frozen backbone's
+  cached features (members share the backbone: ``weights_path``, ``pretrained``). A ResNet that trains more
+  than its head runs the whole backbone on every image, a step that keeps a GPU busy alone: no bank.
+
+What a bank needs of a member's network (``Learner.net()``) is :class:`~hwk4tune.learn.models.MaskedDropout`:
+its dropout masks are inputs. Only the forward and backward pass are shared; everything that makes a trial
+that trial stays its own:
 
 - its data order and dropout masks come from its own generators, seeded as when it trains alone;
 - its optimizer (SGD, momentum, Adam, AdaGrad) with its lr, momentum, weight decay, L1 and lr schedule;
@@ -28,18 +36,29 @@ import torch
 import torch.nn.functional as F
 from torch.func import functional_call, vmap
 
+from hwk4tune.learn.models import MaskedDropout
 from hwk4tune.learn.training import EpochStats, Learner, scheduled_lr
 
-# the hyperparameters that shape the stacked model or the batches: members of one bank share them all
-STRUCTURE_KEYS = ("hidden", "batch_norm", "batch_size", "optimizer", "precision")
+# what shapes the batches and the optimizer step, for every trainable
+COMMON_KEYS = ("batch_size", "optimizer", "precision")
+# per trainable that trains in banks: what shapes its stacked model (the resnet's: which backbone's features
+# its head trains on; finetune and augment are fixed by bankable())
+STRUCTURE_KEYS = {"cnn": ("hidden", "batch_norm"), "resnet": ("weights_path", "pretrained")}
+
+
+def bankable(trainable: str, cfg) -> bool:
+    """True when trials of ``trainable`` with ``cfg`` train in banks: the CNN, and the ResNet when only its head
+    trains on cached features (``finetune: head``, ``augment: false``)."""
+    if trainable == "resnet":
+        return cfg.finetune == "head" and not cfg.augment
+    return trainable in STRUCTURE_KEYS
 
 
 def bank_key(trainable: str, cfg) -> tuple | None:
-    """What members of one bank must share; None where banks do not apply (only the CNN trains in banks:
-    a ResNet's step is large enough to keep a GPU busy alone)."""
-    if trainable != "cnn":
+    """What members of one bank must share; None where banks do not apply (:func:`bankable`)."""
+    if not bankable(trainable, cfg):
         return None
-    return (trainable, *(getattr(cfg, key) for key in STRUCTURE_KEYS))
+    return (trainable, *(getattr(cfg, key) for key in STRUCTURE_KEYS[trainable] + COMMON_KEYS))
 
 
 class Bank:
@@ -50,23 +69,26 @@ class Bank:
             raise ValueError("a bank needs at least one learner")
         keys = {bank_key(m.trainable, m.cfg) for m in learners}
         if None in keys or len(keys) != 1:
-            raise ValueError(f"bank members must share trainable 'cnn' and {', '.join(STRUCTURE_KEYS)}; got "
-                             f"{sorted(map(str, keys))}")
+            raise ValueError("bank members must share one bank_key (a cnn or head-only resnet trainable, its "
+                             f"STRUCTURE_KEYS and {', '.join(COMMON_KEYS)}); got {sorted(map(str, keys))}")
+        if not all(isinstance(m.net(), MaskedDropout) for m in learners):
+            raise ValueError("bank members train a network whose dropout masks are inputs (models.MaskedDropout): "
+                             "the seed's CNN, or a resnet head on cached features (feature_cache.FeatureLearner)")
         devices = {m.device for m in learners}
         if len(devices) != 1:
             raise ValueError(f"bank members must share one device, got {sorted(map(str, devices))}")
         self.members = list(learners)
         self.device = self.members[0].device
-        self.template = self.members[0].model  # its code runs every member's stacked weights
+        self.template = self.members[0].net()  # its code runs every member's stacked weights
 
     # ------------------------------------------------------------------------------ stacking
 
     def _stacked(self, members: Sequence[Learner]) -> tuple[dict, dict]:
         """The members' parameters and buffers stacked along a new first dimension. Stacking is
         differentiable: the backward pass fills each member's own ``.grad``."""
-        named = [dict(m.model.named_parameters()) for m in members]
+        named = [dict(m.net().named_parameters()) for m in members]
         params = {name: torch.stack([n[name] for n in named]) for name in named[0]}
-        bufs = [dict(m.model.named_buffers()) for m in members]
+        bufs = [dict(m.net().named_buffers()) for m in members]
         buffers = {name: torch.stack([b[name] for b in bufs]) for name in bufs[0]}
         return params, buffers
 
@@ -75,11 +97,11 @@ class Bank:
         """Batch norm updated the stacked running statistics: give each member its own back."""
         with torch.no_grad():
             for i, m in enumerate(members):
-                for name, buf in m.model.named_buffers():
+                for name, buf in m.net().named_buffers():
                     buf.copy_(buffers[name][i])
 
     def _logits(self, members: Sequence[Learner], xb: torch.Tensor, masks: tuple | None, train: bool) -> tuple:
-        """Logits N×B×classes of each member on its own batch (``xb``: N×B×C×H×W)."""
+        """Logits N×B×classes of each member on its own batch (``xb``: N×B×C×H×W images, or N×B×512 features)."""
         params, buffers = self._stacked(members)
         self.template.train(train)
 
@@ -93,10 +115,10 @@ class Bank:
 
     def _masks(self, members: Sequence[Learner], n: int) -> tuple | None:
         """Each member's dropout masks for a batch of ``n``, from its own generator (ones where p is 0)."""
-        drawn = [m.model.dropout_masks(n, m.dropout_generator, self.device) for m in members]
+        drawn = [m.net().dropout_masks(n, m.dropout_generator, self.device) for m in members]
         if all(d is None for d in drawn):
             return None
-        sizes = [layer.in_features for layer in self.template.classifier if isinstance(layer, torch.nn.Linear)]
+        sizes = self.template.dropout_widths
         ones = tuple(torch.ones(n, size, device=self.device) for size in sizes)
         return tuple(torch.stack([(d or ones)[k] for d in drawn]) for k in range(len(sizes)))
 
@@ -112,7 +134,7 @@ class Bank:
             m._seed_epoch(epoch)
             for group in m.optimizer.param_groups:
                 group["lr"] = scheduled_lr(m.cfg, epoch, m.epochs)
-            m.model.train()
+            m.net().train()
             perms.append(torch.randperm(len(y), generator=m.generator).to(x.device))
         n, bs = len(y), self.members[0].cfg.batch_size
         active = list(range(len(self.members)))

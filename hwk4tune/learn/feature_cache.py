@@ -99,13 +99,8 @@ def feature_key(data, weights: str) -> str:
 @torch.no_grad()
 def extract(model: nn.Module, x: torch.Tensor, device: torch.device, batch: int = EXTRACT_BATCH) -> torch.Tensor:
     """The frozen backbone's output (the head's input) for every image of ``x``, N×512 on the CPU."""
-    head = model.backbone.fc
-    model.backbone.fc = nn.Identity()
-    try:
-        model.eval()
-        out = [model(x[i:i + batch].to(device)).float().cpu() for i in range(0, len(x), batch)]
-    finally:
-        model.backbone.fc = head
+    model.eval()
+    out = [model.features(x[i:i + batch].to(device)).float().cpu() for i in range(0, len(x), batch)]
     return torch.cat(out) if out else torch.zeros(0, 512)
 
 
@@ -180,7 +175,8 @@ def features_for_space(trainable: str, space: Space, data, say=None) -> FeatureS
 
 class FeatureLearner(Learner):
     """A :class:`Learner` of a ResNet whose inputs are the frozen backbone's features: it trains and
-    evaluates the head (``backbone.fc``) only; checkpoints hold the whole model, as :class:`Learner`'s."""
+    evaluates the head (``backbone.fc``) only; checkpoints hold the whole model, as :class:`Learner`'s. Several
+    of one backbone train together in a :class:`hwk4tune.learn.bank.Bank`."""
 
-    def _net(self) -> nn.Module:
+    def net(self) -> nn.Module:
         return self.model.backbone.fc

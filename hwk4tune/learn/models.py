@@ -24,7 +24,61 @@ USER_WEIGHTS = "user weights "  # + the file's path: a weights_path the user gav
 RANDOM_INIT_SEED = 0
 
 
-class SeedCNN(nn.Module):
+# ---------------------------------------------------------------------------------------- dropout from masks
+# Training draws dropout masks from the trial's own generator and passes them in, so a trial trained alone and
+# the same trial in a bank (hwk4tune.learn.bank, where vmap cannot use a generator per member) see the same
+# masks. The models that train in banks (SeedCNN, ResNetHead) share this interface (:class:`MaskedDropout`).
+
+def dropout_widths(layers: nn.Sequential) -> tuple[int, ...]:
+    """The width of each dropout layer's input in ``layers``: the ``in_features`` of the linear layer after it."""
+    widths, pending = [], 0
+    for layer in layers:
+        if isinstance(layer, nn.Dropout):
+            pending += 1
+        elif isinstance(layer, nn.Linear):
+            widths += [layer.in_features] * pending
+            pending = 0
+    return tuple(widths)
+
+
+def draw_dropout_masks(p: float, widths: tuple[int, ...], n: int, generator: torch.Generator,
+                       device: torch.device) -> tuple[torch.Tensor, ...] | None:
+    """Inverted-dropout masks (0, or 1/(1-p)) n×width for each dropout layer, drawn from ``generator`` (which
+    must live on ``device``); None, and no draw, when p is 0."""
+    if p == 0:
+        return None
+    keep = 1.0 - p
+    return tuple((torch.rand(n, w, generator=generator, device=device) < keep).float().div_(keep) for w in widths)
+
+
+def masked(layers: nn.Sequential, x: torch.Tensor, dropout_masks: tuple[torch.Tensor, ...] | None) -> torch.Tensor:
+    """``layers`` applied to ``x``, each dropout layer multiplying by its mask from ``dropout_masks`` (as
+    :func:`draw_dropout_masks` draws them) instead of drawing its own; without masks the layers as they are."""
+    masks = iter(dropout_masks or ())
+    for layer in layers:
+        x = x * next(masks) if dropout_masks is not None and isinstance(layer, nn.Dropout) else layer(x)
+    return x
+
+
+class MaskedDropout:
+    """What a bank (and :meth:`hwk4tune.learn.training.Learner.forward`) needs of a model with dropout:
+    ``dropout_widths``, ``dropout_masks(n, generator, device)`` and ``forward(x, dropout_masks=None)``."""
+
+    dropout_p: float
+
+    def _dropout_layers(self) -> nn.Sequential:
+        raise NotImplementedError
+
+    @property
+    def dropout_widths(self) -> tuple[int, ...]:
+        return dropout_widths(self._dropout_layers())
+
+    def dropout_masks(self, n: int, generator: torch.Generator, device: torch.device) -> tuple[torch.Tensor, ...] | None:
+        """This model's masks for a batch of ``n`` (:func:`draw_dropout_masks`)."""
+        return draw_dropout_masks(self.dropout_p, self.dropout_widths, n, generator, device)
+
+
+class SeedCNN(MaskedDropout, nn.Module):
     """conv 5×5 (C→16) → ReLU → max-pool 2 → conv 5×5 (16→32) → ReLU → max-pool 2 → dropout → fc hidden →
     ReLU → dropout → fc classes. Optional batch norm after each conv and the hidden layer (the seed's
     batch-norm variant)."""
@@ -51,27 +105,27 @@ class SeedCNN(nn.Module):
         )
 
     def forward(self, x: torch.Tensor, dropout_masks: tuple[torch.Tensor, ...] | None = None) -> torch.Tensor:
-        """Logits of ``x``. ``dropout_masks`` (from :meth:`dropout_masks`) replace the two dropout layers' own
-        draws: training draws them from the trial's own generator, so a trial trained alone and the same
-        trial trained in a bank (:mod:`hwk4tune.learn.bank`, where vmap cannot use a generator per member)
-        see the same masks."""
-        x = self.features(x)
-        if dropout_masks is None:
-            return self.classifier(x)
-        masks = iter(dropout_masks)
-        for layer in self.classifier:
-            x = x * next(masks) if isinstance(layer, nn.Dropout) else layer(x)
-        return x
+        """Logits of ``x``; ``dropout_masks`` as in :func:`masked`."""
+        return masked(self.classifier, self.features(x), dropout_masks)
 
-    def dropout_masks(self, n: int, generator: torch.Generator, device: torch.device) -> tuple[torch.Tensor, ...] | None:
-        """Inverted-dropout masks (0, or 1/(1-p)) for a batch of ``n`` at the two dropout layers, drawn from
-        ``generator`` (which must live on ``device``); None, and no draw, when p is 0."""
-        if self.dropout_p == 0:
-            return None
-        sizes = [layer.in_features for layer in self.classifier if isinstance(layer, nn.Linear)]
-        keep = 1.0 - self.dropout_p
-        return tuple((torch.rand(n, size, generator=generator, device=device) < keep).float().div_(keep)
-                     for size in sizes)
+    def _dropout_layers(self) -> nn.Sequential:
+        return self.classifier
+
+
+class ResNetHead(MaskedDropout, nn.Sequential):
+    """The ResNet's new head, dropout then a linear layer (``backbone.fc``; state-dict keys ``0``, ``1``), with
+    the CNN's dropout interface (:func:`masked`): a head trains alone or in a bank on the frozen backbone's
+    cached features (:mod:`hwk4tune.learn.feature_cache`)."""
+
+    def __init__(self, in_features: int, num_classes: int, dropout: float):
+        super().__init__(nn.Dropout(dropout), nn.Linear(in_features, num_classes))
+        self.dropout_p = float(dropout)
+
+    def forward(self, x: torch.Tensor, dropout_masks: tuple[torch.Tensor, ...] | None = None) -> torch.Tensor:
+        return masked(self, x, dropout_masks)
+
+    def _dropout_layers(self) -> nn.Sequential:
+        return self
 
 
 class ResNetClassifier(nn.Module):
@@ -98,12 +152,23 @@ class ResNetClassifier(nn.Module):
                     child.eval()
         return self
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The backbone's output before the head (N×512): torchvision's ResNet.forward without ``fc``."""
         if self.in_channels == 1:
             x = x.expand(-1, 3, -1, -1)
         if any(self.padding):
             x = F.pad(x, self.padding)
-        return self.backbone(x)
+        b = self.backbone
+        x = b.maxpool(b.relu(b.bn1(b.conv1(x))))
+        x = b.layer4(b.layer3(b.layer2(b.layer1(x))))
+        return torch.flatten(b.avgpool(x), 1)
+
+    def forward(self, x: torch.Tensor, dropout_masks: tuple[torch.Tensor, ...] | None = None) -> torch.Tensor:
+        return self.backbone.fc(self.features(x), dropout_masks=dropout_masks)
+
+    def dropout_masks(self, n: int, generator: torch.Generator, device: torch.device) -> tuple[torch.Tensor, ...] | None:
+        """The head's (:class:`ResNetHead`): the same masks whether the head trains on images or on features."""
+        return self.backbone.fc.dropout_masks(n, generator, device)
 
 
 def build_cnn(cfg: Hyperparameters, input_shape: tuple[int, int, int], num_classes: int) -> tuple[nn.Module, str]:
@@ -197,7 +262,7 @@ def build_resnet(cfg: Hyperparameters, input_shape: tuple[int, int, int], num_cl
                 source = f"{RANDOM_INIT} (DEFAULT weights unavailable: {type(exc).__name__})"
             finally:
                 socket.setdefaulttimeout(old)
-    backbone.fc = nn.Sequential(nn.Dropout(cfg.dropout), nn.Linear(backbone.fc.in_features, num_classes))
+    backbone.fc = ResNetHead(backbone.fc.in_features, num_classes, cfg.dropout)
     set_finetune(backbone, cfg.finetune)
     c, h, w = input_shape
     if c not in (1, 3):

@@ -106,17 +106,17 @@ class Learner:
         self.optimizer = make_optimizer(cfg, self.params)
         self.augment = bool(getattr(cfg, "augment", False))  # ResNet only
         self.generator = torch.Generator()
-        self.dropout_generator = torch.Generator(device=self.device)  # the CNN's dropout masks, on the device
+        self.dropout_generator = torch.Generator(device=self.device)  # dropout masks (models.MaskedDropout)
         self.precision = effective_precision(cfg.precision, self.device)
 
-    def _net(self) -> nn.Module:
+    def net(self) -> nn.Module:
         """What ``train_epoch`` and ``evaluate`` run on their inputs: the whole model here; the head only in
         :class:`hwk4tune.learn.feature_cache.FeatureLearner`, whose inputs are the frozen backbone's features."""
         return self.model
 
     def _seed_epoch(self, epoch: int) -> None:
         s = derive_seed(f"{self.seed}:{epoch}")
-        torch.manual_seed(s)  # the ResNet's dropout (and CUDA)
+        torch.manual_seed(s)  # whatever draws from torch's global generator (dropout draws from its own below)
         self.generator.manual_seed(s)  # shuffling and augmentation
         self.dropout_generator.manual_seed(derive_seed(f"{self.seed}:{epoch}:dropout"))
 
@@ -125,7 +125,7 @@ class Learner:
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
 
     def forward(self, net: nn.Module, xb: torch.Tensor) -> torch.Tensor:
-        """Training logits: the CNN's dropout masks come from this trial's own generator."""
+        """Training logits: dropout masks come from this trial's own generator (models.MaskedDropout)."""
         masks_of = getattr(net, "dropout_masks", None)
         masks = masks_of(len(xb), self.dropout_generator, self.device) if masks_of is not None else None
         return net(xb) if masks is None else net(xb, dropout_masks=masks)
@@ -135,7 +135,7 @@ class Learner:
         """One pass over (x, y) in shuffled mini-batches (``epoch`` is 1-based and seeds the pass).
         Stops at the first non-finite loss. ``on_batch(n_images)`` is called after each step."""
         self._seed_epoch(epoch)
-        model, opt, cfg = self._net(), self.optimizer, self.cfg
+        model, opt, cfg = self.net(), self.optimizer, self.cfg
         for group in opt.param_groups:
             group["lr"] = scheduled_lr(cfg, epoch, self.epochs)
         model.train()
@@ -173,7 +173,7 @@ class Learner:
     @torch.no_grad()
     def evaluate(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
         """(mean cross-entropy, accuracy) over (x, y)."""
-        net = self._net().eval()
+        net = self.net().eval()
         loss_sum, correct = 0.0, 0
         for start in range(0, len(y), EVAL_BATCH_SIZE):
             xb = x[start:start + EVAL_BATCH_SIZE].to(self.device, non_blocking=True)

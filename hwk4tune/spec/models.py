@@ -131,6 +131,34 @@ class BankSpec(Strict):
     size: int = Field(ge=1, le=1024, description="most trials one bank trains at once (one process, one GPU)")
 
 
+def _unbankable(space: SpaceSpec) -> str | None:
+    """Why some trial of ``space`` cannot train in a bank (hwk4tune.learn.bank.bankable), or None.
+
+    A ResNet trains in a bank only as a head on the frozen backbone's cached features. One that trains more
+    (layer4, all) or augments its images runs the backbone on every image: a step that keeps a GPU busy alone.
+    It is refused rather than trained alone beside the banks: in a banked sweep a trial is a 0.01-CPU member and
+    ``resources_per_trial`` is each bank's, so such a trial would have no resources of its own."""
+    if space.trainable == "cnn":
+        return None
+    if space.trainable != "resnet":
+        return f"trains the built-in cnn and head-only resnet trainables only, not {space.trainable!r}"
+    defaults = TRAINABLES["resnet"].hyperparameters()
+    for name, needed in (("finetune", "head"), ("augment", False)):
+        value = space.space.tree.get(name, getattr(defaults, name))
+        if isinstance(value, Param):
+            fits, shown = value.is_categorical and not value.when and set(value.args) == {needed}, value.describe()
+        else:
+            fits, shown = value == needed, _shown(value) + ("" if name in space.space.tree else ", its default")
+        if not fits:
+            return (f"a resnet trial trains in a bank only as a head on cached backbone features: the space must "
+                    f"fix {name}: {_shown(needed)} (it has {shown}); or leave bank: out")
+    return None
+
+
+def _shown(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
 class SweepSpec(Strict):
     """One sweep: a space, a searcher, a scheduler and a budget."""
 
@@ -149,8 +177,9 @@ class SweepSpec(Strict):
     stop: StopSpec | None = Field(None, description="plateau, target, time_budget; wins over the space's, key by key")
     warm_start: WarmStart | None = Field(None, description="earlier experiments or recorded tables that seed the "
                                          "searcher: PATH, [PATHS] or {from: PATHS, top: K, mode: learn|evaluate}")
-    bank: BankSpec | None = Field(None, description="{size: N}: CNN trials of one structure train together, N "
-                                  "at most in one process; resources_per_trial is then each bank's")
+    bank: BankSpec | None = Field(None, description="{size: N}: trials of one structure (cnn, head-only resnet) "
+                                  "train together, N at most in one process; resources_per_trial is then each "
+                                  "bank's")
     source: SkipJsonSchema[Path | None] = Field(None, exclude=True)
 
     _named = field_validator("searcher", "scheduler", mode="before")(lambda cls, v: _named(v))
@@ -159,9 +188,9 @@ class SweepSpec(Strict):
     @classmethod
     def _bank_fits(cls, bank: BankSpec | None, info: ValidationInfo) -> BankSpec | None:
         space = info.data.get("space")
-        if bank is not None and space is not None and space.trainable != "cnn":
-            raise ValueError(f"trains the built-in cnn trainable only, not {space.trainable!r} (a ResNet step "
-                             "keeps a GPU busy alone)")
+        problem = _unbankable(space) if bank is not None and space is not None else None
+        if problem:
+            raise ValueError(problem)
         return bank
 
     @property
@@ -189,9 +218,9 @@ class SweepSpec(Strict):
     def notices(self) -> list[str]:
         out = self.pairing.notices() + (self.stopping.notices(self.pairing) if self.stopping else [])
         gpu = self.resources_per_trial.gpu
-        if self.bank is not None and gpu == 0:
+        if self.bank is not None and gpu == 0 and self.space.trainable == "cnn":  # a head-only resnet's pays off
             out.append("bank: without a GPU a bank trains slower than its trials one at a time (measured on 2 CPU "
-                       "cores: a bank of 32 at 0.48x one trial's images/s, benchmarks/gpu_throughput.py); banks "
+                       "cores: a bank of 32 at 0.47x one trial's images/s, benchmarks/logs/gpu_throughput_cpu.txt); banks "
                        "pay off on a GPU (resources_per_trial.gpu: 1)")
         if self.bank is not None and 0 < gpu < 1:
             out.append(f"bank: resources_per_trial is each bank's, and a bank of up to {self.bank.size} trials gets "

@@ -1,24 +1,29 @@
 """Trial banks in a sweep: Tune runs N trials, one process trains them together.
 
-With ``bank: {size: N}`` in a sweep file, each CNN trial is a light *member* (0.01 CPU): it validates its
-config, joins the *bank server* of its structure (:func:`hwk4tune.learn.bank.bank_key`) and asks it for one
-epoch at a time. A bank server is a Ray actor holding the sweep's ``resources_per_trial`` (the GPU, where there
-is one) and the data; it gathers the members that asked for an epoch and trains them as one stacked model
-(:class:`hwk4tune.learn.bank.Bank`). To Tune, a member is an ordinary trial: it reports its own metrics every
-epoch, keeps its own checkpoints (the same file an unbanked trial writes), and ASHA, HyperBand, median stopping
-and PBT stop, pause and clone it as any other. A trial joins at its first epoch or when it is restarted from a
-checkpoint (resume, PBT exploit: it brings the checkpoint), and leaves by not asking again: a round waits up to
-``GATHER_S`` for the members of the last round, then trains those that asked. A server holds at most ``size``
-members; the next trial of that structure opens another server.
+With ``bank: {size: N}`` in a sweep file, each trial (of the CNN, or of a head-only ResNet:
+:func:`hwk4tune.learn.bank.bankable`) is a light *member* (0.01 CPU): it validates its config, joins the *bank
+server* of its structure (:func:`hwk4tune.learn.bank.bank_key`) and asks it for one epoch at a time. A bank
+server is a Ray actor holding the sweep's ``resources_per_trial`` (the GPU, where there is one) and the data;
+it gathers the members that asked for an epoch and trains them as one stacked model
+(:class:`hwk4tune.learn.bank.Bank`). A head-only ResNet server trains its members' heads on the frozen
+backbone's features, which it loads from the disk cache or computes there, on its own device, when its first
+member joins (:func:`hwk4tune.learn.feature_cache.build_features`: the structure fixes the backbone). To Tune, a
+member is an ordinary trial: it reports its own metrics every epoch, keeps its own checkpoints (the same file an
+unbanked trial writes), and ASHA, HyperBand, median stopping and PBT stop, pause and clone it as any other. A
+trial joins at its first epoch or when it is restarted from a checkpoint (resume, PBT exploit: it brings the
+checkpoint), and leaves by not asking again: a round waits up to ``GATHER_S`` for the members of the last round,
+then trains those that asked. A server holds at most ``size`` members; the next trial of that structure opens
+another server.
 
-A registry actor (``hwk4tune-bank:<sweep>``, 0 CPU) opens the servers (``hwk4tune-bank:<sweep>:<structure>:<k>``,
-so the dashboard shows them) and owns them: killing it when the fit returns (:func:`close_banks`) ends them all,
-and so does the driver's death.
+A registry actor (``hwk4tune-bank:<sweep>``, 0 CPU) opens the servers
+(``hwk4tune-bank:<sweep>:<structure>:<k>``, so the dashboard shows them) and owns them: killing it when the fit
+returns (:func:`close_banks`) ends them all, and so does the driver's death.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import tempfile
 import threading
 import time
@@ -51,8 +56,8 @@ class BankServer:
         self.threads = max(1, int(assigned.get("CPU", 1) + 1e-9))
         torch.set_num_threads(self.threads)
         self.device = torch.device("cuda" if assigned.get("GPU", 0) > 0 and torch.cuda.is_available() else "cpu")
-        splits = (self.data.train_x, self.data.train_y, self.data.val_x, self.data.val_y)
-        self.splits = tuple(t.to(self.device) for t in splits)  # on the GPU once, for every member
+        self.splits: tuple | None = None  # (train_x, train_y, val_x, val_y) on the device, at the first join
+        self.features_key = ""  # the feature set a head-only ResNet bank trains on
         self.members: dict[str, Any] = {}  # trial id -> Learner: the trials this bank trains (at most size)
         self.parked: dict[str, Any] = {}  # members that missed a round (stopped, paused, slow): not counted
         self.last_seen: dict[str, float] = {}
@@ -69,8 +74,8 @@ class BankServer:
     def join(self, trial_id: str, config: dict, seed: int, checkpoint: bytes | None) -> int | None:
         """Take ``trial_id`` in (again), from its checkpoint if it brings one; the epoch it resumes after,
         or None when this bank is full."""
-        from hwk4tune.learn.training import Learner
         from hwk4tune.registry import TRAINABLES
+        from hwk4tune.tune.trainables import make_learner
 
         with self.lock:
             self._evict()
@@ -83,8 +88,10 @@ class BankServer:
             if trial_id not in self.members and len(self.members) >= self.size:
                 return None
             cfg = TRAINABLES[self.trainable].hyperparameters.from_config(config)
-            learner = Learner(self.trainable, cfg, self.data.input_shape, self.data.num_classes, seed=seed,
-                              device=self.device, epochs=self.max_epochs)
+            if self.splits is None:
+                self._load_splits(cfg)
+            learner = make_learner(self.trainable, cfg, self.data, seed, self.device, self.max_epochs,
+                               use_features=bool(self.features_key))
             start = 0
             if checkpoint is not None:
                 with tempfile.TemporaryDirectory(prefix="hwk4tune-bank-") as d:
@@ -110,6 +117,18 @@ class BankServer:
             while trial_id not in self.results:
                 self.lock.wait()
             return self.results.pop(trial_id)
+
+    def _load_splits(self, cfg) -> None:
+        """The data on the device once, for every member: the images, or for a head-only ResNet the frozen
+        backbone's features (every member of this bank has the same backbone: it is in the bank's key)."""
+        source = self.data
+        if self.trainable == "resnet":
+            from hwk4tune.learn.feature_cache import build_features
+
+            source = build_features(self.data, {"weights_path": cfg.weights_path, "pretrained": cfg.pretrained},
+                                    device=self.device, say=lambda text: print(text, flush=True))
+            self.features_key = source.key
+        self.splits = tuple(t.to(self.device) for t in (source.train_x, source.train_y, source.val_x, source.val_y))
 
     # ------------------------------------------------------------------------------ rounds
 
@@ -167,7 +186,8 @@ class BankServer:
             metrics = {"train_loss": s.train_loss, "epoch": epoch, "images_per_second": s.images_per_second,
                        "epoch_seconds": seconds, "bank_size": len(ids), "threads": self.threads,
                        "device": self.device.type, "precision": learners[t].precision,
-                       "weights": learners[t].weights, "backbone_features": "", **(self.costs or {})}
+                       "weights": learners[t].weights, "backbone_features": self.features_key,
+                       **(self.costs or {})}
             if s.diverged:
                 metrics.update(val_loss=float("inf"), val_accuracy=0.0, train_status="diverged")
             else:
@@ -200,9 +220,11 @@ class BankRegistry:
     driver's death, ends every bank; a trial Tune is still stopping cannot open a new one afterwards."""
 
     def __init__(self, sweep: str, data_box: list, trainable: str, max_epochs: int, size: int,
-                 resources: dict[str, float]):
+                 resources: dict[str, float], cache: str | None = None):
         self.args = (data_box, trainable, max_epochs, size)
         self.sweep, self.size, self.resources = sweep, size, resources
+        # the driver's HWK4TUNE_CACHE: where a head-only ResNet bank finds or saves its backbone's features
+        self.runtime_env = {"env_vars": {"HWK4TUNE_CACHE": cache}} if cache else None
         self.servers: dict[tuple, list] = {}
         self.lock = threading.Lock()
 
@@ -217,7 +239,7 @@ class BankRegistry:
                 servers.append(ray.remote(BankServer).options(
                     name=server_name(self.sweep, key, len(servers)), scheduling_strategy="DEFAULT",
                     num_cpus=self.resources.get("cpu", 1), num_gpus=self.resources.get("gpu", 0),
-                    max_concurrency=self.size + 8).remote(*self.args))
+                    max_concurrency=self.size + 8, runtime_env=self.runtime_env).remote(*self.args))
             return servers[index]
 
 
@@ -231,7 +253,7 @@ def open_registry(sweep: str, data, trainable: str, max_epochs: int, size: int, 
     close_banks(sweep)  # a resumed sweep in the same process starts with fresh banks
     _OPEN[sweep] = ray.remote(BankRegistry).options(name=f"{PREFIX}{sweep}", num_cpus=0,
                                                     max_concurrency=1000).remote(
-        sweep, [ray.put(data)], trainable, max_epochs, size, resources)
+        sweep, [ray.put(data)], trainable, max_epochs, size, resources, os.environ.get("HWK4TUNE_CACHE"))
     return _OPEN[sweep]
 
 
@@ -246,6 +268,7 @@ def bank_member(config: dict[str, Any], *, registry, model: str, max_epochs: int
     from hwk4tune.learn.bank import bank_key
     from hwk4tune.learn.training import CHECKPOINT_FILE, derive_seed
     from hwk4tune.registry import TRAINABLES
+    from hwk4tune.registry.hyperparams import ConfigError
 
     cfg = TRAINABLES[model].hyperparameters.from_config(config)  # a bad config fails this trial only
     trial_id = tune.get_context().get_trial_id() or "no-trial"
@@ -256,6 +279,9 @@ def bank_member(config: dict[str, Any], *, registry, model: str, max_epochs: int
         with checkpoint.as_directory() as d:
             state = (Path(d) / CHECKPOINT_FILE).read_bytes()
     key = bank_key(model, cfg)
+    if key is None:  # validation refuses such a space (spec.models); a config from elsewhere fails here
+        raise ConfigError(f"trial {trial_id}: this {model} config trains in no bank (banks train the cnn, and the "
+                          "resnet with finetune: head and augment: false)")
     for index in range(10_000):  # the first server of this structure with room
         server = ray.get(registry.server.remote(key, index))
         start = ray.get(server.join.remote(trial_id, dict(config), seed, state))

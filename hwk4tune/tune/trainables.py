@@ -57,7 +57,7 @@ def _run_trial(config: dict[str, Any], *, trainable: str, data, max_epochs: int,
 
     # a head-only trial without augmentation trains its head on the cached backbone features
     use_features = features is not None and trainable == "resnet" and features.matches(cfg)
-    learner = _learner(trainable, cfg, data, seed, device, max_epochs, use_features)
+    learner = make_learner(trainable, cfg, data, seed, device, max_epochs, use_features)
     start_epoch = _restore(learner)
     per_run = {"weights": learner.weights, "threads": cpus, "device": device.type, "precision": learner.precision,
                **_deployment_costs(learner, data, device),
@@ -68,7 +68,7 @@ def _run_trial(config: dict[str, Any], *, trainable: str, data, max_epochs: int,
             return
 
 
-def _learner(trainable: str, cfg, data, seed: int, device, max_epochs: int, use_features: bool):
+def make_learner(trainable: str, cfg, data, seed: int, device, max_epochs: int, use_features: bool):
     """A :class:`~hwk4tune.learn.training.Learner`, or a ``FeatureLearner`` that trains only the head on the
     cached backbone features (same model and checkpoints, far fewer FLOPs)."""
     from hwk4tune.learn.training import Learner
