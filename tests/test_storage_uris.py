@@ -1,7 +1,9 @@
 """``--storage`` URIs end to end: ``file:///…`` and ``s3://bucket/prefix`` against a local S3 endpoint (moto's
 server, started here; Ray's pyarrow file system finds it through ``AWS_ENDPOINT_URL``). ``run``, Ctrl-C,
 ``resume``, ``table``, ``best`` and ``report`` take the same URI; so do ``compare --out``, ``compare --resume``
-and ``report`` of the comparison.
+and ``report`` of the comparison; ``train`` reads its file from and writes its model to a URI, ``evaluate`` (and
+``load_model``) read the model from it, ``record --out`` puts its sweep and table there; spec files and
+``--data-dir`` are refused as URIs in one line.
 
 Storage is the point here, not training: trials run the stand-in trainable of tests/sleeping.py (a checkpoint
 each epoch, restored on resume, no torch in the workers). The Ctrl-C lands while the first trial waits before
@@ -17,12 +19,14 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 from sleeping import TRAIN
 
+import hwk4tune
 from hwk4tune.cli import main
 
 HWK4TUNE = [sys.executable, "-m", "hwk4tune.cli"]
@@ -81,6 +85,17 @@ def s3(tmp_path):
         yield env, client
     finally:
         server.stop()
+
+
+@pytest.fixture
+def s3_here(s3, monkeypatch):
+    """The s3 fixture's environment in this process too: ``train`` and ``evaluate`` start no Ray, pyarrow reads
+    the endpoint and credentials here."""
+    env, client = s3
+    for key in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION",
+                "HWK4TUNE_CACHE"):
+        monkeypatch.setenv(key, env[key])
+    return client
 
 
 def _keys(client, prefix: str) -> list[str]:
@@ -226,3 +241,126 @@ def test_compare_out_places(tmp_path, monkeypatch):
     assert remote.location("runs/x") == f"s3://{BUCKET}/a/cmp/runs/x"
     assert LiveOptions(journal="j").journal_path(f"s3://{BUCKET}/a/cmp/runs/x") == Path("j")
     assert LiveOptions().journal_path(f"s3://{BUCKET}/a/cmp/runs/x") is None
+
+
+BEST_DIGITS = """\
+trainable: cnn
+dataset: {name: digits, subset: 200}
+config: {optimizer: adam, lr: 3.0e-3, hidden: 16, batch_size: 64, seed: 0}
+epochs: 1
+"""
+
+
+def test_s3_train_evaluate_load_model(tmp_path, s3_here, capsys, monkeypatch):
+    """train reads best.yaml from the bucket and writes its three files there (printing their URIs, nothing
+    written here); evaluate and load_model read the model back from the folder URI or its model.pt URI."""
+    client = s3_here
+    monkeypatch.chdir(tmp_path)  # a URI taken for a path would leave ./s3:/… here
+    client.put_object(Bucket=BUCKET, Key="in/best.yaml", Body=BEST_DIGITS.encode())
+    model = f"s3://{BUCKET}/model"
+    assert main(["train", f"s3://{BUCKET}/in/best.yaml", "--out", model, "-q"]) == 0, capsys.readouterr().err
+    printed = capsys.readouterr().out
+    for name in ("model.pt", "config.yaml", "metrics.json"):
+        assert f"wrote {model}/{name}" in printed
+        assert f"model/{name}" in _keys(client, "model/")
+    metrics = json.loads(client.get_object(Bucket=BUCKET, Key="model/metrics.json")["Body"].read())
+    assert metrics["source_file"] == f"s3://{BUCKET}/in/best.yaml" and metrics["epochs"] == 1
+    accuracy = f"{metrics['test_accuracy']:.4f}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache"]  # only the mirror, nothing at ./s3:
+
+    assert main(["evaluate", model]) == 0, capsys.readouterr().err
+    assert f"test accuracy {accuracy} on 200 images of digits (train reported {accuracy})" in capsys.readouterr().out
+    # model.pt alone, with an empty mirror: its config.yaml (subset 200) comes with it, else the whole test split
+    import shutil
+
+    shutil.rmtree(tmp_path / "cache")
+    assert main(["evaluate", f"{model}/model.pt"]) == 0, capsys.readouterr().err
+    assert f"test accuracy {accuracy} on 200 images" in capsys.readouterr().out
+    loaded = hwk4tune.load_model(model)
+    assert f"{loaded.test_accuracy:.4f}" == accuracy and loaded.config["hidden"] == 16
+
+
+def test_s3_bad_places_are_one_line(tmp_path, s3_here, capsys):
+    """Storage that cannot be written is refused before training; absent URIs and URIs where only a local path
+    means something are one line, exit 2, naming the URI or the argument."""
+    from hwk4tune.errors import InputError
+    from hwk4tune.store.remote import Workspace
+
+    (tmp_path / "best.yaml").write_text(BEST_DIGITS)
+    cases = [
+        (["train", str(tmp_path / "best.yaml"), "--out", "s3://no-such-bucket/m", "-q"],
+         "s3://no-such-bucket/m: cannot be written"),
+        (["train", f"s3://{BUCKET}/absent.yaml", "--out", str(tmp_path / "m"), "-q"],
+         f"s3://{BUCKET}/absent.yaml: no such file"),
+        (["evaluate", f"s3://{BUCKET}/absent"], f"s3://{BUCKET}/absent: no such file or folder"),
+        (["evaluate", str(tmp_path), "--data-dir", f"s3://{BUCKET}/data"], f"--data-dir s3://{BUCKET}/data: a storage URI"),
+        (["train", str(tmp_path / "best.yaml"), "--out", str(tmp_path / "m"), "--data-dir", f"s3://{BUCKET}/d"],
+         "--data-dir s3://"),
+        (["submit", f"s3://{BUCKET}/sweep.yaml"], f"SWEEP.yaml s3://{BUCKET}/sweep.yaml: a storage URI cannot be used"),
+        (["record", f"s3://{BUCKET}/space.yaml", "--configs", "1", "--out", "t.parquet"], "SPACE.yaml s3://"),
+    ]
+    for args, message in cases:
+        assert main(args) == 2, args
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, (args, err)
+        assert "training" not in err  # refused before any data is loaded or trained
+    assert not (tmp_path / "m").exists()
+    (tmp_path / "f.txt").write_text("x")
+    with pytest.raises(InputError, match=r"s3://no-such-bucket/w/f.txt: cannot be written .*; the file is in "):
+        Workspace("s3://no-such-bucket/w", tmp_path).push("f.txt")
+
+
+RECORD_SPACE = f"""\
+trainable: {Path(__file__).resolve().parent / "data" / "levels" / "levels.py"}:train
+metric: val_accuracy
+mode: max
+max_epochs: 2
+space:
+  level: {{uniform: [0.1, 0.5]}}
+  optimizer: {{choice: [sgd, adam]}}
+"""
+
+
+@pytest.mark.slow
+def test_s3_record_and_resume(tmp_path, s3):
+    """record --out s3://…/t.parquet: Tune writes the sweep to s3://…/t.sweep/, the table goes to the bucket; a
+    second recording there is refused, --resume finishes the same one (nothing left to run) and writes it again.
+    Then ``-o s3://…`` of table, best and report: each file lands in the bucket and its URI is printed."""
+    env, client = s3
+    (tmp_path / "space.yaml").write_text(RECORD_SPACE)
+    table = f"s3://{BUCKET}/rec/t.parquet"
+    args = ["record", str(tmp_path / "space.yaml"), "--configs", "2", "--out", table, "-q", "--max-concurrent", "1"]
+    first = _cli(args, env, timeout=300)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert f"wrote {table}" in first.stdout
+    keys = _keys(client, "rec/")
+    assert "rec/t.sweep/hwk4tune.json" in keys and sum(k.endswith("/result.json") for k in keys) == 2
+
+    def rows() -> pd.DataFrame:
+        return pd.read_parquet(io.BytesIO(client.get_object(Bucket=BUCKET, Key="rec/t.parquet")["Body"].read()))
+
+    recorded = rows()
+    assert recorded.groupby("config_id")["epoch"].apply(list).tolist() == [[1, 2], [1, 2]]
+    assert not (tmp_path / "rec").exists() and not list(tmp_path.glob("*.parquet"))
+    again = _cli(args, env, timeout=300)
+    assert again.returncode == 2 and f"s3://{BUCKET}/rec/t.sweep holds an earlier recording" in again.stderr
+    client.delete_object(Bucket=BUCKET, Key="rec/t.parquet")
+    resumed = _cli([*args, "--resume"], env, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert f"wrote {table}" in resumed.stdout
+    pd.testing.assert_frame_equal(rows(), recorded)  # the same two finished configurations
+
+    # the recording's sweep is an experiment: table, best and report read it and write their -o to the bucket
+    sweep = f"s3://{BUCKET}/rec/t.sweep"
+    for verb, flags, key in (("table", ["--format", "csv"], "out/trials.csv"), ("best", [], "out/best.yaml"),
+                             ("report", [], "out/report.html")):
+        done = _cli([verb, sweep, *flags, "-o", f"s3://{BUCKET}/{key}"], env, timeout=300)
+        assert done.returncode == 0 and f"wrote s3://{BUCKET}/{key}\n" in done.stdout, done.stdout + done.stderr
+
+    def text(key: str) -> str:
+        return client.get_object(Bucket=BUCKET, Key=key)["Body"].read().decode()
+
+    assert sorted(pd.read_csv(io.StringIO(text("out/trials.csv")))["trial_id"]) == sorted(set(recorded["trial_id"]))
+    assert yaml.safe_load(text("out/best.yaml"))["best"]["trial_id"] in set(recorded["trial_id"])
+    assert "<html" in text("out/report.html")[:500].lower()
+    assert not (tmp_path / "s3:").exists() and not (Path.cwd() / "s3:").exists()

@@ -9,12 +9,14 @@ from hwk4tune.cluster.hosts import LOCAL_HOST
 
 
 def train_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("config", metavar="CONFIG.yaml", help="best.yaml, or a space file of fixed values")
+    p.add_argument("config", metavar="CONFIG.yaml", help="best.yaml, or a space file of fixed values; a path or a "
+                   "storage URI (s3://bucket/prefix/best.yaml)")
     p.add_argument("--epochs", type=int, metavar="N",
                    help="epochs to train (default: the file's epochs, else the best trial's epoch, else max_epochs)")
-    p.add_argument("--out", required=True, metavar="DIR", help="folder for model.pt, config.yaml, metrics.json")
-    p.add_argument("--data-dir", metavar="DIR", help="folder holding the data set, searched first (overrides the "
-                   "file's dataset.data_dir; then $HWK4TUNE_DATA, the cache, else a download)")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder for model.pt, config.yaml, metrics.json, "
+                   "or a storage URI: s3://bucket/prefix (written in its local mirror, copied there at the end)")
+    p.add_argument("--data-dir", metavar="DIR", help="folder on this machine holding the data set, searched first "
+                   "(overrides the file's dataset.data_dir; then $HWK4TUNE_DATA, the cache, else a download)")
     p.add_argument("--subset", type=_subset, metavar="N|all", help="train on N images of the data set's training "
                    "pool (train + validation), or all of them, instead of the file's dataset.subset (a config tuned "
                    "on a subset can be trained on the whole set); the test set is limited to N images too")
@@ -30,7 +32,8 @@ def train_args(p: argparse.ArgumentParser) -> None:
 
 
 def table_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("dirs", nargs="+", metavar="EXP_DIR", help="experiment folders (STORAGE/NAME)")
+    p.add_argument("dirs", nargs="+", metavar="EXP_DIR", help="experiment folders (STORAGE/NAME), local or "
+                   "storage URIs (s3://bucket/prefix/NAME)")
     p.add_argument("--format", choices=("md", "csv", "html", "parquet", "json"), default="md")
     p.add_argument("--top", type=int, metavar="N", help="only the first N rows")
     p.add_argument("--sort", metavar="METRIC",
@@ -41,12 +44,14 @@ def table_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--history", action="store_true", help="one row per trial-epoch instead of per trial")
     p.add_argument("--pareto", action="store_true", help="several objectives: only the Pareto front (each trial "
                    "at its last epoch), best first by the first objective")
-    p.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    p.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout (a path, or a storage URI "
+                   "s3://bucket/prefix/FILE: written in its local mirror, then copied there)")
 
 
 def best_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("dir", metavar="EXP_DIR", help="experiment folder")
-    p.add_argument("-o", "--output", metavar="FILE", default="best.yaml", help="default: best.yaml")
+    p.add_argument("dir", metavar="EXP_DIR", help="experiment folder, or a storage URI (s3://bucket/prefix/NAME)")
+    p.add_argument("-o", "--output", metavar="FILE", default="best.yaml", help="default: best.yaml; a storage URI "
+                   "(s3://bucket/prefix/best.yaml) is written in its local mirror, then copied there")
     p.add_argument("--pick", metavar="METRIC", help="several objectives: the Pareto front's best trial by this "
                    "objective (default: the first)")
     p.add_argument("--where", metavar="COND", action="append", default=[],
@@ -68,10 +73,12 @@ def record_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", metavar="SPACE.yaml", help="the space to record (its max_epochs, data set, metric)")
     p.add_argument("--configs", type=int, required=True, metavar="N", help="configurations drawn (a grid: all)")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="seeds the draws and every trial (default 0)")
-    p.add_argument("--out", required=True, metavar="TABLE.parquet", help="the table; the sweep goes to TABLE.sweep/")
+    p.add_argument("--out", required=True, metavar="TABLE.parquet", help="the table, a path or a storage URI "
+                   "(s3://bucket/prefix/TABLE.parquet); the sweep goes to TABLE.sweep/ beside it")
     p.add_argument("--max-concurrent", type=int, metavar="K", help="trials at once (default: as many as fit)")
     p.add_argument("--cpu", type=float, default=1, metavar="C", help="CPUs per trial (default 1)")
-    p.add_argument("--resume", action="store_true", help="finish an interrupted recording in TABLE.sweep/")
+    p.add_argument("--resume", action="store_true", help="finish an interrupted recording in TABLE.sweep/ (the same "
+                   "--out, a URI too)")
     p.add_argument("--address", metavar="ADDR", help="Ray cluster; default: embedded")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress table")
     add_data_dir(p)
@@ -79,8 +86,9 @@ def record_args(p: argparse.ArgumentParser) -> None:
 
 
 def report_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("dir", metavar="DIR", help="an experiment folder or a comparison folder")
-    p.add_argument("-o", "--output", metavar="FILE", help="default: DIR/report.html")
+    p.add_argument("dir", metavar="DIR", help="an experiment folder or a comparison folder (or its s3:// URI)")
+    p.add_argument("-o", "--output", metavar="FILE", help="default: DIR/report.html (for a URI: in its local mirror); "
+                   "a storage URI (s3://bucket/prefix/report.html) is written in its mirror, then copied there")
 
 
 def demo_args(p: argparse.ArgumentParser) -> None:
@@ -142,7 +150,8 @@ def resume_args(p: argparse.ArgumentParser) -> None:
 def submit_args(p: argparse.ArgumentParser) -> None:
     import os
 
-    p.add_argument("file", metavar="SWEEP.yaml", help="a sweep file")
+    p.add_argument("file", metavar="SWEEP.yaml", help="a sweep file on this machine (not a URI: it and its space "
+                   "file travel with the job)")
     p.add_argument("--address", metavar="URL",
                    default=os.environ.get("RAY_API_SERVER_ADDRESS") or "http://127.0.0.1:8265",
                    help="the cluster's dashboard (default $RAY_API_SERVER_ADDRESS, else http://127.0.0.1:8265; "
@@ -185,10 +194,11 @@ def params_args(p: argparse.ArgumentParser) -> None:
 
 
 def evaluate_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model_dir", metavar="MODEL_DIR", help="the --out folder of `hwk4tune train` (or its model.pt)")
+    p.add_argument("model_dir", metavar="MODEL_DIR", help="the --out folder of `hwk4tune train` (or its model.pt); a "
+                   "path or a storage URI (s3://bucket/prefix, copied to a local mirror first)")
     p.add_argument("--dataset", metavar="NAME", help="evaluate on this data set's test split instead")
-    p.add_argument("--data-dir", metavar="DIR", help="folder holding the data set, searched first (overrides the "
-                   "one config.yaml names; then $HWK4TUNE_DATA, the cache, else a download)")
+    p.add_argument("--data-dir", metavar="DIR", help="folder on this machine holding the data set, searched first "
+                   "(overrides the one config.yaml names; then $HWK4TUNE_DATA, the cache, else a download)")
     p.add_argument("--subset", type=_subset, metavar="N|all", help="evaluate on the first N test images, or all of "
                    "them (default: as config.yaml's dataset.subset says)")
 

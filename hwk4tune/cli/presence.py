@@ -12,8 +12,10 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from hwk4tune.errors import InputError
 from hwk4tune.spec import Problem
 from hwk4tune.spec.source import Source
+from hwk4tune.store.records import is_uri
 
 # where each file-backed data set is looked for under a data root, and the other ways to get it
 _LAYOUT = {
@@ -32,10 +34,19 @@ def add_data_dir(p: argparse.ArgumentParser) -> None:
                    "file's dataset.data_dir; then $HWK4TUNE_DATA, then the cache)")
 
 
+def local_data_dir(data_dir: str | None) -> str | None:
+    """``--data-dir`` as given; a storage URI (``s3://…``) is refused in one line, exit 2: data sets are read
+    from a folder on this machine."""
+    if data_dir is not None and is_uri(data_dir):
+        raise InputError(f"--data-dir {data_dir}: a storage URI cannot be used here: data sets are read from a "
+                         "folder on this machine: copy the data here and give that folder")
+    return data_dir
+
+
 def with_data_dir(overrides: Any, data_dir: str | None) -> Any:
     """``--data-dir DIR`` added to ``overrides`` (what ``parse_overrides`` returns) as ``dataset.data_dir``
     (absolute: a relative DIR is the current folder's), remembered as given by ``--data-dir``."""
-    if data_dir is not None:
+    if local_data_dir(data_dir) is not None:
         overrides.given("dataset.data_dir", str(Path(data_dir).expanduser().resolve()), "--data-dir", data_dir)
     return overrides
 

@@ -18,6 +18,18 @@ class UsageError(InputError):
     """Bad input found outside a spec file (a flag, a folder): one line, exit 2."""
 
 
+SPEC_FILE_HERE = "spec files are read from this machine (the space file beside them too): copy them here first"
+
+
+def _not_a_uri(value: str | None, argument: str, why: str) -> None:
+    """A storage URI (``s3://…``) where only a path on this machine means something: one line naming the
+    argument, exit 2 (``file:///PATH`` is the path PATH, so it passes)."""
+    from hwk4tune.store.records import is_uri
+
+    if value is not None and is_uri(value):
+        raise UsageError(f"{argument} {value}: a storage URI cannot be used here: {why}")
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     """Check spec files (space, sweep or compare) and print a normalized summary of each.
 
@@ -80,6 +92,7 @@ Ctrl-C stops it and Tune keeps its state: `hwk4tune resume DIR` finishes it."""
     from hwk4tune.spec import load_sweep, parse_overrides
     from hwk4tune.sweep import run_sweep
 
+    _not_a_uri(args.file, "SWEEP.yaml", SPEC_FILE_HERE + " (--storage takes a URI)")
     overrides = with_data_dir(parse_overrides(args.set), args.data_dir)
     if args.num_samples is not None:
         overrides.given("num_samples", args.num_samples, "--num-samples", str(args.num_samples))
@@ -123,12 +136,13 @@ def _check_data(spec, overrides: dict | None = None, verbose: bool = True) -> No
 def cmd_resume(args: argparse.Namespace) -> int:
     """Finish an interrupted sweep from its experiment folder: unfinished and errored trials go on from
 their last checkpoint; finished ones are kept and never run again."""
+    from hwk4tune.cli.presence import local_data_dir
     from hwk4tune.store.records import is_uri, storage_location
     from hwk4tune.sweep import resume_sweep
 
     if not is_uri(args.dir) and not Path(storage_location(args.dir)).is_dir():  # file:///PATH is PATH
         raise UsageError(f"{args.dir}: no such experiment folder")
-    if args.data_dir is not None:  # searched after the saved dataset.data_dir, as $HWK4TUNE_DATA is
+    if local_data_dir(args.data_dir) is not None:  # searched after the saved dataset.data_dir, as $HWK4TUNE_DATA is
         import os
 
         os.environ["HWK4TUNE_DATA"] = str(Path(args.data_dir).expanduser().resolve())
@@ -144,11 +158,15 @@ The sweep file and its space file travel as the job's working_dir, and this hwk4
 py_modules (unless --no-ship): the cluster needs hwk4tune's dependencies (Ray, torch, optuna…) in the Python
 that runs Ray, not hwk4tune itself; the job checks them before the sweep starts. Prints the job id, what was
 shipped, the dashboard URL and how to follow the logs. --storage must be a URI or an absolute path on the
-cluster (default ~/hwk4tune-runs on the head; a cluster of several nodes needs shared storage). The token is read from
+cluster (default ~/hwk4tune-runs on the head; a cluster of several nodes needs shared storage); with
+--storage s3://bucket/prefix, `table`, `best` and `report` read the printed results folder from any machine.
+SWEEP.yaml is a file on this machine, not a URI: it travels with the job. The token is read from
 $RAY_AUTH_TOKEN, $RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token."""
     from hwk4tune.cluster import submit, wait_for_job
     from hwk4tune.spec import load_sweep, parse_overrides
 
+    _not_a_uri(args.file, "SWEEP.yaml", "submit sends the sweep file and its space file from this machine as the "
+               "job's working_dir: copy them here first (--storage takes a URI)")
     overrides = parse_overrides(args.set)
     run_args = [f"--set={item}" for item in args.set]
     if args.num_samples is not None:
@@ -185,6 +203,24 @@ def _experiment_dirs(paths: list[str]) -> list[Path]:
             raise UsageError(f"{p}: not an experiment folder (no {METADATA_FILE} or {STATE_GLOB})")
         dirs.append(path)
     return dirs
+
+
+def _output(path: str | None):
+    """``-o FILE``: ``(where to write it, its workspace)``. A path is as given (no workspace); a storage URI is
+    the file's place in the local mirror of its folder, whose :class:`~hwk4tune.store.remote.Workspace` pushes it
+    there once written (:func:`_written`)."""
+    from hwk4tune.store.records import is_uri
+    from hwk4tune.store.remote import Workspace
+
+    if path is None or not is_uri(path):
+        return path, None
+    place, name = Workspace.of_file(path)
+    return place.local / name, place
+
+
+def _written(place, *files: Path) -> list[str]:
+    """Where these files written for :func:`_output` are now: pushed to its URI, else their own paths."""
+    return place.push(*(f.relative_to(place.local) for f in files)) if place else [str(f) for f in files]
 
 
 def cmd_table(args: argparse.Namespace) -> int:
@@ -233,10 +269,11 @@ md and html show the main columns; csv, parquet and json hold them all (--histor
         for note in e.notes + [n for n in [warm_note(e.path)] if n]:  # earlier trials are no rows here
             print(f"note: {e.name}: {note}", file=sys.stderr)
     if args.output:
-        out = Path(args.output)
+        target, place = _output(args.output)  # s3://…: written in the mirror, then copied there
+        out = Path(target)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_bytes(data) if isinstance(data, bytes) else out.write_text(data)
-        print(f"wrote {out}")
+        print(f"wrote {_written(place, out)[0]}")
     else:
         sys.stdout.write(data)
     return 0
@@ -255,19 +292,21 @@ one trial of it: the best by --pick METRIC among those meeting every --where, at
     exp = load_experiment(exp_dir)
     from hwk4tune.results.pareto import objectives_of, write_picked
 
+    target, place = _output(args.output)  # s3://…: written in the mirror, then copied there
     if args.pick or args.where or objectives_of(exp):  # several objectives: the front, and one trial of it
-        row, front, out = write_picked(exp, args.output, args.pick, args.where)
+        row, front, out = write_picked(exp, target, args.pick, args.where)
+        md, csv, out_at = _written(place, out.parent / "pareto.md", out.parent / "pareto.csv", out)
         metric = args.pick or objectives_of(exp)[0][0]
-        print(f"Pareto front: {len(front)} trials -> {out.parent / 'pareto.md'}, {out.parent / 'pareto.csv'}")
+        print(f"Pareto front: {len(front)} trials -> {md}, {csv}")
         print(f"picked trial {row['trial_id']}: {metric} {row[metric]:.4g} at epoch {row['epoch']}")
-        print(f"wrote {out}")
-        print(f"train it:  hwk4tune train {out}")
+        print(f"wrote {out_at}")
+        print(f"train it:  hwk4tune train {out_at}")
         return 0
-    out = write_best(exp, args.output)
+    (out_at,) = _written(place, write_best(exp, target))
     best = exp.best()
     print(f"best trial {best['trial_id']}: {exp.metric} {best[exp.best_column]:.4f} at epoch {best['best_epoch']}")
-    print(f"wrote {out}")
-    print(f"train it:  hwk4tune train {out}")
+    print(f"wrote {out_at}")
+    print(f"train it:  hwk4tune train {out_at}")
     return 0
 
 
@@ -276,11 +315,16 @@ def cmd_record(args: argparse.Namespace) -> int:
 one row per configuration x epoch (configuration, every metric, the epoch's seconds) to TABLE.parquet.
 
 A normal sweep (random searcher seeded with --seed, FIFO) in TABLE.sweep/, with its progress table; a grid
-space records every point of its grid. A compare file with `replay: TABLE.parquet` then replays it."""
+space records every point of its grid. A compare file with `replay: TABLE.parquet` then replays it.
+
+--out may be a storage URI (s3://bucket/prefix/TABLE.parquet): Tune writes the sweep to
+s3://bucket/prefix/TABLE.sweep/, the table is written in the local mirror ($HWK4TUNE_CACHE/remote/…) and copied
+to the URI at the end; --resume takes the same URI. A replay reads a local table: copy it here first."""
     from hwk4tune.cli.presence import with_data_dir
     from hwk4tune.spec import load_space, parse_overrides
     from hwk4tune.sweep.record import record
 
+    _not_a_uri(args.file, "SPACE.yaml", SPEC_FILE_HERE)
     if args.configs < 1:
         raise UsageError(f"--configs must be at least 1, got {args.configs}")
     overrides = with_data_dir(parse_overrides(args.set), args.data_dir)
@@ -308,6 +352,7 @@ each run and at the end; `--resume` and `report` take the same URI."""
     from hwk4tune.compare import markdown, run_compare
     from hwk4tune.spec import load_compare, parse_overrides
 
+    _not_a_uri(args.file, "COMPARE.yaml", SPEC_FILE_HERE + " (--out takes a URI)")
     overrides = with_data_dir(parse_overrides(args.set), args.data_dir)
     spec = load_compare(args.file, overrides)
     _check_data(spec, overrides)
@@ -343,8 +388,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     folder = readable(args.dir)  # s3://…: its local mirror, where the report is written unless -o says
     if not folder.is_dir():
         raise UsageError(f"{args.dir}: no such folder")
-    out = write_report(folder, args.output)
-    print(f"wrote {out}")
+    target, place = _output(args.output)  # -o s3://…: written in the mirror, then copied there
+    print(f"wrote {_written(place, write_report(folder, target))[0]}")
     return 0
 
 
@@ -370,9 +415,15 @@ Writes OUT/model.pt, OUT/config.yaml and OUT/metrics.json (test_accuracy, per-ep
 With --early-stop it trains on the training split only (the validation split decides when to stop) and
 keeps the weights of the best epoch; metrics.json's early_stop names that epoch. --subset N|all and
 --data-dir DIR replace the data the file carries (a config tuned on 540 images trains on all of them with
---subset all)."""
+--subset all).
+
+CONFIG and OUT may be storage URIs: `hwk4tune train s3://bucket/best.yaml --out s3://bucket/model` reads the
+file through a local copy, writes the three files in OUT's local mirror ($HWK4TUNE_CACHE/remote/…; the
+bucket is checked writable before training) and copies them to OUT at the end, printing each file's URI."""
+    from hwk4tune.cli.presence import local_data_dir
     from hwk4tune.model.train import train_config
 
+    local_data_dir(args.data_dir)
     if args.early_stop and (args.patience < 1 or args.min_delta < 0):
         print("hwk4tune train: --patience must be >= 1 and --min-delta >= 0", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -398,9 +449,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 It is evaluated on the test split of the data set it was trained on (config.yaml beside model.pt names it),
 or of --dataset NAME (--subset N|all: its first N test images, or all of them; --data-dir DIR: where the
-data set is). In Python: `m = hwk4tune.load_model(DIR)`; `m.predict(images)`."""
+data set is). In Python: `m = hwk4tune.load_model(DIR)`; `m.predict(images)`.
+
+MODEL_DIR may be a storage URI (s3://bucket/prefix, or its model.pt): it is copied to a local mirror
+($HWK4TUNE_CACHE/remote/…) first, as `load_model` does with one."""
+    from hwk4tune.cli.presence import local_data_dir
     from hwk4tune.model.trained import confusion_text, evaluate
 
+    local_data_dir(args.data_dir)
     result = evaluate(args.model_dir, args.dataset, args.data_dir, subset=args.subset)
     print(f"test accuracy {result['test_accuracy']:.4f} on {result['images']} images of {result['dataset']}"
           + (f" (train reported {result['trained_test_accuracy']:.4f})"

@@ -8,6 +8,10 @@ Writes ``DIR/model.pt`` (state dict and everything needed to rebuild the model, 
 :func:`hwk4tune.model.trained.load_model`), ``DIR/config.yaml`` (``trainable`` / ``dataset`` / ``config`` /
 ``epochs``: a file this command takes back) and ``DIR/metrics.json`` (``test_accuracy``, ``test_loss``,
 per-epoch ``history``, ``weights`` source, …).
+
+The file may be a storage URI (``s3://…/best.yaml``: read through its local copy) and so may ``DIR``
+(``s3://bucket/prefix``: the files are written in its local mirror, then copied there;
+:mod:`hwk4tune.store.remote`).
 """
 
 from __future__ import annotations
@@ -24,26 +28,29 @@ import yaml
 from hwk4tune.errors import InputError
 from hwk4tune.registry import TRAINABLES
 from hwk4tune.spec.source import load_yaml
-from hwk4tune.store.records import BestConfig, RecordError, validate_record
+from hwk4tune.store.records import BestConfig, RecordError, is_uri, validate_record
+from hwk4tune.store.remote import Workspace, readable
 
 
 class TrainFileError(InputError, ValueError):
     """The file or dict given to ``train`` is not a trainable configuration."""
 
 
-def _read(config: str | Path | Mapping[str, Any]) -> tuple[dict[str, Any], Path | None]:
+def _read(config: str | Path | Mapping[str, Any]) -> tuple[dict[str, Any], Path | None, str]:
+    """``(the file's mapping, the local file, its name as given)``; a URI is read through its local copy."""
     if isinstance(config, Mapping):
-        return dict(config), None
-    path = Path(config)
+        return dict(config), None, "config"
+    name = str(config)
+    path = readable(name, file_ok=True) if is_uri(name) else Path(config)
     if not path.is_file():
-        raise TrainFileError(f"{path}: no such file")
+        raise TrainFileError(f"{name}: {'a folder, not a file' if path.is_dir() else 'no such file'}")
     try:
-        raw = load_yaml(path.read_text(), str(path))  # YAML 1.2 numbers (1e-4), as spec files
+        raw = load_yaml(path.read_text(), name)  # YAML 1.2 numbers (1e-4), as spec files
     except yaml.YAMLError as exc:
-        raise TrainFileError(f"{path}: not valid YAML: {exc}") from None
+        raise TrainFileError(f"{name}: not valid YAML: {exc}") from None
     if not isinstance(raw, dict):
-        raise TrainFileError(f"{path}: expected a mapping with trainable, dataset and config (or space)")
-    return raw, path
+        raise TrainFileError(f"{name}: expected a mapping with trainable, dataset and config (or space)")
+    return raw, path, name
 
 
 def resolve(config: str | Path | Mapping[str, Any]) -> dict[str, Any]:
@@ -52,8 +59,7 @@ def resolve(config: str | Path | Mapping[str, Any]) -> dict[str, Any]:
     from hwk4tune.space import Space, SpaceError
     from hwk4tune.spec import DatasetSpec, SpecError, load_space
 
-    raw, path = _read(config)
-    where = str(path) if path else "config"
+    raw, path, where = _read(config)
     if "config" in raw:  # best.yaml, or the config.yaml train writes
         try:
             best_file = validate_record(BestConfig, raw, where)
@@ -98,7 +104,7 @@ def resolve(config: str | Path | Mapping[str, Any]) -> dict[str, Any]:
         "hparams": hparams,
         "epochs": epochs,
         "best": best,
-        "source": str(path) if path else None,
+        "source": where if path else None,
     }
 
 
@@ -108,6 +114,8 @@ def train_config(config: str | Path | Mapping[str, Any], epochs: int | None, out
                  subset: int | str | None = None) -> dict[str, Any]:
     """Train one configuration on train + validation for ``epochs`` epochs, evaluate it on test, write
     ``out_dir/{model.pt, config.yaml, metrics.json}`` and return the metrics (what metrics.json holds).
+    ``config`` and ``out_dir`` may be storage URIs (``s3://…``): ``out_dir``'s files are written in its local
+    mirror and copied to the URI at the end; each file's place (path or URI) is printed.
 
     ``early_stop`` trains on train only and watches val_accuracy on the validation split: training ends once
     it has not improved by ``min_delta`` for ``patience`` epochs, and the best epoch's weights are kept
@@ -128,8 +136,8 @@ def train_config(config: str | Path | Mapping[str, Any], epochs: int | None, out
     data = _load_data(spec["dataset"], data_dir, subset)
     seed = seed if seed is not None else cfg.seed if cfg.seed is not None else 0
     learner, train_x, train_y = _learner_on_device(spec["trainable"], cfg, data, seed, epochs, early_stop)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)  # before training: an unwritable folder fails in seconds, not hours
+    place = Workspace.of(out_dir)  # a URI: written in its local mirror, copied there at the end
+    out = place.create()  # before training: an unwritable folder (or bucket) fails in seconds, not hours
     _say_start(spec["trainable"], learner, data, len(train_y), epochs, early_stop)
 
     watch = _EarlyStop(min_delta, patience) if early_stop else None
@@ -143,7 +151,8 @@ def train_config(config: str | Path | Mapping[str, Any], epochs: int | None, out
                **_provenance(spec, learner, data, seed, early_stop)}
     if early is not None:
         metrics["early_stop"] = early
-    _write_outputs(out, spec, learner, data, epochs, metrics)
+    for written in place.push(*_write_outputs(out, spec, learner, data, epochs, metrics)):
+        print(f"wrote {written}")
     _say(f"test accuracy {test_accuracy:.4f} ({len(data.test_y)} images), "
          f"{metrics['seconds_per_epoch']:.1f} s/epoch")
     return metrics
@@ -258,9 +267,10 @@ def _provenance(spec: dict[str, Any], learner, data, seed: int, early_stop: bool
     }
 
 
-def _write_outputs(out: Path, spec: dict[str, Any], learner, data, epochs: int, metrics: dict[str, Any]) -> None:
+def _write_outputs(out: Path, spec: dict[str, Any], learner, data, epochs: int,
+                   metrics: dict[str, Any]) -> list[str]:
     """Write model.pt (what :func:`hwk4tune.model.trained.load_model` rebuilds the model from), config.yaml
-    (a file ``train`` takes back) and metrics.json, and print each path."""
+    (a file ``train`` takes back) and metrics.json into ``out``; their names."""
     import torch
 
     files = {"model": out / "model.pt", "config": out / "config.yaml", "metrics": out / "metrics.json"}
@@ -280,8 +290,7 @@ def _write_outputs(out: Path, spec: dict[str, Any], learner, data, epochs: int, 
     files["config"].write_text(BestConfig(trainable=spec["trainable"], dataset=ds_out,
                                           config=learner.cfg.model_dump(), epochs=epochs).to_yaml())
     files["metrics"].write_text(json.dumps(metrics, indent=2, default=str) + "\n")
-    for f in files.values():
-        print(f"wrote {f}")
+    return [f.name for f in files.values()]
 
 
 class _EarlyStop:

@@ -5,7 +5,7 @@ hyperparameters, the input shape (C, H, W), the number of classes, and the per-c
 training split (of raw pixels in [0, 1]). ``OUT/config.yaml`` names the data set it was trained on.
 
     import hwk4tune
-    m = hwk4tune.load_model("out/")          # or "out/model.pt"
+    m = hwk4tune.load_model("out/")          # or "out/model.pt", or s3://bucket/prefix (read through a local copy)
     labels = m.predict(images)               # images: N x C x H x W floats in [0, 1]
 """
 
@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from hwk4tune.errors import InputError
+from hwk4tune.store.records import is_uri
 
 
 class ModelFileError(InputError, ValueError):
@@ -63,15 +64,28 @@ class TrainedModel:
 
 
 def model_file(path: str | Path) -> Path:
-    p = Path(path).expanduser()
+    """``model.pt`` of the folder ``path``, or ``path`` itself; a URI (``s3://…``, the folder or its model.pt)
+    is copied to its local mirror first, the model's config.yaml with it."""
+    p = _local(str(path)) if is_uri(path) else Path(path).expanduser()
     f = p / "model.pt" if p.is_dir() else p
     if not f.is_file():
         raise ModelFileError(f"{path}: no model.pt (give the --out folder of `hwk4tune train`, or its model.pt)")
     return f
 
 
+def _local(uri: str) -> Path:
+    """The local copy of the remote model folder ``uri``, or of its file and the config.yaml beside it."""
+    from hwk4tune.store.remote import local_copy
+
+    local = local_copy(uri, file_ok=True)
+    if local.is_file():  # model.pt given: evaluate reads the config.yaml beside it
+        local_copy(f"{uri.rstrip('/').rsplit('/', 1)[0]}/config.yaml", file_ok=True, missing_ok=True)
+    return local
+
+
 def load_model(path: str | Path) -> TrainedModel:
-    """The model ``hwk4tune train`` wrote into ``path`` (its folder or ``model.pt``), in eval mode on the CPU."""
+    """The model ``hwk4tune train`` wrote into ``path`` (its folder or ``model.pt``, local or a storage URI such
+    as ``s3://bucket/prefix``), in eval mode on the CPU."""
     import torch
 
     from hwk4tune.learn.models import build_model

@@ -7,6 +7,10 @@ writes the configurations finished so far. Every trial starts from ``seed`` (as 
 comparison's runs do), so a replay on the same seed matches a live run. The table
 (:mod:`hwk4tune.replay.table`) has one row per configuration x epoch: the configuration, every reported
 metric and the epoch's seconds, plus metadata (space, data set, device, threads, versions, the command).
+
+The table may be a storage URI (``s3://bucket/prefix/TABLE.parquet``): the sweep goes to
+``s3://bucket/prefix/TABLE.sweep/`` (Tune writes it there), is read back through a fresh local mirror, and the
+table is written in the mirror of ``s3://bucket/prefix`` and copied to the URI (:mod:`hwk4tune.store.remote`).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from hwk4tune.space import Space, flatten
 from hwk4tune.spec import SpaceSpec, SweepSpec
 from hwk4tune.spec.searchers import RandomSearcher
 from hwk4tune.store.records import is_experiment_dir, now
+from hwk4tune.store.remote import Workspace
 from hwk4tune.sweep.saved import space_record
 
 _DROP = ("training_iteration", "time_total_s", "timestamp", "elapsed_s", "_order", "experiment", "trial_id",
@@ -37,6 +42,12 @@ _DROP = ("training_iteration", "time_total_s", "timestamp", "elapsed_s", "_order
 def sweep_dir(out: str | Path) -> Path:
     out = Path(out)
     return out.with_name(out.stem + ".sweep")
+
+
+def _places(out: str | Path) -> tuple[Workspace, str, Workspace]:
+    """``(the table's folder, the table's file name, the sweep's folder TABLE.sweep)``, local or at a URI."""
+    place, name = Workspace.of_file(out)
+    return place, name, Workspace.of(place.location(sweep_dir(name).name))
 
 
 def record_sweep(space: SpaceSpec, configs: int, seed: int, max_concurrent: int | None = None,
@@ -53,22 +64,23 @@ def record_sweep(space: SpaceSpec, configs: int, seed: int, max_concurrent: int 
 
 def record(space: SpaceSpec, configs: int, seed: int, out: str | Path, *, resume: bool = False,
            max_concurrent: int | None = None, cpu: float = 1, address: str | None = None, verbose: bool = True,
-           command: str | None = None) -> Path:
-    """Record ``configs`` configurations of ``space`` into the parquet table ``out``; returns its path."""
+           command: str | None = None) -> Path | str:
+    """Record ``configs`` configurations of ``space`` into the parquet table ``out`` (a path or a storage URI);
+    returns where it is (the path, or the URI)."""
     from hwk4tune.sweep import resume_sweep, run_sweep
 
-    out = Path(out).expanduser().resolve()
-    exp = sweep_dir(out)
+    place, name, sweep = _places(out)
     spec = record_sweep(space, configs, seed, max_concurrent, cpu)
     t0 = time.perf_counter()
-    if is_experiment_dir(exp):
+    if is_experiment_dir(sweep.pull_all()):  # a URI: what it holds now, in a fresh mirror
         if not resume:
-            raise InputError(f"{exp} holds an earlier recording: pass --resume to finish it, or remove it")
-        resume_sweep(exp, address=address, verbose=verbose)
+            raise InputError(f"{sweep.target} holds an earlier recording: pass --resume to finish it, or remove it")
+        resume_sweep(sweep.target, address=address, verbose=verbose)
     else:
-        run_sweep(spec, storage=str(exp.parent), name=exp.name, address=address, verbose=verbose)
+        place.create()  # storage that cannot be written is refused before the sweep
+        run_sweep(spec, storage=place.target, name=sweep_dir(name).name, address=address, verbose=verbose)
     wall = time.perf_counter() - t0
-    frame, metrics = table_frame(exp)
+    frame, metrics = table_frame(sweep.pull_all())
     meta = {
         "space": space_record(spec.space),
         "dataset": spec.space.dataset.model_dump(mode="json", exclude_none=True) if spec.space.dataset else None,
@@ -80,8 +92,9 @@ def record(space: SpaceSpec, configs: int, seed: int, out: str | Path, *, resume
         "wall_s": round(wall, 1), "created": now(),
     }
     frame = frame.drop(columns=[c for c in ("device", "threads") if c in frame])
-    write_table(frame, meta, out)
-    return out
+    write_table(frame, meta, place.local / name)
+    (written,) = place.push(name)
+    return Path(written) if not place.remote else written
 
 
 def table_frame(exp_dir: str | Path) -> tuple[pd.DataFrame, list[str]]:
