@@ -36,9 +36,13 @@ install: $(BIN)/hwk4tune
 demo: install
 	$(BIN)/hwk4tune demo --out demo_out
 
+# Two pytest workers (pytest-xdist), each a whole test file at a time (its module-scoped sweeps stay shared) and
+# its own local Ray: most of a test's time is waiting on Ray, trial processes and subprocesses, so on 2 cores two
+# files overlap their waits. `make WORKERS=0 test` runs in one process.
+WORKERS ?= 2
 test: install
 	$(BIN)/lint-imports --no-cache
-	$(BIN)/python -m pytest -q -rs --durations=25
+	$(BIN)/python -m pytest -q -rs --durations=25 $(if $(filter-out 0,$(WORKERS)),-n $(WORKERS) --dist loadfile)
 
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow"
