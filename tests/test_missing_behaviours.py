@@ -29,7 +29,7 @@ def saved_statuses(exp: Path) -> dict[float, str]:
     return out
 
 
-RESUME_WITHIN_S = 20  # this resume takes about 5 s; a scheduler that never halves waits for ever
+RESUME_WITHIN_S = 90  # this resume takes about 5 s idle, 20-40 s beside two busy loops; one that never halves waits for ever
 
 
 def resume_with_watchdog(exp: Path) -> None:
@@ -66,8 +66,11 @@ EPOCHS = {0.5: 3, 0.6: 3, 0.3: 1, 0.7: 3, 0.4: 1}
 
 # where the sweep is interrupted -> the second bracket's trials as Tune saved them (level: statuses it may have)
 INTERRUPTS = {
-    # its last trial (0.4) presses Ctrl-C before its first epoch: 0.3 and 0.7 wait PAUSED at the milestone
-    "waiting at the milestone": (0.4, 1, {0.3: {"PAUSED"}, 0.7: {"PAUSED"}, 0.4: {"RUNNING", "PENDING"}}),
+    # its last trial (0.4) presses Ctrl-C before its first epoch: 0.3 and 0.7 wait PAUSED at the milestone; or
+    # one of them does and the other is still running its epoch 1 (0.4 starts in the slot the first to pause
+    # frees: on a loaded machine, CI of 2026-12-05 23:20, the second had not reported yet)
+    "waiting at the milestone": (0.4, 1, {0.3: {"PAUSED", "RUNNING"}, 0.7: {"PAUSED", "RUNNING"},
+                                          0.4: {"RUNNING", "PENDING"}}),
     # the bracket halved (0.3 and 0.4 stopped at epoch 1) and its survivor presses Ctrl-C before its epoch 2
     "after halving": (0.7, 2, {0.3: {"TERMINATED"}, 0.4: {"TERMINATED"}, 0.7: {"RUNNING", "PAUSED", "PENDING"}}),
 }
@@ -107,8 +110,12 @@ def test_hyperband_resumed_while_trials_wait_paused_keeps_halving(ray_local, tmp
     statuses = saved_statuses(exp)
     print("saved at the interrupt:", statuses)
     assert all(statuses[x] in allowed for x, allowed in saved.items()), statuses
-    for x in (0.3, 0.7):  # the bracket's first trials reached its milestone (epoch 1), and no further
-        assert [r["epoch"] for r in before[x]] == [1], x
+    if interrupt == "waiting at the milestone":
+        assert "PAUSED" in (statuses[0.3], statuses[0.7]), statuses  # one waits there at least
+    for x in (0.3, 0.7):  # the bracket's first trials reached its milestone (epoch 1), and no further; one still
+        epochs = [r["epoch"] for r in before.get(x, [])]  # running its epoch 1 at the Ctrl-C may not have reported
+        still_running = interrupt == "waiting at the milestone" and statuses[x] == "RUNNING"
+        assert epochs in ([], [1]) if still_running else epochs == [1], (x, epochs)
 
     resume_with_watchdog(exp)
     after = {}
