@@ -38,11 +38,13 @@ demo: install
 
 # Two pytest workers (pytest-xdist), each a whole test file at a time (its module-scoped sweeps stay shared) and
 # its own local Ray: most of a test's time is waiting on Ray, trial processes and subprocesses, so on 2 cores two
-# files overlap their waits. `make WORKERS=0 test` runs in one process.
+# files overlap their waits. Files with slow tests go first (tests/conftest.py), so both workers end together.
+# `make WORKERS=0 test` runs in one process. test-latest and test-oldest use the same workers.
 WORKERS ?= 2
+XDIST := $(if $(filter-out 0,$(WORKERS)),-n $(WORKERS) --dist loadfile --no-loadscope-reorder)
 test: install
 	$(BIN)/lint-imports --no-cache
-	$(BIN)/python -m pytest -q -rs --durations=25 $(if $(filter-out 0,$(WORKERS)),-n $(WORKERS) --dist loadfile)
+	$(BIN)/python -m pytest -q -rs --durations=25 $(XDIST)
 
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow"
@@ -58,7 +60,7 @@ test-latest: install
 	$(LATEST)/bin/pip install --quiet --upgrade --upgrade-strategy eager -e ".[dev]"
 	$(LATEST)/bin/pip check
 	$(LATEST)/bin/python .ci/newest_versions.py diff $(LOCK)
-	$(LATEST)/bin/python -m pytest -q -rs -m newest -p no:cacheprovider
+	$(LATEST)/bin/python -m pytest -q -rs -m newest -p no:cacheprovider $(XDIST)
 
 # The tests marked `oldest_ray` (every searcher and scheduler once, PBT, HyperBand under max_concurrent_trials,
 # resume after SIGKILL, two nodes on loopback, job submission, Ray Client) under the oldest Ray the range allows
@@ -80,7 +82,7 @@ test-oldest: install
 	$(OLDEST)/bin/pip install --quiet --no-deps -e .
 	$(OLDEST)/bin/pip check
 	$(OLDEST)/bin/python -c "import ray; print('test-oldest: Ray', ray.__version__)"
-	$(OLDEST)/bin/python -m pytest -q -rs -m oldest_ray -p no:cacheprovider --durations=15 $(OLDEST_DESELECT)
+	$(OLDEST)/bin/python -m pytest -q -rs -m oldest_ray -p no:cacheprovider --durations=15 $(XDIST) $(OLDEST_DESELECT)
 
 # Re-resolve $(LOCK) from pyproject.toml's ranges (uv; every platform, Python 3.11), torch left to TORCH.
 lock:
