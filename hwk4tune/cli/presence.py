@@ -34,12 +34,18 @@ def add_data_dir(p: argparse.ArgumentParser) -> None:
                    "file's dataset.data_dir; then $HWK4TUNE_DATA, then the cache)")
 
 
+def refuse_uri(value: str | None, argument: str, why: str) -> None:
+    """A storage URI (``s3://…``) where only a path on this machine means something: one line naming the
+    argument, exit 2 (``file:///PATH`` is the path PATH, so it passes)."""
+    if value is not None and is_uri(value):
+        raise InputError(f"{argument} {value}: a storage URI cannot be used here: {why}")
+
+
 def local_data_dir(data_dir: str | None) -> str | None:
-    """``--data-dir`` as given; a storage URI (``s3://…``) is refused in one line, exit 2: data sets are read
-    from a folder on this machine."""
-    if data_dir is not None and is_uri(data_dir):
-        raise InputError(f"--data-dir {data_dir}: a storage URI cannot be used here: data sets are read from a "
-                         "folder on this machine: copy the data here and give that folder")
+    """``--data-dir`` as given; a storage URI is refused (:func:`refuse_uri`): data sets are read from a folder
+    on this machine."""
+    refuse_uri(data_dir, "--data-dir", "data sets are read from a folder on this machine: copy the data here and "
+               "give that folder")
     return data_dir
 
 

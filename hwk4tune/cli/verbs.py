@@ -8,6 +8,7 @@ import json
 import sys
 from pathlib import Path
 
+from hwk4tune.cli.presence import local_data_dir, refuse_uri
 from hwk4tune.errors import InputError
 from hwk4tune.spec import SpecError
 
@@ -19,15 +20,6 @@ class UsageError(InputError):
 
 
 SPEC_FILE_HERE = "spec files are read from this machine (the space file beside them too): copy them here first"
-
-
-def _not_a_uri(value: str | None, argument: str, why: str) -> None:
-    """A storage URI (``s3://…``) where only a path on this machine means something: one line naming the
-    argument, exit 2 (``file:///PATH`` is the path PATH, so it passes)."""
-    from hwk4tune.store.records import is_uri
-
-    if value is not None and is_uri(value):
-        raise UsageError(f"{argument} {value}: a storage URI cannot be used here: {why}")
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -92,7 +84,7 @@ Ctrl-C stops it and Tune keeps its state: `hwk4tune resume DIR` finishes it."""
     from hwk4tune.spec import load_sweep, parse_overrides
     from hwk4tune.sweep import run_sweep
 
-    _not_a_uri(args.file, "SWEEP.yaml", SPEC_FILE_HERE + " (--storage takes a URI)")
+    refuse_uri(args.file, "SWEEP.yaml", SPEC_FILE_HERE + " (--storage takes a URI)")
     overrides = with_data_dir(parse_overrides(args.set), args.data_dir)
     if args.num_samples is not None:
         overrides.given("num_samples", args.num_samples, "--num-samples", str(args.num_samples))
@@ -136,7 +128,6 @@ def _check_data(spec, overrides: dict | None = None, verbose: bool = True) -> No
 def cmd_resume(args: argparse.Namespace) -> int:
     """Finish an interrupted sweep from its experiment folder: unfinished and errored trials go on from
 their last checkpoint; finished ones are kept and never run again."""
-    from hwk4tune.cli.presence import local_data_dir
     from hwk4tune.store.records import is_uri, storage_location
     from hwk4tune.sweep import resume_sweep
 
@@ -165,7 +156,7 @@ $RAY_AUTH_TOKEN, $RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token."""
     from hwk4tune.cluster import submit, wait_for_job
     from hwk4tune.spec import load_sweep, parse_overrides
 
-    _not_a_uri(args.file, "SWEEP.yaml", "submit sends the sweep file and its space file from this machine as the "
+    refuse_uri(args.file, "SWEEP.yaml", "submit sends the sweep file and its space file from this machine as the "
                "job's working_dir: copy them here first (--storage takes a URI)")
     overrides = parse_overrides(args.set)
     run_args = [f"--set={item}" for item in args.set]
@@ -324,7 +315,7 @@ to the URI at the end; --resume takes the same URI. A replay reads a local table
     from hwk4tune.spec import load_space, parse_overrides
     from hwk4tune.sweep.record import record
 
-    _not_a_uri(args.file, "SPACE.yaml", SPEC_FILE_HERE)
+    refuse_uri(args.file, "SPACE.yaml", SPEC_FILE_HERE)
     if args.configs < 1:
         raise UsageError(f"--configs must be at least 1, got {args.configs}")
     overrides = with_data_dir(parse_overrides(args.set), args.data_dir)
@@ -352,7 +343,7 @@ each run and at the end; `--resume` and `report` take the same URI."""
     from hwk4tune.compare import markdown, run_compare
     from hwk4tune.spec import load_compare, parse_overrides
 
-    _not_a_uri(args.file, "COMPARE.yaml", SPEC_FILE_HERE + " (--out takes a URI)")
+    refuse_uri(args.file, "COMPARE.yaml", SPEC_FILE_HERE + " (--out takes a URI)")
     overrides = with_data_dir(parse_overrides(args.set), args.data_dir)
     spec = load_compare(args.file, overrides)
     _check_data(spec, overrides)
@@ -420,7 +411,6 @@ keeps the weights of the best epoch; metrics.json's early_stop names that epoch.
 CONFIG and OUT may be storage URIs: `hwk4tune train s3://bucket/best.yaml --out s3://bucket/model` reads the
 file through a local copy, writes the three files in OUT's local mirror ($HWK4TUNE_CACHE/remote/…; the
 bucket is checked writable before training) and copies them to OUT at the end, printing each file's URI."""
-    from hwk4tune.cli.presence import local_data_dir
     from hwk4tune.model.train import train_config
 
     local_data_dir(args.data_dir)
@@ -453,7 +443,6 @@ data set is). In Python: `m = hwk4tune.load_model(DIR)`; `m.predict(images)`.
 
 MODEL_DIR may be a storage URI (s3://bucket/prefix, or its model.pt): it is copied to a local mirror
 ($HWK4TUNE_CACHE/remote/…) first, as `load_model` does with one."""
-    from hwk4tune.cli.presence import local_data_dir
     from hwk4tune.model.trained import confusion_text, evaluate
 
     local_data_dir(args.data_dir)
